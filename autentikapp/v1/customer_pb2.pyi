@@ -1,0 +1,130 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Customer(_message.Message):
+    __slots__ = ("id", "tenant_id", "national_id", "email", "phone_number", "first_name", "last_name", "whatsapp_number", "created_at", "updated_at", "data_observed_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    NATIONAL_ID_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    PHONE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    FIRST_NAME_FIELD_NUMBER: _ClassVar[int]
+    LAST_NAME_FIELD_NUMBER: _ClassVar[int]
+    WHATSAPP_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    DATA_OBSERVED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    tenant_id: str
+    national_id: str
+    email: str
+    phone_number: str
+    first_name: str
+    last_name: str
+    whatsapp_number: str
+    created_at: _timestamp_pb2.Timestamp
+    updated_at: _timestamp_pb2.Timestamp
+    data_observed_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., national_id: _Optional[str] = ..., email: _Optional[str] = ..., phone_number: _Optional[str] = ..., first_name: _Optional[str] = ..., last_name: _Optional[str] = ..., whatsapp_number: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., data_observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CustomerData(_message.Message):
+    __slots__ = ("national_id", "email", "phone_number", "first_name", "last_name", "whatsapp_number")
+    NATIONAL_ID_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    PHONE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    FIRST_NAME_FIELD_NUMBER: _ClassVar[int]
+    LAST_NAME_FIELD_NUMBER: _ClassVar[int]
+    WHATSAPP_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    national_id: str
+    email: str
+    phone_number: str
+    first_name: str
+    last_name: str
+    whatsapp_number: str
+    def __init__(self, national_id: _Optional[str] = ..., email: _Optional[str] = ..., phone_number: _Optional[str] = ..., first_name: _Optional[str] = ..., last_name: _Optional[str] = ..., whatsapp_number: _Optional[str] = ...) -> None: ...
+
+class UpsertCustomerRequest(_message.Message):
+    __slots__ = ("tenant_id", "data", "observed_at")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    OBSERVED_AT_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    data: CustomerData
+    observed_at: _timestamp_pb2.Timestamp
+    def __init__(self, tenant_id: _Optional[str] = ..., data: _Optional[_Union[CustomerData, _Mapping]] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Clash(_message.Message):
+    __slots__ = ("field", "other_customer_id")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    OTHER_CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    other_customer_id: str
+    def __init__(self, field: _Optional[str] = ..., other_customer_id: _Optional[str] = ...) -> None: ...
+
+class UpsertCustomerResponse(_message.Message):
+    __slots__ = ("customer", "created", "clashes")
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    CLASHES_FIELD_NUMBER: _ClassVar[int]
+    customer: Customer
+    created: bool
+    clashes: _containers.RepeatedCompositeFieldContainer[Clash]
+    def __init__(self, customer: _Optional[_Union[Customer, _Mapping]] = ..., created: _Optional[bool] = ..., clashes: _Optional[_Iterable[_Union[Clash, _Mapping]]] = ...) -> None: ...
+
+class GetCustomerRequest(_message.Message):
+    __slots__ = ("tenant_id", "customer_id")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    customer_id: str
+    def __init__(self, tenant_id: _Optional[str] = ..., customer_id: _Optional[str] = ...) -> None: ...
+
+class GetCustomerResponse(_message.Message):
+    __slots__ = ("customer",)
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    customer: Customer
+    def __init__(self, customer: _Optional[_Union[Customer, _Mapping]] = ...) -> None: ...
+
+class FindCustomerRequest(_message.Message):
+    __slots__ = ("tenant_id", "national_id", "email", "phone_number")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    NATIONAL_ID_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    PHONE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    national_id: str
+    email: str
+    phone_number: str
+    def __init__(self, tenant_id: _Optional[str] = ..., national_id: _Optional[str] = ..., email: _Optional[str] = ..., phone_number: _Optional[str] = ...) -> None: ...
+
+class FindCustomerResponse(_message.Message):
+    __slots__ = ("customer",)
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    customer: Customer
+    def __init__(self, customer: _Optional[_Union[Customer, _Mapping]] = ...) -> None: ...
+
+class ListCustomersRequest(_message.Message):
+    __slots__ = ("tenant_id", "page_size", "page_token")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, tenant_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListCustomersResponse(_message.Message):
+    __slots__ = ("customers", "next_page_token")
+    CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    customers: _containers.RepeatedCompositeFieldContainer[Customer]
+    next_page_token: str
+    def __init__(self, customers: _Optional[_Iterable[_Union[Customer, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
