@@ -1,0 +1,1 @@
+"""What every process needs: configuration, logging, Postgres, gRPC plumbing, normalisation."""

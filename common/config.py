@@ -1,0 +1,138 @@
+"""Configuration from environment variables, validated at start.
+
+Every process reads its settings here, so each variable has one name, one default and one check.
+A bad value stops the process at once with a one-line message that names the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+CUSTOMER_SERVICE_DEFAULT_PORT = 50051
+IDENTIFIER_SERVICE_DEFAULT_PORT = 50052
+GATEWAY_DEFAULT_PORT = 8080
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable and what to fix."""
+
+
+def env_str(name: str, default: str) -> str:
+    """Return the variable's value, or the default when it is unset or empty."""
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Return an integer setting, checked against its bounds."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name}: must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name}: must be <= {maximum}, got {value}")
+    return value
+
+
+def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    """Return a float setting (seconds, ratios), checked against its lower bound."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name}: must be >= {minimum}, got {value}")
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Return a boolean setting: 1/true/yes/on or 0/false/no/off."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {raw!r}")
+
+
+def _check_url(name: str, value: str, schemes: set[str]) -> str:
+    """Fail fast on a URL with the wrong scheme or no host, naming the variable (never its password)."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as exc:
+        raise ConfigError(f"{name}: not a valid URL ({exc})") from None
+    if parts.scheme not in schemes:
+        wanted = " or ".join(f"{s}://" for s in sorted(schemes))
+        raise ConfigError(f"{name}: expected a {wanted} URL, got scheme {parts.scheme or 'none'!r}")
+    if not parts.hostname and "host=" not in parts.query:
+        raise ConfigError(f"{name}: the URL has no host")
+    return value
+
+
+def database_url(name: str) -> str:
+    """A service's Postgres URL: its own variable, else DATABASE_URL, else the local default."""
+    if os.environ.get(name, "").strip():
+        return _check_url(name, os.environ[name].strip(), {"postgresql", "postgres"})
+    fallback = env_str("DATABASE_URL", DEFAULT_DATABASE_URL)
+    return _check_url("DATABASE_URL", fallback, {"postgresql", "postgres"})
+
+
+def nats_url() -> str:
+    """NATS_URL; several servers may be given comma-separated."""
+    value = env_str("NATS_URL", DEFAULT_NATS_URL)
+    for server in value.split(","):
+        _check_url("NATS_URL", server.strip(), {"nats", "tls"})
+    return value
+
+
+def grpc_address(name: str, default_port: int) -> str:
+    """host:port of a gRPC service for its clients, e.g. CUSTOMER_SERVICE_ADDR."""
+    value = env_str(name, f"localhost:{default_port}")
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{name}: expected host:port, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """What a gRPC service process needs to run."""
+
+    database_url: str
+    bind_host: str
+    port: int
+    pool_min: int
+    pool_max: int
+    migrate_on_start: bool
+    grace_seconds: float
+    log_level: str
+
+    @classmethod
+    def from_env(cls, prefix: str, default_port: int) -> "ServiceSettings":
+        """Read e.g. CUSTOMER_SERVICE_DATABASE_URL, CUSTOMER_SERVICE_PORT and the shared settings."""
+        pool_min = env_int(f"{prefix}_POOL_MIN", 2, minimum=1)
+        return cls(
+            database_url=database_url(f"{prefix}_DATABASE_URL"),
+            bind_host=env_str("BIND_HOST", "0.0.0.0"),
+            port=env_int(f"{prefix}_PORT", default_port, minimum=0, maximum=65535),
+            pool_min=pool_min,
+            pool_max=env_int(f"{prefix}_POOL_MAX", 10, minimum=pool_min),
+            migrate_on_start=env_bool("MIGRATE_ON_START", True),
+            grace_seconds=env_float("SHUTDOWN_GRACE_SECONDS", 10.0),
+            log_level=env_str("LOG_LEVEL", "INFO").upper(),
+        )

@@ -1,0 +1,59 @@
+"""Postgres access shared by the services: an explicitly opened async pool and error translation.
+
+The pool is opened with `open=False` then `await pool.open(wait=True)` so a service fails at start,
+with a clear message, when its database is unreachable, instead of on the first request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from common.errors import Unavailable
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, safe for logs and error messages."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "<unparseable database URL>"
+    host = info.get("host", "localhost")
+    port = info.get("port", "5432")
+    return f"postgresql://{info.get('user', '')}@{host}:{port}/{info.get('dbname', '')}"
+
+
+async def open_pool(url: str, *, min_size: int = 2, max_size: int = 10, timeout: float = 10.0) -> AsyncConnectionPool:
+    """Open a pool and wait until it holds min_size connections; raise Unavailable if it cannot."""
+    pool = AsyncConnectionPool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        timeout=timeout,
+        kwargs={"autocommit": True, "row_factory": dict_row},
+        check=AsyncConnectionPool.check_connection,
+        name=redact_url(url),
+    )
+    try:
+        await pool.open(wait=True, timeout=timeout)
+    except PoolTimeout:
+        await pool.close()
+        raise Unavailable(f"cannot connect to Postgres at {redact_url(url)}") from None
+    return pool
+
+
+@contextlib.asynccontextmanager
+async def connection(pool: AsyncConnectionPool) -> AsyncIterator[psycopg.AsyncConnection]:
+    """A pooled connection; a database that is down or overloaded becomes Unavailable (retryable)."""
+    try:
+        async with pool.connection() as conn:
+            yield conn
+    except PoolTimeout:
+        raise Unavailable("the database is busy: no connection became free in time") from None
+    except psycopg.OperationalError as exc:
+        raise Unavailable(f"the database is unavailable: {exc.sqlstate or type(exc).__name__}") from None

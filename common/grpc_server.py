@@ -1,0 +1,145 @@
+"""gRPC server plumbing shared by the services: health, reflection, one interceptor, graceful stop.
+
+`create_server(...)` builds and starts a server and returns `(server, port)` so tests can bind port 0;
+`run_until_signal(...)` is what a service's entrypoint awaits in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from common import errors
+
+log = logging.getLogger("grpc")
+
+_STATUS_FOR = {
+    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+def status_for(exc: errors.DomainError) -> grpc.StatusCode:
+    """The gRPC status code that means the same as a domain error."""
+    for kind in type(exc).__mro__:
+        if kind in _STATUS_FOR:
+            return _STATUS_FOR[kind]
+    return grpc.StatusCode.UNKNOWN
+
+
+class BoundaryInterceptor(grpc.aio.ServerInterceptor):
+    """Translates domain errors into gRPC statuses and logs one line per call (method, code, time).
+
+    A caller's mistake is never INTERNAL: only an unexpected exception becomes INTERNAL, logged with
+    its stack trace here and answered with a generic message (no internals leak to the caller).
+    """
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method = handler_call_details.method
+        inner = handler.unary_unary
+
+        async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                return await inner(request, context)
+            except errors.DomainError as exc:
+                code = status_for(exc)
+                await context.abort(code, str(exc))
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except grpc.aio.AbortError:
+                code = context.code() or grpc.StatusCode.UNKNOWN
+                raise
+            except Exception:  # noqa: BLE001 - the boundary: anything unexpected is INTERNAL
+                code = grpc.StatusCode.INTERNAL
+                log.exception("unexpected error in %s", method)
+                await context.abort(code, "internal error")
+            finally:
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                level = logging.DEBUG if code == grpc.StatusCode.OK else logging.INFO
+                log.log(level, "rpc %s %s %.1fms", method, getattr(code, "name", code), elapsed_ms)
+
+        return grpc.unary_unary_rpc_method_handler(
+            guarded,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+@dataclass
+class Registration:
+    """A servicer and the generated function that adds it to a server, plus its full service name."""
+
+    add_to_server: Callable[[Any, grpc.aio.Server], None]
+    servicer: Any
+    full_name: str
+
+
+async def create_server(registrations: Iterable[Registration], address: str) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+    """Build, register and start a server on `address` (port 0 picks a free one).
+
+    Returns the server, the bound port and the health servicer, already SERVING for "" and each service.
+    """
+    registrations = list(registrations)
+    server = grpc.aio.server(
+        interceptors=[BoundaryInterceptor()],
+        options=[
+            ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    for registration in registrations:
+        registration.add_to_server(registration.servicer, server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [r.full_name for r in registrations]
+    reflection.enable_server_reflection(
+        [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME], server
+    )
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"cannot listen on {address}")
+    await server.start()
+    for name in ["", *names]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return server, port, health_servicer
+
+
+async def run_until_signal(
+    server: grpc.aio.Server,
+    health_servicer: health.aio.HealthServicer,
+    grace_seconds: float,
+    on_stopped: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Serve until SIGTERM/SIGINT, then report NOT_SERVING, drain in-flight RPCs and clean up."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    serving = asyncio.ensure_future(server.wait_for_termination())
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    log.info("shutting down: draining in-flight calls for up to %.0fs", grace_seconds)
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(grace_seconds)
+    serving.cancel()
+    stopping.cancel()
+    if on_stopped is not None:
+        await on_stopped()

@@ -1,0 +1,99 @@
+"""Normalisation and validation of a buyer's contact fields.
+
+One place for these rules, used by the gateway (422 on bad input) and by customer_service (which
+must not trust its callers). Matching customers depends on every writer normalising the same way.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from common.errors import InvalidArgument
+
+MAX_NATIONAL_ID = 32
+MAX_EMAIL = 254
+MAX_PHONE_INPUT = 32
+MAX_NAME = 100
+
+_NATIONAL_ID_SEPARATORS = re.compile(r"[\s.\-/]+")
+_NATIONAL_ID_ALLOWED = re.compile(r"^[A-Z0-9]+$")
+_PHONE_DECORATION = re.compile(r"[\s.\-()/]+")
+
+
+def _text(value: str | None) -> str:
+    """Strip surrounding whitespace; None becomes empty (absent)."""
+    return (value or "").strip()
+
+
+def _reject_control_chars(value: str, field: str) -> None:
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise InvalidArgument(f"{field} must not contain control characters", field)
+
+
+def national_id(value: str | None, field: str = "national_id") -> str:
+    """Upper-case letters and digits only: '1.234.567-k' and '1234567K' are the same person."""
+    raw = _text(value)
+    if not raw:
+        return ""
+    if len(raw) > MAX_NATIONAL_ID * 2:
+        raise InvalidArgument(f"{field} is too long (max {MAX_NATIONAL_ID} characters)", field)
+    cleaned = _NATIONAL_ID_SEPARATORS.sub("", raw).upper()
+    if not cleaned or not _NATIONAL_ID_ALLOWED.match(cleaned):
+        raise InvalidArgument(f"{field} may only contain letters, digits, spaces, dots, dashes and slashes", field)
+    if len(cleaned) > MAX_NATIONAL_ID:
+        raise InvalidArgument(f"{field} is too long (max {MAX_NATIONAL_ID} characters)", field)
+    return cleaned
+
+
+def email(value: str | None, field: str = "email") -> str:
+    """A syntactically valid address, lower-cased whole (senders' systems disagree on case)."""
+    raw = _text(value)
+    if not raw:
+        return ""
+    if len(raw) > MAX_EMAIL:
+        raise InvalidArgument(f"{field} is too long (max {MAX_EMAIL} characters)", field)
+    try:
+        checked = validate_email(raw, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as exc:
+        raise InvalidArgument(f"{field} is not a valid e-mail address: {exc}", field) from None
+    return checked.normalized.lower()
+
+
+def phone(value: str | None, field: str = "phone_number", default_region: str | None = None) -> str:
+    """E.164 ('+' and digits). Without a leading '+' (or '00') a default region is needed."""
+    raw = _text(value)
+    if not raw:
+        return ""
+    if len(raw) > MAX_PHONE_INPUT:
+        raise InvalidArgument(f"{field} is too long (max {MAX_PHONE_INPUT} characters)", field)
+    compact = _PHONE_DECORATION.sub("", raw)
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    if not re.fullmatch(r"\+?[0-9]+", compact):
+        raise InvalidArgument(f"{field} must be a phone number in E.164 form, like +573001234567", field)
+    try:
+        parsed = phonenumbers.parse(compact, None if compact.startswith("+") else default_region)
+    except phonenumbers.NumberParseException:
+        raise InvalidArgument(
+            f"{field} must be in international form with a country code, like +573001234567", field
+        ) from None
+    if not phonenumbers.is_possible_number(parsed):
+        raise InvalidArgument(f"{field} is not a possible phone number for its country code", field)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def text(value: str | None, field: str, max_length: int) -> str:
+    """Free text (a name, a SKU, a product name): trimmed, inner whitespace collapsed, length-capped."""
+    raw = " ".join(_text(value).split())
+    if len(raw) > max_length:
+        raise InvalidArgument(f"{field} is too long (max {max_length} characters)", field)
+    _reject_control_chars(raw, field)
+    return raw
+
+
+def name(value: str | None, field: str) -> str:
+    """A person's name."""
+    return text(value, field, MAX_NAME)
