@@ -1,0 +1,1 @@
+"""customer_service: owns the tenants' customers (the brands' buyers) and their database."""
