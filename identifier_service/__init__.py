@@ -1,0 +1,1 @@
+"""identifier_service: owns the product identifiers (autentikapp codes) and their links to customers."""

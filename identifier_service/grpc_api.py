@@ -1,0 +1,69 @@
+"""The IdentifierService gRPC servicer: proto messages in and out, the service layer in between."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from autentikapp.v1 import identifier_pb2, identifier_pb2_grpc
+from common.timestamps import now, to_datetime, to_timestamp
+from identifier_service.repository import Provenance
+from identifier_service.service import IdentifierService, Outcome
+
+_OUTCOME = {
+    Outcome.ASSIGNED: identifier_pb2.ASSIGN_OUTCOME_ASSIGNED,
+    Outcome.ALREADY_ASSIGNED: identifier_pb2.ASSIGN_OUTCOME_ALREADY_ASSIGNED,
+    Outcome.CONFLICT: identifier_pb2.ASSIGN_OUTCOME_CONFLICT,
+    Outcome.UNKNOWN_CODE: identifier_pb2.ASSIGN_OUTCOME_UNKNOWN_CODE,
+}
+
+
+def identifier_message(row: dict[str, Any]) -> identifier_pb2.Identifier:
+    """A stored row as an Identifier message (NULL becomes "" or an unset timestamp)."""
+    return identifier_pb2.Identifier(
+        code=row["code"],
+        tenant_id=row["tenant_id"],
+        customer_id=str(row["customer_id"]) if row["customer_id"] else "",
+        assigned_at=to_timestamp(row["assigned_at"]),
+        transaction_id=row["transaction_id"] or "",
+        product_sku=row["product_sku"] or "",
+        product_name=row["product_name"] or "",
+        event_id=row["event_id"] or "",
+        registered_at=to_timestamp(row["registered_at"]),
+        sold_at=to_timestamp(row["sold_at"]),
+    )
+
+
+class IdentifierServicer(identifier_pb2_grpc.IdentifierServiceServicer):
+    """Thin translation layer; errors are translated by common.grpc_server.BoundaryInterceptor."""
+
+    def __init__(self, service: IdentifierService):
+        self.service = service
+
+    async def RegisterIdentifiers(self, request, context):
+        registered, already = await self.service.register(request.tenant_id, list(request.codes))
+        return identifier_pb2.RegisterIdentifiersResponse(registered=registered, already_registered=already)
+
+    async def GetIdentifier(self, request, context):
+        row = await self.service.get(request.tenant_id, request.code)
+        return identifier_pb2.GetIdentifierResponse(identifier=identifier_message(row))
+
+    async def AssignIdentifier(self, request, context):
+        p = request.provenance
+        provenance = Provenance(
+            transaction_id=p.transaction_id,
+            product_sku=p.product_sku,
+            product_name=p.product_name,
+            event_id=p.event_id,
+            sold_at=to_datetime(p.sold_at, default=now()),
+        )
+        result = await self.service.assign(request.tenant_id, request.code, request.customer_id, provenance)
+        return identifier_pb2.AssignIdentifierResponse(
+            outcome=_OUTCOME[result.outcome],
+            identifier=identifier_message(result.identifier) if result.identifier else None,
+        )
+
+    async def ListIdentifiers(self, request, context):
+        rows, token = await self.service.list(request.tenant_id, request.customer_id, request.page_size, request.page_token)
+        return identifier_pb2.ListIdentifiersResponse(
+            identifiers=[identifier_message(r) for r in rows], next_page_token=token
+        )

@@ -1,0 +1,110 @@
+"""The identifier service layer: validation, outcomes and transactions behind a small class."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from common import db, ids, normalize, paging
+from common.errors import InvalidArgument, NotFound
+from identifier_service import repository
+from identifier_service.repository import Provenance
+
+MAX_CODES_PER_CALL = 100_000
+MAX_PROVENANCE_FIELD = 200
+
+
+class Outcome(enum.Enum):
+    """What an assignment did. None of them is an error: they are answers."""
+
+    ASSIGNED = "assigned"
+    ALREADY_ASSIGNED = "already_assigned"
+    CONFLICT = "conflict"
+    UNKNOWN_CODE = "unknown_code"
+
+
+@dataclass
+class AssignResult:
+    """The outcome and the identifier as stored (None for unknown_code)."""
+
+    outcome: Outcome
+    identifier: dict[str, Any] | None
+
+
+def clean_provenance(provenance: Provenance) -> Provenance:
+    """Validate the provenance texts (length caps, no control characters)."""
+    return Provenance(
+        transaction_id=normalize.text(provenance.transaction_id, "provenance.transaction_id", MAX_PROVENANCE_FIELD),
+        product_sku=normalize.text(provenance.product_sku, "provenance.product_sku", MAX_PROVENANCE_FIELD),
+        product_name=normalize.text(provenance.product_name, "provenance.product_name", MAX_PROVENANCE_FIELD),
+        event_id=normalize.text(provenance.event_id, "provenance.event_id", MAX_PROVENANCE_FIELD),
+        sold_at=provenance.sold_at,
+    )
+
+
+class IdentifierService:
+    """Registers, reads and assigns identifiers; each call is one statement on a pooled connection."""
+
+    def __init__(self, pool: AsyncConnectionPool):
+        self.pool = pool
+
+    async def register(self, tenant_id: str, codes: list[str]) -> tuple[int, int]:
+        """Register codes in bulk (one round trip); returns (registered, already_registered)."""
+        ids.tenant_id(tenant_id)
+        if not codes:
+            raise InvalidArgument("codes must not be empty", "codes")
+        if len(codes) > MAX_CODES_PER_CALL:
+            raise InvalidArgument(f"at most {MAX_CODES_PER_CALL} codes per call; split the list", "codes")
+        unique = list(dict.fromkeys(ids.code(c, f"codes[{i}]") for i, c in enumerate(codes)))
+        async with db.connection(self.pool) as conn:
+            registered = await repository.register(conn, tenant_id, unique)
+        return registered, len(unique) - registered
+
+    async def get(self, tenant_id: str, code: str) -> dict[str, Any]:
+        """One of the tenant's codes; another tenant's code is NOT_FOUND too."""
+        ids.tenant_id(tenant_id)
+        ids.code(code)
+        async with db.connection(self.pool) as conn:
+            row = await repository.get(conn, tenant_id, code)
+        if row is None:
+            raise NotFound(f"no identifier {code!r} for tenant {tenant_id!r}")
+        return row
+
+    async def assign(self, tenant_id: str, code: str, customer_id: str, provenance: Provenance) -> AssignResult:
+        """Link the code to the customer, atomically; see Outcome."""
+        ids.tenant_id(tenant_id)
+        ids.code(code)
+        customer_id = ids.customer_uuid(customer_id)
+        provenance = clean_provenance(provenance)
+        async with db.connection(self.pool) as conn:
+            row = await repository.assign(conn, tenant_id, code, customer_id, provenance)
+        if row is None:
+            return AssignResult(Outcome.UNKNOWN_CODE, None)
+        previous = row.pop("previous_customer_id")
+        if previous is None:
+            outcome = Outcome.ASSIGNED
+        elif str(previous) == customer_id:
+            outcome = Outcome.ALREADY_ASSIGNED
+        else:
+            outcome = Outcome.CONFLICT
+        return AssignResult(outcome, row)
+
+    async def list(
+        self, tenant_id: str, customer_id: str, page_size: int, page_token: str
+    ) -> tuple[list[dict[str, Any]], str]:
+        """One page of the tenant's codes (optionally one customer's) and the next page's token."""
+        ids.tenant_id(tenant_id)
+        customer = ids.customer_uuid(customer_id) if customer_id else None
+        limit = paging.page_size(page_size)
+        scope = {"tenant": tenant_id, "customer": customer}
+        after = paging.decode(page_token, scope)
+        async with db.connection(self.pool) as conn:
+            rows = await repository.page(conn, tenant_id, customer, after[0] if after else None, limit + 1)
+        next_token = ""
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_token = paging.encode(scope, [rows[-1]["code"]])
+        return rows, next_token
