@@ -1,0 +1,243 @@
+"""`python -m devstack run` (what `make run` does) and `python -m devstack infra`.
+
+run:   NATS + Postgres (given by URL or started under .run/), then every process in PROCESSES, in
+       order, each waited on until ready; a banner; then wait for Ctrl-C/SIGTERM or a dead child,
+       and stop everything: children in reverse order, then NATS and Postgres.
+infra: only NATS + Postgres, printed as `export` lines, for poking around with psql or the services.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from devstack._proc import DirInUse
+from devstack.nats import NatsError
+from devstack.postgres import PostgresError
+from devstack.processes import ChildError, ProcessGroup
+from devstack.ready import grpc_serving, http_ok
+from devstack.stack import Infrastructure, InfrastructureError, redact_url
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RUN_DIR = REPO_ROOT / ".run"
+LOG_DIR = RUN_DIR / "logs"
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One process of the system as `make run` starts it: `python -m <module>`.
+
+    port_var/default_port: where it listens (None for a pure consumer such as the processor).
+    address_var: the variable its clients read to find it (CLI, processor), set for every child.
+    check: "grpc" (grpc.health.v1 SERVING), "http" (GET /readyz answers 2xx) or "none".
+    """
+
+    name: str
+    module: str
+    port_var: str | None = None
+    default_port: int | None = None
+    address_var: str | None = None
+    check: str = "none"
+
+    def port(self, environ: Mapping[str, str]) -> int | None:
+        if self.port_var is None:
+            return None
+        raw = environ.get(self.port_var, "").strip()
+        if not raw:
+            return self.default_port
+        if not raw.isdigit() or not 0 < int(raw) < 65536:
+            raise SystemExit(f"devstack: {self.port_var}: expected a port number, got {raw!r}")
+        return int(raw)
+
+    def ready(self, port: int | None) -> Callable[[], bool] | None:
+        if self.check == "grpc":
+            return grpc_serving(f"127.0.0.1:{port}")
+        if self.check == "http":
+            return http_ok(f"http://127.0.0.1:{port}/readyz")
+        return None
+
+
+# Start order; stopped in reverse. Add the processor (after the services it calls) and then the gateway
+# here, e.g. ProcessSpec("processor", "processor") and
+# ProcessSpec("gateway", "gateway", "GATEWAY_PORT", 8080, check="http").
+PROCESSES: list[ProcessSpec] = [
+    ProcessSpec("customer_service", "customer_service",
+                "CUSTOMER_SERVICE_PORT", 50051, "CUSTOMER_SERVICE_ADDR", check="grpc"),
+    ProcessSpec("identifier_service", "identifier_service",
+                "IDENTIFIER_SERVICE_PORT", 50052, "IDENTIFIER_SERVICE_ADDR", check="grpc"),
+]
+
+READY_TIMEOUT = 60.0
+
+
+class _Stop(Exception):
+    """Raised from the signal handler to leave whatever we are waiting on."""
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+def _say(message: str) -> None:
+    print(f"devstack: {message}", file=sys.stderr, flush=True)
+
+
+def _check_port_free(spec: ProcessSpec, port: int) -> None:
+    """Fail fast on a taken port: a readiness check could otherwise pass against someone else's server."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is no owner
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise SystemExit(
+                f"devstack: port {port} for {spec.name} is in use (another `make run`?); "
+                f"stop it or set {spec.port_var}") from None
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _banner(infra: Infrastructure, env: Mapping[str, str], ports: dict[str, int | None]) -> str:
+    """Where everything is and what to try; URLs are printed without passwords."""
+    rows: list[tuple[str, str]] = []
+    nats_note = f"  (local, data in {_relative(infra.nats.data_dir)})" if infra.nats else "  (given)"
+    rows.append(("NATS", redact_url(env["NATS_URL"]) + nats_note))
+    if infra.postgres:
+        rows.append(("Postgres", f"{infra.postgres.url()}  (local, data in {_relative(infra.postgres.data_dir)})"))
+    for spec in PROCESSES:
+        port = ports[spec.name]
+        rows.append((spec.name, f"127.0.0.1:{port}" if port else "running"))
+    for name in ("CUSTOMER_SERVICE_DATABASE_URL", "IDENTIFIER_SERVICE_DATABASE_URL",
+                 "GATEWAY_DATABASE_URL", "PROCESSOR_DATABASE_URL"):
+        rows.append((name, redact_url(env[name])))
+    rows.append(("logs", f"{_relative(LOG_DIR)}/  (tail -f {_relative(LOG_DIR)}/*.log)"))
+    width = max(len(label) for label, _ in rows)
+    lines = ["", "autentikapp dev stack is up", ""]
+    lines += [f"  {label.ljust(width)}  {value}" for label, value in rows]
+    lines += ["", "Try, in another terminal (source .venv/bin/activate first):"]
+    for spec in PROCESSES:
+        if spec.address_var is None:
+            continue
+        address, shell_value = env[spec.address_var], os.environ.get(spec.address_var)
+        if ports[spec.name] != spec.default_port or (shell_value and shell_value != address):
+            lines.append(f"  export {spec.address_var}={address}")
+    lines += [
+        "  autentikapp identifiers register --tenant demo CODE1 CODE2",
+        "  autentikapp identifiers get --tenant demo CODE1",
+        "  autentikapp customers find --tenant demo --email x@y.z",
+        "",
+        "Ctrl-C stops everything.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _watch(infra: Infrastructure, group: ProcessGroup | None) -> str | None:
+    """Block until a signal (raises _Stop) or until something dies; return what died, with its log."""
+    while True:
+        if group is not None and (child := group.exited()) is not None:
+            return child.describe_exit()
+        for server in (infra.nats, infra.postgres):
+            if server is not None and not server.is_running():
+                return f"{type(server).__name__} stopped unexpectedly; see {server.log_path}"
+        time.sleep(0.5)
+
+
+def _install_handlers(handler: Callable[..., object] | int) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, handler)
+
+
+def run() -> int:
+    """`make run`: the whole system on this machine until Ctrl-C."""
+    environ = dict(os.environ)
+    ports = {spec.name: spec.port(environ) for spec in PROCESSES}
+    for spec in PROCESSES:
+        if ports[spec.name]:
+            _check_port_free(spec, ports[spec.name])
+    infra = Infrastructure(RUN_DIR, durable=True)
+    group = ProcessGroup(LOG_DIR)
+    code = 0
+    _install_handlers(_raise_stop)
+    try:
+        _say("starting NATS and Postgres (local ones under .run/ unless NATS_URL / DATABASE_URL are set)")
+        infra.start()
+        child_env = {**infra.env(), "BIND_HOST": "127.0.0.1"}
+        for spec in PROCESSES:
+            if spec.port_var:
+                child_env[spec.port_var] = str(ports[spec.name])
+            if spec.address_var:  # the children must reach the ones we start, whatever the shell says
+                child_env[spec.address_var] = f"127.0.0.1:{ports[spec.name]}"
+        for spec in PROCESSES:
+            _say(f"starting {spec.name} (log: {_relative(LOG_DIR / (spec.name + '.log'))})")
+            group.start(spec.name, [sys.executable, "-m", spec.module], child_env,
+                        ready=spec.ready(ports[spec.name]), ready_timeout=READY_TIMEOUT, cwd=REPO_ROOT)
+        print(_banner(infra, child_env, ports), flush=True)
+        died = _watch(infra, group)
+        _say(f"stopping everything because {died}")
+        code = 1
+    except _Stop as stop:
+        _say(f"{stop} received, stopping")
+    except (ChildError, PostgresError, NatsError, DirInUse, InfrastructureError) as exc:
+        _say(f"{exc}")
+        code = 1
+    finally:
+        _install_handlers(signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        group.stop_all()
+        infra.stop()
+    _say("stopped")
+    return code
+
+
+def infra() -> int:
+    """Only NATS and Postgres, with their variables as `export` lines, until Ctrl-C."""
+    stack = Infrastructure(RUN_DIR, durable=True)
+    code = 0
+    _install_handlers(_raise_stop)
+    try:
+        stack.start()
+        redacted = False
+        for key, value in stack.env().items():
+            shown = redact_url(value)
+            redacted |= shown != value
+            print(f"export {key}={shown}", flush=True)
+        if redacted:
+            print("# passwords shown as ***: put yours back before pasting", flush=True)
+        if stack.postgres:
+            print(f"# local Postgres server: {stack.postgres.url()}", flush=True)
+        _say("NATS and Postgres are up; Ctrl-C stops them")
+        died = _watch(stack, None)
+        _say(died or "stopped")
+        code = 1
+    except _Stop as stop:
+        _say(f"{stop} received, stopping")
+    except (PostgresError, NatsError, DirInUse, InfrastructureError) as exc:
+        _say(f"{exc}")
+        code = 1
+    finally:
+        _install_handlers(signal.SIG_IGN)
+        stack.stop()
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["run", "infra"])
+    args = parser.parse_args(argv)
+    return run() if args.command == "run" else infra()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
