@@ -1,0 +1,69 @@
+"""Normalisation of contact fields and validation of ids, shared by the gateway and the services."""
+
+from __future__ import annotations
+
+import pytest
+
+from common import ids, normalize, paging
+from common.errors import InvalidArgument
+
+
+@pytest.mark.parametrize("raw", ["123456789", "123.456.789", " 123 456 789 ", "123-456-789"])
+def test_national_id_separators_are_ignored(raw):
+    assert normalize.national_id(raw) == "123456789"
+
+
+def test_email_case_is_folded():
+    assert normalize.email("Cliente@EMAIL.com") == normalize.email("cliente@email.com") == "cliente@email.com"
+
+
+@pytest.mark.parametrize("raw", ["+573001234567", "+57 300 123 4567", "+57 (300) 123-4567", "0057 300 123 4567"])
+def test_phone_is_e164(raw):
+    assert normalize.phone(raw) == "+573001234567"
+
+
+def test_phone_without_country_code_needs_a_region():
+    with pytest.raises(InvalidArgument, match="country code"):
+        normalize.phone("3001234567")
+    assert normalize.phone("3001234567", default_region="CO") == "+573001234567"
+
+
+def test_empty_values_are_absent_not_errors():
+    assert normalize.email("  ") == normalize.phone(None) == normalize.national_id("") == ""
+
+
+@pytest.mark.parametrize("bad", ["", "a.b", "a b", "a*", "x" * 65, "../etc", "-leading"])
+def test_tenant_ids_safe_for_subjects_and_urls(bad):
+    with pytest.raises(InvalidArgument):
+        ids.tenant_id(bad)
+
+
+def test_codes_accept_uuids_and_refuse_whitespace():
+    assert ids.code("a1b2c3d4-e5f6-7890-1234-567890abcdef")
+    for bad in ["", "a b", "x" * 129, "código"]:
+        with pytest.raises(InvalidArgument):
+            ids.code(bad)
+
+
+def test_customer_uuid_is_canonical():
+    assert ids.customer_uuid("A1B2C3D4-E5F6-7890-1234-567890ABCDEF") == "a1b2c3d4-e5f6-7890-1234-567890abcdef"
+    with pytest.raises(InvalidArgument, match="UUID"):
+        ids.customer_uuid("42")
+
+
+def test_page_token_round_trip_and_scope():
+    token = paging.encode({"tenant": "a"}, ["k"])
+    assert paging.decode(token, {"tenant": "a"}) == ["k"]
+    assert paging.decode("", {"tenant": "a"}) is None
+    with pytest.raises(InvalidArgument, match="another tenant"):
+        paging.decode(token, {"tenant": "b"})
+    with pytest.raises(InvalidArgument, match="not a token"):
+        paging.decode("!!!", {"tenant": "a"})
+
+
+def test_page_size_bounds():
+    assert paging.page_size(0) == paging.DEFAULT_PAGE_SIZE
+    with pytest.raises(InvalidArgument):
+        paging.page_size(paging.MAX_PAGE_SIZE + 1)
+    with pytest.raises(InvalidArgument):
+        paging.page_size(-1)
