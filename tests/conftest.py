@@ -1,4 +1,4 @@
-"""Shared fixtures: the test session's own Postgres (and later NATS), fresh databases, gRPC servers.
+"""Shared fixtures: the test session's own Postgres, a NATS per test, fresh databases, gRPC servers.
 
 The session starts its own servers on free ports under pytest's temp dir, so the suite never depends
 on services installed on the machine. Set TEST_POSTGRES_URL to use an existing server instead.
@@ -54,6 +54,16 @@ def postgres(tmp_path_factory) -> Iterator[PostgresServer]:
 
     with LocalPostgres(tmp_path_factory.mktemp("postgres") / "data", durable=False) as server:
         yield PostgresServer(server.url("postgres"))
+
+
+@pytest.fixture
+def nats_server(tmp_path):
+    """A NATS server with JetStream of this test's own (starting one takes well under a second), so
+    streams never leak between tests and a test may stop, kill or restart it."""
+    from devstack.nats import LocalNats
+
+    with LocalNats(tmp_path / "nats") as server:
+        yield server
 
 
 @pytest.fixture
