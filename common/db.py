@@ -13,18 +13,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from common.config import redact_url
 from common.errors import Unavailable
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password, safe for logs and error messages."""
-    try:
-        info = psycopg.conninfo.conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        return "<unparseable database URL>"
-    host = info.get("host", "localhost")
-    port = info.get("port", "5432")
-    return f"postgresql://{info.get('user', '')}@{host}:{port}/{info.get('dbname', '')}"
 
 
 async def open_pool(url: str, *, min_size: int = 2, max_size: int = 10, timeout: float = 10.0) -> AsyncConnectionPool:

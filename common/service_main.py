@@ -17,7 +17,7 @@ from pathlib import Path
 from psycopg_pool import AsyncConnectionPool
 
 from common import db, grpc_server, logs, migrations
-from common.config import ConfigError, ServiceSettings, env_str
+from common.config import ConfigError, ServiceSettings, env_str, redact_url
 from common.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ async def _serve(
     pool = await db.open_pool(settings.database_url, min_size=settings.pool_min, max_size=settings.pool_max)
     address = f"{settings.bind_host}:{settings.port}"
     server, port, health = await grpc_server.create_server(registrations(pool), address)
-    log.info("%s listening on %s:%d (database %s)", service, settings.bind_host, port, db.redact_url(settings.database_url))
+    log.info("%s listening on %s:%d (database %s)", service, settings.bind_host, port, redact_url(settings.database_url))
     await grpc_server.run_until_signal(server, health, settings.grace_seconds, on_stopped=pool.close)
     log.info("%s stopped", service)
 
@@ -72,7 +72,7 @@ def main(
         return 1
     except Exception as exc:  # psycopg's connect errors at migration time, with no secrets in them
         if type(exc).__module__.startswith("psycopg"):
-            print(f"{service}: cannot use the database {db.redact_url(settings.database_url)}: {type(exc).__name__}", file=sys.stderr)
+            print(f"{service}: cannot use the database {redact_url(settings.database_url)}: {type(exc).__name__}", file=sys.stderr)
             return 1
         raise
     return 0

@@ -15,64 +15,18 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from devstack._proc import DirInUse
 from devstack.nats import NatsError
 from devstack.postgres import PostgresError
 from devstack.processes import ChildError, ProcessGroup
-from devstack.ready import grpc_serving, http_ok
 from devstack.stack import Infrastructure, InfrastructureError, redact_url
+from devstack.system import PROCESSES, REPO_ROOT, ProcessSpec, child_environment, start
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = REPO_ROOT / ".run"
 LOG_DIR = RUN_DIR / "logs"
 
-
-@dataclass(frozen=True)
-class ProcessSpec:
-    """One process of the system as `make run` starts it: `python -m <module>`.
-
-    port_var/default_port: where it listens (None for a pure consumer such as the processor).
-    address_var: the variable its clients read to find it (CLI, processor), set for every child.
-    check: "grpc" (grpc.health.v1 SERVING), "http" (GET /readyz answers 2xx) or "none".
-    """
-
-    name: str
-    module: str
-    port_var: str | None = None
-    default_port: int | None = None
-    address_var: str | None = None
-    check: str = "none"
-
-    def port(self, environ: Mapping[str, str]) -> int | None:
-        if self.port_var is None:
-            return None
-        raw = environ.get(self.port_var, "").strip()
-        if not raw:
-            return self.default_port
-        if not raw.isdigit() or not 0 < int(raw) < 65536:
-            raise SystemExit(f"devstack: {self.port_var}: expected a port number, got {raw!r}")
-        return int(raw)
-
-    def ready(self, port: int | None) -> Callable[[], bool] | None:
-        if self.check == "grpc":
-            return grpc_serving(f"127.0.0.1:{port}")
-        if self.check == "http":
-            return http_ok(f"http://127.0.0.1:{port}/readyz")
-        return None
-
-
-# Start order; stopped in reverse. Add the processor (after the services it calls) and then the gateway
-# here, e.g. ProcessSpec("processor", "processor") and
-# ProcessSpec("gateway", "gateway", "GATEWAY_PORT", 8080, check="http").
-PROCESSES: list[ProcessSpec] = [
-    ProcessSpec("customer_service", "customer_service",
-                "CUSTOMER_SERVICE_PORT", 50051, "CUSTOMER_SERVICE_ADDR", check="grpc"),
-    ProcessSpec("identifier_service", "identifier_service",
-                "IDENTIFIER_SERVICE_PORT", 50052, "IDENTIFIER_SERVICE_ADDR", check="grpc"),
-]
 
 READY_TIMEOUT = 60.0
 
@@ -173,16 +127,10 @@ def run() -> int:
     try:
         _say("starting NATS and Postgres (local ones under .run/ unless NATS_URL / DATABASE_URL are set)")
         infra.start()
-        child_env = {**infra.env(), "BIND_HOST": "127.0.0.1"}
-        for spec in PROCESSES:
-            if spec.port_var:
-                child_env[spec.port_var] = str(ports[spec.name])
-            if spec.address_var:  # the children must reach the ones we start, whatever the shell says
-                child_env[spec.address_var] = f"127.0.0.1:{ports[spec.name]}"
+        child_env = child_environment(infra.env(), ports)
         for spec in PROCESSES:
             _say(f"starting {spec.name} (log: {_relative(LOG_DIR / (spec.name + '.log'))})")
-            group.start(spec.name, [sys.executable, "-m", spec.module], child_env,
-                        ready=spec.ready(ports[spec.name]), ready_timeout=READY_TIMEOUT, cwd=REPO_ROOT)
+            start(group, spec.name, child_env, ports, ready_timeout=READY_TIMEOUT)
         print(_banner(infra, child_env, ports), flush=True)
         died = _watch(infra, group)
         _say(f"stopping everything because {died}")

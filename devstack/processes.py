@@ -97,8 +97,9 @@ class ProcessGroup:
         raise ChildExited if the child dies first, ChildNotReady after `ready_timeout` seconds. The
         child stays registered either way, so stop_all() cleans up.
         """
-        if any(child.name == name for child in self.children):
+        if any(child.name == name and not child.stopping for child in self.children):
             raise ValueError(f"a child named {name!r} already exists")
+        self.children = [child for child in self.children if child.name != name]  # a stopped one restarts
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"
         child_env = dict(os.environ)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from common.config import redact_url
 from devstack.nats import LocalNats
 from devstack.postgres import LocalPostgres, ensure_database
 
@@ -34,16 +35,6 @@ def with_database(server_url: str, dbname: str) -> str:
     """The same server URL (user, password, host, options) pointing at another database."""
     parts = urlsplit(server_url)
     return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password replaced by ***, safe to print or log."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    netloc = f"{parts.username or ''}:***@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 class Infrastructure:

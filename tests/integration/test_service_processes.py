@@ -81,5 +81,5 @@ def test_unreachable_database_is_one_clear_line():
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 1
     lines = output.strip().splitlines()
-    assert len(lines) == 1 and "cannot use the database postgresql://u@127.0.0.1" in lines[0], output
+    assert len(lines) == 1 and "cannot use the database postgresql://u:***@127.0.0.1" in lines[0], output
     assert "hunter2" not in output
