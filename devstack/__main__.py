@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import socket
 import sys
@@ -18,6 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from devstack._proc import DirInUse
+from devstack.demo import Demo, ensure_demo
 from devstack.nats import NatsError
 from devstack.postgres import PostgresError
 from devstack.processes import ChildError, ProcessGroup
@@ -26,6 +28,7 @@ from devstack.system import PROCESSES, REPO_ROOT, ProcessSpec, child_environment
 
 RUN_DIR = REPO_ROOT / ".run"
 LOG_DIR = RUN_DIR / "logs"
+ENV_FILE = RUN_DIR / "env"
 
 
 READY_TIMEOUT = 60.0
@@ -62,7 +65,7 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def _banner(infra: Infrastructure, env: Mapping[str, str], ports: dict[str, int | None]) -> str:
+def _banner(infra: Infrastructure, env: Mapping[str, str], ports: dict[str, int | None], demo: Demo) -> str:
     """Where everything is and what to try; URLs are printed without passwords."""
     rows: list[tuple[str, str]] = []
     nats_note = f"  (local, data in {_relative(infra.nats.data_dir)})" if infra.nats else "  (given)"
@@ -79,22 +82,36 @@ def _banner(infra: Infrastructure, env: Mapping[str, str], ports: dict[str, int 
     width = max(len(label) for label, _ in rows)
     lines = ["", "autentikapp dev stack is up", ""]
     lines += [f"  {label.ljust(width)}  {value}" for label, value in rows]
-    lines += ["", "Try, in another terminal (source .venv/bin/activate first):"]
-    for spec in PROCESSES:
-        if spec.address_var is None:
-            continue
-        address, shell_value = env[spec.address_var], os.environ.get(spec.address_var)
-        if ports[spec.name] != spec.default_port or (shell_value and shell_value != address):
-            lines.append(f"  export {spec.address_var}={address}")
     lines += [
-        "  autentikapp identifiers register --tenant demo CODE1 CODE2",
-        "  autentikapp identifiers get --tenant demo CODE1",
-        "  autentikapp customers find --tenant demo --email x@y.z",
+        "",
+        f"Demo tenant {demo.tenant_id!r}, webhook secret {demo.secret}",
+        f"  (registered codes: {', '.join(demo.codes[:3])}, ...)",
+        "",
+        "In another terminal:",
+        f"  source .venv/bin/activate && source {_relative(ENV_FILE)}",
+        "  # send the integration guide's example sale, signed with the demo secret:",
+        f"  autentikapp webhook send --tenant {demo.tenant_id} --secret {demo.secret} "
+        f"--url http://127.0.0.1:{ports['gateway']} --example",
+        "  # then follow it (use the event_id printed by the command above):",
+        "  autentikapp events show EVENT_ID",
+        f"  autentikapp customers find --tenant {demo.tenant_id} --email cliente@email.com",
+        f"  autentikapp identifiers get --tenant {demo.tenant_id} {demo.codes[0]}",
         "",
         "Ctrl-C stops everything.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _write_env_file(env: Mapping[str, str]) -> None:
+    """`.run/env`: the variables the CLI needs to reach this stack (`source .run/env`). Mode 0600."""
+    keys = ["NATS_URL", "PUBLIC_BASE_URL", *(k for k in env if k.endswith(("_DATABASE_URL", "_ADDR")))]
+    lines = [f"export {k}={shlex.quote(env[k])}" for k in keys if k in env]
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    fd = os.open(ENV_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("# written by `make run`; source it to point the autentikapp CLI at the running stack\n")
+        out.write("\n".join(lines) + "\n")
 
 
 def _watch(infra: Infrastructure, group: ProcessGroup | None) -> str | None:
@@ -131,7 +148,10 @@ def run() -> int:
         for spec in PROCESSES:
             _say(f"starting {spec.name} (log: {_relative(LOG_DIR / (spec.name + '.log'))})")
             start(group, spec.name, child_env, ports, ready_timeout=READY_TIMEOUT)
-        print(_banner(infra, child_env, ports), flush=True)
+        demo = ensure_demo(child_env["GATEWAY_DATABASE_URL"], child_env["IDENTIFIER_SERVICE_ADDR"],
+                           RUN_DIR / "demo-tenant.json")
+        _write_env_file(child_env)
+        print(_banner(infra, child_env, ports, demo), flush=True)
         died = _watch(infra, group)
         _say(f"stopping everything because {died}")
         code = 1

@@ -74,6 +74,8 @@ def child_environment(infra_env: Mapping[str, str], ports: Mapping[str, int | No
             env[s.port_var] = str(ports[s.name])
         if s.address_var and ports.get(s.name):  # the children must reach the ones we start
             env[s.address_var] = f"127.0.0.1:{ports[s.name]}"
+    if ports.get("gateway") and "PUBLIC_BASE_URL" not in env:
+        env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{ports['gateway']}"
     return env
 
 

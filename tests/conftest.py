@@ -6,6 +6,8 @@ on services installed on the machine. Set TEST_POSTGRES_URL to use an existing s
 
 from __future__ import annotations
 
+import devstack  # noqa: F401  - first: disables gRPC's fork handlers before grpc is imported
+
 import asyncio
 import os
 import threading

@@ -1,0 +1,69 @@
+"""The demo tenant `make run` prepares once: a tenant, a few registered codes, and its secret kept in
+`.run/demo-tenant.json` (git-ignored, mode 0600) so every later `make run` can print the same
+ready-to-paste command. Local development only: a real tenant's secret is shown once and never stored
+outside the gateway's database."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from autentikapp.v1 import identifier_pb2, identifier_pb2_grpc
+from common import migrations
+from common.errors import NotFound
+from gateway.tenants import MIGRATIONS, TenantStore
+
+DEMO_TENANT_ID = "demo"
+DEMO_TENANT_NAME = "Demo brand"
+# The integration guide's example code first, so `autentikapp webhook send --example` links it.
+DEMO_CODES = ["a1b2c3d4-e5f6-7890-1234-567890abcdef", *(f"DEMO-{i:04d}" for i in range(1, 6))]
+
+
+@dataclass(frozen=True)
+class Demo:
+    """What the banner shows."""
+
+    tenant_id: str
+    secret: str
+    codes: list[str]
+
+
+def _saved_secret(path: Path) -> str | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data.get("secret") if data.get("tenant_id") == DEMO_TENANT_ID else None
+
+
+def _save_secret(path: Path, secret: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump({"tenant_id": DEMO_TENANT_ID, "secret": secret}, out)
+
+
+def ensure_demo(gateway_database_url: str, identifier_address: str, secret_file: Path) -> Demo:
+    """Create the demo tenant and its codes when missing; reuse the saved secret, else issue one."""
+    migrations.apply(gateway_database_url, MIGRATIONS)
+    store = TenantStore.open(gateway_database_url)
+    try:
+        try:
+            store.get_tenant(DEMO_TENANT_ID)
+            secret = _saved_secret(secret_file)
+            if secret is None or secret not in store.active_secrets(DEMO_TENANT_ID):
+                secret = store.add_secret(DEMO_TENANT_ID).secret
+        except NotFound:
+            secret = store.create_tenant(DEMO_TENANT_NAME, DEMO_TENANT_ID)[1].secret
+    finally:
+        store.close()
+    _save_secret(secret_file, secret)
+    with grpc.insecure_channel(identifier_address) as channel:
+        identifier_pb2_grpc.IdentifierServiceStub(channel).RegisterIdentifiers(
+            identifier_pb2.RegisterIdentifiersRequest(tenant_id=DEMO_TENANT_ID, codes=DEMO_CODES), timeout=10
+        )
+    return Demo(DEMO_TENANT_ID, secret, DEMO_CODES)
