@@ -31,6 +31,8 @@ lint: $(VENV)/.installed ## Lint the protos with buf
 migrate: $(VENV)/.installed ## Apply the services' migrations to the databases in the environment
 	$(BIN)/python -m customer_service migrate
 	$(BIN)/python -m identifier_service migrate
+	$(BIN)/python -m gateway migrate
+	$(BIN)/python -m processor migrate
 
 run: $(VENV)/.installed ## Run the whole system locally (own NATS and Postgres unless URLs are set)
 	$(BIN)/python -m devstack run

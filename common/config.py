@@ -94,6 +94,11 @@ def _check_url(name: str, value: str, schemes: set[str]) -> str:
     return value
 
 
+def http_url(name: str, default: str) -> str:
+    """An http(s) base URL setting (e.g. PUBLIC_BASE_URL), without a trailing slash."""
+    return _check_url(name, env_str(name, default).rstrip("/"), {"http", "https"})
+
+
 def database_url(name: str) -> str:
     """A service's Postgres URL: its own variable, else DATABASE_URL, else the local default."""
     if os.environ.get(name, "").strip():

@@ -34,6 +34,9 @@ async def open_pool(url: str, *, min_size: int = 2, max_size: int = 10, timeout:
     except PoolTimeout:
         await pool.close()
         raise Unavailable(f"cannot connect to Postgres at {redact_url(url)}") from None
+    except BaseException:  # cancelled while waiting (a process stopping during start-up): no workers left behind
+        await pool.close()
+        raise
     return pool
 
 

@@ -26,9 +26,12 @@ class JsonFormatter(logging.Formatter):
         for key in ("event_id", "tenant_id"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
+        # Structured fields a caller passes as extra={"fields": {...}} (never overriding the above).
+        for key, value in (getattr(record, "fields", None) or {}).items():
+            entry.setdefault(key, value)
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        return json.dumps(entry, ensure_ascii=False, default=str)
 
 
 def configure(service: str, level: str = "INFO", fmt: str = "text") -> None:
