@@ -1,0 +1,1 @@
+"""The webhook gateway: verify, validate and durably enqueue signed sales (Flask under gunicorn)."""

@@ -1,0 +1,72 @@
+"""`python -m gateway [serve|migrate]`.
+
+serve: check the configuration, apply the gateway's migrations (unless MIGRATE_ON_START=false), then
+become gunicorn with gateway/gunicorn_conf.py (exec: signals reach gunicorn's master directly).
+migrate: apply the migrations and exit. A bad setting exits 2 with one line naming the variable; an
+unreachable database exits 1 with one line (no password).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from common import logs, migrations
+from common.config import ConfigError, redact_url
+from gateway.settings import GatewaySettings
+from gateway.tenants import MIGRATIONS
+
+SERVICE = "gateway"
+GUNICORN_CONF = Path(__file__).with_name("gunicorn_conf.py")
+log = logging.getLogger(SERVICE)
+
+
+def apply_migrations(url: str) -> None:
+    """Apply pending gateway migrations, logging what ran."""
+    applied = migrations.apply(url, MIGRATIONS)
+    if applied:
+        log.info("applied migrations %s", ", ".join(f"{m.version:03d}_{m.name}" for m in applied))
+    else:
+        log.info("schema is up to date")
+
+
+def gunicorn_argv() -> list[str]:
+    """The command line that serves the app."""
+    return [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "gateway.wsgi:app"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; returns the exit code (serve does not return: it execs gunicorn)."""
+    parser = argparse.ArgumentParser(prog="python -m gateway")
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
+    args = parser.parse_args(argv)
+    try:
+        settings = GatewaySettings.from_env()
+    except ConfigError as exc:
+        print(f"{SERVICE}: configuration error: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(SERVICE, settings.log_level, settings.log_format)
+    try:
+        if args.command == "migrate" or settings.migrate_on_start:
+            apply_migrations(settings.database_url)
+    except migrations.MigrationError as exc:
+        print(f"{SERVICE}: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # psycopg's connect errors, reported without the URL's password
+        if type(exc).__module__.startswith("psycopg"):
+            print(f"{SERVICE}: cannot use the database {redact_url(settings.database_url)}: {type(exc).__name__}",
+                  file=sys.stderr)
+            return 1
+        raise
+    if args.command == "serve":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, gunicorn_argv())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

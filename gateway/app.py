@@ -1,0 +1,133 @@
+"""The Flask application factory: configuration, dependencies, blueprints, error answers, request log.
+
+`create_app()` runs in each gunicorn worker after the fork (gateway/wsgi.py is imported there; the app
+is never preloaded), so the NATS connection and the database pool belong to that worker alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
+
+from gateway import probes, problems, webhooks
+from gateway.problems import Problem
+from gateway.secret_cache import SecretCache
+from gateway.services import EXTENSION, PublisherLike, Services, TenantStoreLike
+from gateway.settings import GatewaySettings
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("gateway.access")
+
+# How long a new worker waits for its first NATS connection before serving anyway (it then answers
+# 503 until connected, and /readyz says so).
+FIRST_CONNECT_WAIT_SECONDS = 2.0
+
+
+def create_app(
+    test_config: Mapping[str, Any] | None = None,
+    *,
+    tenant_store: TenantStoreLike | None = None,
+    publisher: PublisherLike | None = None,
+) -> Flask:
+    """Build the app. Production builds the store and publisher from the environment; tests inject them.
+
+    `test_config` overrides config keys: MAX_BODY_BYTES, PUBLISH_TIMEOUT_SECONDS, RETRY_AFTER_SECONDS,
+    SECRET_CACHE_SECONDS.
+    """
+    settings = GatewaySettings.from_env()
+    app = Flask(__name__)
+    app.config.from_mapping(
+        MAX_BODY_BYTES=settings.max_body_bytes,
+        PUBLISH_TIMEOUT_SECONDS=settings.publish_timeout_seconds,
+        RETRY_AFTER_SECONDS=settings.retry_after_seconds,
+        SECRET_CACHE_SECONDS=settings.secret_cache_seconds,
+    )
+    if test_config:
+        app.config.from_mapping(test_config)
+
+    if tenant_store is None:
+        from gateway.tenants import TenantStore
+
+        tenant_store = TenantStore.open(settings.database_url, min_size=settings.pool_min, max_size=settings.pool_max)
+    if publisher is None:
+        from gateway.publisher import Publisher
+
+        publisher = Publisher(settings.bus).start()
+        if not publisher.wait_connected(FIRST_CONNECT_WAIT_SECONDS):
+            log.warning("NATS not reachable yet; answering 503 until it is")
+    app.extensions[EXTENSION] = Services(
+        tenant_store=tenant_store,
+        secrets=SecretCache(tenant_store, app.config["SECRET_CACHE_SECONDS"]),
+        publisher=publisher,
+    )
+
+    app.register_blueprint(probes.bp)
+    app.register_blueprint(webhooks.bp)
+    _register_error_handlers(app)
+    app.before_request(_start_timer)
+    app.after_request(_log_request)
+    return app
+
+
+def close_app(app: Flask) -> None:
+    """Release the app's connections (gunicorn's worker_exit hook calls this)."""
+    deps = app.extensions.get(EXTENSION)
+    if deps is not None:
+        deps.close()
+
+
+def _register_error_handlers(app: Flask) -> None:
+    """Every error, ours or Werkzeug's (404, 405, ...), is answered as problem+json."""
+
+    @app.errorhandler(Problem)
+    def on_problem(exc: Problem) -> Response:
+        """A view refused the request."""
+        return exc.to_response()
+
+    @app.errorhandler(HTTPException)
+    def on_http_error(exc: HTTPException) -> Response:
+        """Routing and protocol errors from Werkzeug, in the same shape."""
+        known = {k.status: k for k in (problems.BAD_REQUEST, problems.NOT_FOUND, problems.METHOD_NOT_ALLOWED,
+                                       problems.PAYLOAD_TOO_LARGE)}
+        status = exc.code or 500
+        kind = known.get(status) or problems.ProblemType(f"http-{status}", status, exc.name)
+        headers = {k: v for k, v in exc.get_headers() if k.lower() == "allow"}
+        return Problem(kind, exc.description or kind.title, headers=headers).to_response()
+
+    @app.errorhandler(Exception)
+    def on_unexpected(exc: Exception) -> Response:
+        """A bug: logged with its traceback here, answered without one."""
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return Problem(problems.INTERNAL_ERROR, "An internal error occurred.").to_response()
+
+
+def _start_timer() -> None:
+    """Note when the request started, for the log line."""
+    g.started = time.perf_counter()
+
+
+def _log_request(response: Response) -> Response:
+    """One line per request: method, path, status, duration; event id when there is one. No body, no
+    headers (so never the signature)."""
+    elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+    event_id = g.get("event_id")
+    tenant_id = g.get("tenant_id")
+    suffix = ""
+    extra: dict[str, Any] = {}
+    if event_id:
+        suffix = f" event_id={event_id}"
+        if "duplicate" in g:  # only once JetStream has stored it
+            suffix += f" duplicate={str(g.duplicate).lower()}"
+        extra["event_id"] = event_id
+    if tenant_id:
+        extra["tenant_id"] = tenant_id
+    path = request.path[:300].encode("unicode_escape").decode("ascii")  # no control characters in logs
+    extra["fields"] = {"method": request.method, "path": path, "status": response.status_code,
+                       "duration_ms": round(elapsed_ms, 1)}
+    access_log.info("%s %s %d %.1fms%s", request.method, path, response.status_code, elapsed_ms, suffix, extra=extra)
+    return response

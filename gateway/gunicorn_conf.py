@@ -1,0 +1,39 @@
+"""gunicorn settings for the gateway; `python -m gateway serve` runs `gunicorn -c <this file> gateway.wsgi:app`.
+
+Workers are gthread (GATEWAY_WORKERS processes × GATEWAY_THREADS threads). The app is NOT preloaded:
+each worker imports gateway.wsgi after the fork and builds its own NATS connection, loop thread and
+database pool. gunicorn's access log is off; the app logs one line per request itself (no body, no
+signature).
+"""
+
+import math
+
+from common import logs
+from gateway.settings import GatewaySettings
+
+_settings = GatewaySettings.from_env()
+logs.configure("gateway", _settings.log_level, _settings.log_format)
+
+bind = f"{_settings.bind_host}:{_settings.port}"
+workers = _settings.workers
+worker_class = "gthread"
+threads = _settings.threads
+timeout = 30
+graceful_timeout = max(1, math.ceil(_settings.grace_seconds))
+preload_app = False
+accesslog = None
+errorlog = "-"
+loglevel = _settings.log_level.lower()
+proc_name = "autentikapp-gateway"
+# gunicorn's runtime control socket lives at one per-user path ($XDG_RUNTIME_DIR or ~/.gunicorn), which
+# two gateways on one machine (tests, make run) would fight over; it is not used.
+control_socket_disable = True
+
+
+def worker_exit(server, worker):
+    """In the exiting worker: close its NATS connection and database pool."""
+    app = getattr(worker, "wsgi", None)
+    if app is not None:
+        from gateway.app import close_app
+
+        close_app(app)

@@ -1,0 +1,50 @@
+"""What the views use, built once per app (per gunicorn worker): the secrets cache, the tenants store
+and the publisher. Injected fakes in unit tests, real ones in production."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from flask import current_app
+
+from gateway.secret_cache import SecretCache
+
+EXTENSION = "autentikapp_gateway"
+
+
+class TenantStoreLike(Protocol):
+    """The part of gateway.tenants.TenantStore the app uses."""
+
+    def active_secrets(self, tenant_id: str) -> list[str]: ...
+
+    def ping(self, timeout: float = 2.0) -> bool: ...
+
+
+class PublisherLike(Protocol):
+    """The part of gateway.publisher.Publisher the app uses."""
+
+    def publish(self, subject: str, data: bytes, headers: dict[str, str], timeout: float) -> bool: ...
+
+    def is_connected(self) -> bool: ...
+
+
+@dataclass
+class Services:
+    """The app's dependencies."""
+
+    tenant_store: TenantStoreLike
+    secrets: SecretCache
+    publisher: PublisherLike
+
+    def close(self) -> None:
+        """Close the publisher and the store (those that can be closed)."""
+        for resource in (self.publisher, self.tenant_store):
+            close: Any = getattr(resource, "close", None)
+            if callable(close):
+                close()
+
+
+def services() -> Services:
+    """The current app's dependencies."""
+    return current_app.extensions[EXTENSION]

@@ -1,0 +1,67 @@
+"""The gateway's settings, from the environment (validated at start; a bad value names its variable)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from common.bus import BusSettings
+from common.config import GATEWAY_DEFAULT_PORT, database_url, env_bool, env_float, env_int, env_str, http_url
+
+DEFAULT_MAX_BODY_BYTES = 512 * 1024
+DEFAULT_PUBLIC_BASE_URL = f"http://localhost:{GATEWAY_DEFAULT_PORT}"
+
+
+def gateway_database_url() -> str:
+    """GATEWAY_DATABASE_URL, else DATABASE_URL: where the tenants and their secrets live."""
+    return database_url("GATEWAY_DATABASE_URL")
+
+
+def public_base_url() -> str:
+    """PUBLIC_BASE_URL: how senders reach the gateway, for printed endpoint URLs (no trailing slash)."""
+    return http_url("PUBLIC_BASE_URL", DEFAULT_PUBLIC_BASE_URL)
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """Everything the gateway process needs; read once per process."""
+
+    database_url: str
+    bind_host: str
+    port: int
+    workers: int
+    threads: int
+    max_body_bytes: int
+    publish_timeout_seconds: float
+    retry_after_seconds: int
+    secret_cache_seconds: float
+    pool_min: int
+    pool_max: int
+    migrate_on_start: bool
+    grace_seconds: float
+    log_level: str
+    log_format: str
+    bus: BusSettings
+
+    @classmethod
+    def from_env(cls) -> "GatewaySettings":
+        """Read and check every gateway variable; raise ConfigError naming the first bad one."""
+        pool_min = env_int("GATEWAY_POOL_MIN", 1, minimum=1)
+        return cls(
+            database_url=gateway_database_url(),
+            bind_host=env_str("BIND_HOST", "0.0.0.0"),
+            port=env_int("GATEWAY_PORT", GATEWAY_DEFAULT_PORT, minimum=0, maximum=65535),
+            workers=env_int("GATEWAY_WORKERS", os.cpu_count() or 1, minimum=1, maximum=256),
+            threads=env_int("GATEWAY_THREADS", 8, minimum=1, maximum=1024),
+            max_body_bytes=env_int("GATEWAY_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1024),
+            publish_timeout_seconds=env_float("GATEWAY_PUBLISH_TIMEOUT_SECONDS", 2.0, minimum=0.1),
+            retry_after_seconds=env_int("GATEWAY_RETRY_AFTER_SECONDS", 5, minimum=1, maximum=3600),
+            secret_cache_seconds=env_float("GATEWAY_SECRET_CACHE_SECONDS", 30.0, minimum=0.0),
+            pool_min=pool_min,
+            pool_max=env_int("GATEWAY_POOL_MAX", 4, minimum=pool_min),
+            migrate_on_start=env_bool("MIGRATE_ON_START", True),
+            grace_seconds=env_float("SHUTDOWN_GRACE_SECONDS", 10.0),
+            log_level=env_str("LOG_LEVEL", "INFO").upper(),
+            log_format=env_str("LOG_FORMAT", "text").lower(),
+            bus=BusSettings.from_env(),
+        )

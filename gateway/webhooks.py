@@ -1,0 +1,137 @@
+"""POST /v1/webhooks/inbound/<tenant_id>: the checks in the contract's order, then a durable publish.
+
+size (413) ▸ tenant + signature (401) ▸ content type (415) ▸ JSON (400) ▸ schema (422) ▸
+durable publish (503 + Retry-After) ▸ 202 {"event_id", "status": "accepted", "duplicate"}.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, BinaryIO
+
+from flask import Blueprint, Request, current_app, g, jsonify, request
+
+from autentikapp.v1 import events_pb2
+from common import bus, ids, timestamps
+from common.errors import Unavailable
+from gateway import json_body, payload, problems, signature
+from gateway.problems import Problem
+from gateway.publisher import PublishError
+from gateway.services import services
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__)
+
+READ_CHUNK = 64 * 1024
+# One answer for an unknown tenant, a missing header and a wrong signature: tenants cannot be enumerated.
+SIGNATURE_DETAIL = (
+    "The X-Autentikapp-Signature header is missing or is not the HMAC-SHA256 of the request body "
+    "under this endpoint's secret."
+)
+
+
+def _retry_after() -> dict[str, str]:
+    """The Retry-After header of a 503."""
+    return {"Retry-After": str(current_app.config["RETRY_AFTER_SECONDS"])}
+
+
+def _too_large(cap: int) -> Problem:
+    """413, naming the limit."""
+    return Problem(problems.PAYLOAD_TOO_LARGE, f"The body is larger than the limit of {cap} bytes.")
+
+
+def read_capped_body(req: Request, cap: int) -> bytes:
+    """The raw body, refusing more than `cap` bytes: by Content-Length before reading anything, and for a
+    body without one (chunked) by reading at most cap + 1 bytes."""
+    declared = req.content_length
+    if declared is not None and declared > cap:
+        raise _too_large(cap)
+    stream: BinaryIO = req.stream
+    chunks: list[bytes] = []
+    total = 0
+    while total <= cap:
+        chunk = stream.read(min(READ_CHUNK, cap + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    if total > cap:
+        raise _too_large(cap)
+    return b"".join(chunks)
+
+
+def authenticate(tenant_id: str, raw: bytes, given: str | None) -> None:
+    """401 unless `given` signs `raw` under one of the tenant's active secrets (503 if the store is down)."""
+    secrets: tuple[str, ...] = ()
+    if ids.is_tenant_id(tenant_id):
+        try:
+            secrets = services().secrets.active_secrets(tenant_id)
+        except Unavailable as exc:
+            log.warning("tenants store unavailable: %s", exc)
+            raise Problem(problems.UNAVAILABLE, "The tenants store is unavailable; retry later.",
+                          headers=_retry_after()) from None
+    if not signature.verify(secrets, raw, given):
+        raise Problem(problems.INVALID_SIGNATURE, SIGNATURE_DETAIL)
+
+
+def check_content_type(req: Request) -> None:
+    """415 unless the body is declared application/json (a charset parameter, if any, must be UTF-8)."""
+    charset = req.mimetype_params.get("charset", "utf-8").lower()
+    if req.mimetype != "application/json" or charset not in {"utf-8", "utf8"}:
+        raise Problem(problems.UNSUPPORTED_MEDIA_TYPE,
+                      "The body must be sent with Content-Type: application/json (UTF-8).")
+
+
+def decode(raw: bytes) -> Any:
+    """400 unless the body is strict JSON (see gateway.json_body)."""
+    try:
+        return json_body.loads(raw)
+    except json_body.MalformedJson as exc:
+        raise Problem(problems.MALFORMED_JSON, f"The body is not valid JSON: {exc}") from None
+
+
+def validate(document: Any, received_at: datetime) -> events_pb2.Sale:
+    """422 with the list of failing fields unless the payload rules hold."""
+    try:
+        return payload.parse_sale(document, received_at)
+    except payload.PayloadInvalid as exc:
+        raise Problem(problems.INVALID_PAYLOAD, "The payload breaks the rules; see errors.",
+                      errors=[{"field": e.field, "message": e.message} for e in exc.errors]) from None
+
+
+def publish(event: events_pb2.WebhookEvent) -> bool:
+    """Publish durably (PubAck); 503 + Retry-After when JetStream does not accept it in time."""
+    headers = {
+        bus.HEADER_MSG_ID: event.event_id,
+        bus.HEADER_EVENT_ID: event.event_id,
+        bus.HEADER_TENANT_ID: event.tenant_id,
+    }
+    try:
+        return services().publisher.publish(
+            bus.subject_for(event.tenant_id), event.SerializeToString(), headers,
+            current_app.config["PUBLISH_TIMEOUT_SECONDS"],
+        )
+    except PublishError as exc:
+        log.warning("event %s not stored: %s", event.event_id, exc,
+                    extra={"event_id": event.event_id, "tenant_id": event.tenant_id})
+        raise Problem(problems.UNAVAILABLE, "The event could not be stored right now; send it again later "
+                      "(a repeat of the same sale is recognised and processed once).",
+                      headers=_retry_after()) from None
+
+
+@bp.post("/v1/webhooks/inbound/<tenant_id>")
+def inbound(tenant_id: str):
+    """Accept one signed sale: verify, validate, publish, answer 202 with its event id."""
+    raw = read_capped_body(request, current_app.config["MAX_BODY_BYTES"])
+    authenticate(tenant_id, raw, request.headers.get(signature.HEADER))
+    g.tenant_id = tenant_id
+    check_content_type(request)
+    document = decode(raw)
+    received_at = timestamps.now()
+    sale = validate(document, received_at)
+    event = payload.build_event(tenant_id, sale, raw, received_at)
+    g.event_id = event.event_id
+    duplicate = publish(event)
+    g.duplicate = duplicate
+    return jsonify(event_id=event.event_id, status="accepted", duplicate=duplicate), 202

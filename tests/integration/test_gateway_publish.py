@@ -1,0 +1,138 @@
+"""The real app with a real NATS (JetStream) and a real tenants database, in-process (Flask test client)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import nats
+import pytest
+
+from autentikapp.v1 import events_pb2
+from cli.examples import TRANSACTION_CREATED
+from common import bus
+from gateway.app import close_app, create_app
+from gateway.event_ids import event_id
+from gateway.publisher import Publisher, PublishError
+from gateway.signature import sign
+from gateway.tenants import MIGRATIONS, TenantStore
+
+EXAMPLE = TRANSACTION_CREATED.read_bytes()
+
+
+def bus_settings(url: str) -> bus.BusSettings:
+    return bus.BusSettings(url=url, duplicate_window_seconds=3600, max_age_seconds=3600, replicas=1,
+                           max_deliver=5, ack_wait_seconds=30)
+
+
+def stored_messages(url: str) -> list:
+    """Every message in the WEBHOOKS stream (subject, headers, data)."""
+
+    async def read():
+        nc = await nats.connect(url)
+        try:
+            js = nc.jetstream()
+            state = (await js.stream_info(bus.STREAM)).state
+            return [await js.get_msg(bus.STREAM, seq) for seq in range(state.first_seq, state.last_seq + 1)
+                    if state.messages]
+        finally:
+            await nc.close()
+
+    return asyncio.run(read())
+
+
+@pytest.fixture
+def gateway(nats_server, database_factory):
+    """(app, secret) with a real publisher and store; tenant `acme` exists."""
+    store = TenantStore.open(database_factory("gateway", MIGRATIONS))
+    _, secret = store.create_tenant("Acme", "acme")
+    publisher = Publisher(bus_settings(nats_server.url)).start()
+    assert publisher.wait_connected(10)
+    app = create_app({"SECRET_CACHE_SECONDS": 0, "PUBLISH_TIMEOUT_SECONDS": 1}, tenant_store=store,
+                     publisher=publisher)
+    yield app, secret.secret
+    close_app(app)
+
+
+def send(app, secret: str, body: bytes = EXAMPLE):
+    return app.test_client().post("/v1/webhooks/inbound/acme", data=body, headers={
+        "Content-Type": "application/json", "X-Autentikapp-Signature": sign(secret, body)})
+
+
+def test_an_accepted_webhook_is_in_the_stream_with_the_contract_headers(gateway, nats_server):
+    app, secret = gateway
+    response = send(app, secret)
+    assert response.status_code == 202, response.get_data(as_text=True)
+    expected_id = event_id("acme", "transaction.created", "FACT-00123")
+    assert response.get_json() == {"event_id": expected_id, "status": "accepted", "duplicate": False}
+
+    [message] = stored_messages(nats_server.url)
+    assert message.subject == "webhooks.inbound.acme"
+    assert message.headers[bus.HEADER_MSG_ID] == expected_id
+    assert message.headers[bus.HEADER_EVENT_ID] == expected_id
+    assert message.headers[bus.HEADER_TENANT_ID] == "acme"
+    event = events_pb2.WebhookEvent.FromString(message.data)
+    assert (event.schema_version, event.event_id, event.tenant_id) == (1, expected_id, "acme")
+    assert event.raw_body == EXAMPLE
+    assert event.sale.customer.email == "cliente@email.com"
+    assert [i.autentikapp_code for i in event.sale.line_items] == ["a1b2c3d4-e5f6-7890-1234-567890abcdef"]
+    assert abs(event.received_at.ToSeconds() - time.time()) < 60
+
+
+def test_the_same_webhook_five_times_is_one_message(gateway, nats_server):
+    app, secret = gateway
+    answers = [send(app, secret).get_json() for _ in range(5)]
+    assert len({a["event_id"] for a in answers}) == 1
+    assert [a["duplicate"] for a in answers] == [False, True, True, True, True]
+    assert len(stored_messages(nats_server.url)) == 1
+
+
+def test_the_same_webhook_five_times_concurrently_is_one_message(gateway, nats_server):
+    app, secret = gateway
+    body = json.dumps({**json.loads(EXAMPLE), "transaction_data": {
+        **json.loads(EXAMPLE)["transaction_data"], "transaction_id": "CONCURRENT-1"}}).encode()
+    with ThreadPoolExecutor(5) as pool:
+        responses = list(pool.map(lambda _: send(app, secret, body), range(5)))
+    assert [r.status_code for r in responses] == [202] * 5
+    answers = [r.get_json() for r in responses]
+    assert len({a["event_id"] for a in answers}) == 1
+    assert sorted(a["duplicate"] for a in answers) == [False, True, True, True, True]
+    assert len(stored_messages(nats_server.url)) == 1
+
+
+def test_a_deleted_stream_is_recreated_by_the_next_publish(gateway, nats_server):
+    app, secret = gateway
+
+    async def delete_stream():
+        nc = await nats.connect(nats_server.url)
+        await nc.jetstream().delete_stream(bus.STREAM)
+        await nc.close()
+
+    asyncio.run(delete_stream())
+    response = send(app, secret)
+    assert response.status_code == 202, response.get_data(as_text=True)
+    assert len(stored_messages(nats_server.url)) == 1
+
+
+def test_publisher_fails_fast_while_nats_is_down_and_recovers_by_itself(nats_server):
+    publisher = Publisher(bus_settings(nats_server.url)).start()
+    try:
+        assert publisher.wait_connected(10)
+        headers = {bus.HEADER_MSG_ID: "evt_1"}
+        assert publisher.publish("webhooks.inbound.t1", b"x", headers, 1.0) is False
+        nats_server.stop()
+        started = time.monotonic()
+        with pytest.raises(PublishError):
+            publisher.publish("webhooks.inbound.t1", b"y", {bus.HEADER_MSG_ID: "evt_2"}, 1.0)
+        assert time.monotonic() - started < 2.5
+        assert not publisher.wait_connected(0.2)
+        nats_server.start()
+        assert publisher.wait_connected(15)
+        assert publisher.publish("webhooks.inbound.t1", b"x", headers, 1.0) is True  # the store kept evt_1
+    finally:
+        publisher.close()
+    assert not publisher.is_connected()
+    with pytest.raises(PublishError):
+        publisher.publish("webhooks.inbound.t1", b"x", headers, 1.0)

@@ -1,0 +1,190 @@
+"""The tenants repository on real Postgres, secret rotation through the app, and `autentikapp tenants`."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import psycopg
+import pytest
+
+from cli.examples import TRANSACTION_CREATED
+from cli.main import main
+from common.errors import AlreadyExists, InvalidArgument, NotFound
+from common.ids import is_tenant_id
+from gateway.app import create_app
+from gateway.signature import sign
+from gateway.tenants import MIGRATIONS, TenantStore
+
+EXAMPLE = TRANSACTION_CREATED.read_bytes()
+
+
+@pytest.fixture
+def gateway_db(database_factory) -> str:
+    return database_factory("gateway", MIGRATIONS)
+
+
+@pytest.fixture
+def store(gateway_db):
+    store = TenantStore.open(gateway_db)
+    yield store
+    store.close()
+
+
+def test_migrations_build_the_expected_schema(gateway_db):
+    with psycopg.connect(gateway_db) as conn:
+        columns = conn.execute(
+            """SELECT table_name, column_name, is_nullable FROM information_schema.columns
+               WHERE table_schema = 'public' AND table_name IN ('tenants', 'tenant_secrets')
+               ORDER BY table_name, ordinal_position""").fetchall()
+    assert columns == [
+        ("tenant_secrets", "id", "NO"), ("tenant_secrets", "tenant_id", "NO"), ("tenant_secrets", "secret", "NO"),
+        ("tenant_secrets", "created_at", "NO"), ("tenant_secrets", "revoked_at", "YES"),
+        ("tenants", "id", "NO"), ("tenants", "name", "NO"), ("tenants", "created_at", "NO"),
+    ]
+
+
+def test_create_tenant_with_a_given_or_generated_id(store):
+    tenant, secret = store.create_tenant("Acme Brand", "acme")
+    assert (tenant.id, tenant.name, tenant.active_secrets) == ("acme", "Acme Brand", 1)
+    assert secret.secret.startswith("whsec_") and secret.tenant_id == "acme"
+    assert store.active_secrets("acme") == [secret.secret]
+    generated, _ = store.create_tenant("  Other   Brand ")
+    assert is_tenant_id(generated.id) and generated.name == "Other Brand"
+    assert [t.id for t in store.list_tenants()] == ["acme", generated.id]
+
+
+def test_create_refuses_a_taken_or_malformed_id_and_an_empty_name(store):
+    store.create_tenant("Acme", "acme")
+    with pytest.raises(AlreadyExists):
+        store.create_tenant("Again", "acme")
+    with pytest.raises(InvalidArgument):
+        store.create_tenant("Dots", "a.b")
+    with pytest.raises(InvalidArgument):
+        store.create_tenant("   ", "blank")
+    assert [t.id for t in store.list_tenants()] == ["acme"]
+
+
+def test_several_active_secrets_and_revocation(store):
+    _, first = store.create_tenant("Acme", "acme")
+    second = store.add_secret("acme")
+    assert set(store.active_secrets("acme")) == {first.secret, second.secret}
+    assert store.get_tenant("acme").active_secrets == 2
+
+    revoked = store.revoke_secret("acme", first.id)
+    assert revoked.revoked_at is not None and not revoked.active
+    assert store.active_secrets("acme") == [second.secret]
+    assert store.revoke_secret("acme", first.id).revoked_at == revoked.revoked_at  # idempotent
+    assert [(s.id, s.active) for s in store.list_secrets("acme")] == [(first.id, False), (second.id, True)]
+    assert store.get_tenant("acme").active_secrets == 1
+
+
+def test_unknown_tenants_and_secrets_are_not_found(store):
+    _, secret = store.create_tenant("Acme", "acme")
+    store.create_tenant("Other", "other")
+    assert store.active_secrets("nobody") == []
+    with pytest.raises(NotFound):
+        store.get_tenant("nobody")
+    with pytest.raises(NotFound):
+        store.add_secret("nobody")
+    with pytest.raises(NotFound):
+        store.revoke_secret("nobody", secret.id)
+    with pytest.raises(NotFound):
+        store.revoke_secret("other", secret.id)  # another tenant's secret
+    assert store.active_secrets("acme") == [secret.secret]
+
+
+class NullPublisher:
+    def publish(self, subject, data, headers, timeout):
+        return False
+
+    def is_connected(self):
+        return True
+
+
+def test_a_revoked_secret_stops_verifying_within_the_cache_ttl(store):
+    _, old = store.create_tenant("Acme", "acme")
+    new = store.add_secret("acme")
+    client = create_app({"SECRET_CACHE_SECONDS": 1}, tenant_store=store, publisher=NullPublisher()).test_client()
+
+    def send(secret: str) -> int:
+        return client.post("/v1/webhooks/inbound/acme", data=EXAMPLE, headers={
+            "Content-Type": "application/json", "X-Autentikapp-Signature": sign(secret, EXAMPLE)}).status_code
+
+    assert (send(old.secret), send(new.secret)) == (202, 202)  # both active: rotation without downtime
+    store.revoke_secret("acme", old.id)
+    revoked_at = time.monotonic()
+    deadline = revoked_at + 3
+    while send(old.secret) == 202:
+        assert time.monotonic() < deadline, "the revoked secret still works after the TTL"
+        time.sleep(0.1)
+    assert time.monotonic() - revoked_at <= 1.5
+    assert send(new.secret) == 202
+
+
+def test_the_readiness_ping_follows_the_database(store, postgres, gateway_db):
+    assert store.ping()
+    postgres.drop_database(gateway_db)
+    assert not store.ping(timeout=1)
+
+
+# -- autentikapp tenants -----------------------------------------------------------------------------
+
+
+def cli(capsys, *args: str) -> tuple[int, object, str]:
+    code = main(["--json", *args])
+    captured = capsys.readouterr()
+    return code, (json.loads(captured.out) if captured.out.strip() else None), captured.err
+
+
+def test_cli_tenants_lifecycle(monkeypatch, capsys, database_factory):
+    url = database_factory("gateway_cli")  # empty: the CLI applies the migrations itself
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", url)
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://hooks.example/")
+
+    code, created, _ = cli(capsys, "tenants", "create", "--name", "Acme", "--id", "acme")
+    assert code == 0
+    assert created["tenant_id"] == "acme" and created["secret"].startswith("whsec_")
+    assert created["endpoint_url"] == "https://hooks.example/v1/webhooks/inbound/acme"
+
+    code, added, _ = cli(capsys, "tenants", "secrets", "add", "acme")
+    assert code == 0 and added["secret"] != created["secret"]
+
+    code, shown, _ = cli(capsys, "tenants", "show", "acme")
+    assert code == 0 and shown["active_secrets"] == 2 and len(shown["secrets"]) == 2
+    assert "whsec_" not in json.dumps(shown)
+
+    code, revoked, _ = cli(capsys, "tenants", "secrets", "revoke", "acme", str(created["secret_id"]))
+    assert code == 0 and revoked["active_secrets"] == 1 and revoked["revoked_at"]
+
+    code, listed, _ = cli(capsys, "tenants", "list")
+    assert code == 0 and listed == [{"id": "acme", "name": "Acme", "created_at": listed[0]["created_at"],
+                                     "active_secrets": 1}]
+    assert "whsec_" not in json.dumps(listed)
+
+    code, _, err = cli(capsys, "tenants", "show", "nobody")
+    assert code == 3 and err.strip() == "autentikapp: tenant nobody not found"
+    code, _, err = cli(capsys, "tenants", "create", "--name", "Again", "--id", "acme")
+    assert code == 1 and err.strip() == "autentikapp: tenant acme already exists"
+    code, _, err = cli(capsys, "tenants", "secrets", "revoke", "acme", "999")
+    assert code == 3 and "no secret 999" in err
+
+
+def test_cli_text_output_shows_the_secret_once_and_warns(monkeypatch, capsys, database_factory):
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", database_factory("gateway_cli"))
+    assert main(["tenants", "create", "--name", "Acme", "--id", "acme"]) == 0
+    out, err = capsys.readouterr()
+    assert "secret:" in out and "whsec_" in out and "not shown again" in err
+    assert main(["tenants", "show", "acme"]) == 0
+    out, _ = capsys.readouterr()
+    assert "whsec_" not in out and "active_secrets: 1" in out
+
+
+def test_cli_unreachable_database_is_one_line_without_password(monkeypatch, capsys):
+    from devstack.ports import free_port
+
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", f"postgresql://u:hunter2@127.0.0.1:{free_port()}/x")
+    code = main(["tenants", "list"])
+    _, err = capsys.readouterr()
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "hunter2" not in err and "GATEWAY_DATABASE_URL" in err

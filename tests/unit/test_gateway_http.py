@@ -1,0 +1,336 @@
+"""The gateway's HTTP contract with the Flask test client, a fake tenants store and a fake publisher:
+every refusal in the contract's order, with its problem+json body, and the 202."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Response
+
+from cli.examples import TRANSACTION_CREATED
+from common import bus
+from common.errors import Unavailable
+from gateway.app import create_app
+from gateway.event_ids import event_id
+from gateway.publisher import PublishError
+from gateway.signature import sign
+
+SECRET = "whsec_" + "A" * 43
+OTHER_SECRET = "whsec_" + "B" * 43
+EXAMPLE = TRANSACTION_CREATED.read_bytes()
+URL = "/v1/webhooks/inbound/acme"
+
+
+class FakeStore:
+    """Tenants and their active secrets in a dict; counts lookups; can be switched to 'down'."""
+
+    def __init__(self) -> None:
+        self.secrets = {"acme": [SECRET], "other": [OTHER_SECRET]}
+        self.lookups = 0
+        self.down = False
+
+    def active_secrets(self, tenant_id: str) -> list[str]:
+        self.lookups += 1
+        if self.down:
+            raise Unavailable("the tenants database is unavailable")
+        return list(self.secrets.get(tenant_id, []))
+
+    def ping(self, timeout: float = 2.0) -> bool:
+        return not self.down
+
+
+class FakePublisher:
+    """Records publishes; answers duplicate for a message id seen before; can fail on demand."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, bytes, dict, float]] = []
+        self.seen: set[str] = set()
+        self.error: Exception | None = None
+        self.connected = True
+
+    def publish(self, subject, data, headers, timeout) -> bool:
+        if self.error is not None:
+            raise self.error
+        self.calls.append((subject, data, dict(headers), timeout))
+        msg_id = headers[bus.HEADER_MSG_ID]
+        duplicate = msg_id in self.seen
+        self.seen.add(msg_id)
+        return duplicate
+
+    def is_connected(self) -> bool:
+        return self.connected
+
+
+@pytest.fixture
+def store() -> FakeStore:
+    return FakeStore()
+
+
+@pytest.fixture
+def publisher() -> FakePublisher:
+    return FakePublisher()
+
+
+@pytest.fixture
+def client(store, publisher):
+    app = create_app({"SECRET_CACHE_SECONDS": 0, "MAX_BODY_BYTES": 512 * 1024, "RETRY_AFTER_SECONDS": 7},
+                     tenant_store=store, publisher=publisher)
+    return app.test_client()
+
+
+def post(client, body: bytes, *, secret: str | None = SECRET, url: str = URL, content_type="application/json",
+         signature: str | None = None, headers: dict | None = None):
+    """POST `body`, signed with `secret` unless `signature` is given or secret is None."""
+    all_headers = dict(headers or {})
+    if content_type is not None:
+        all_headers["Content-Type"] = content_type
+    if signature is not None:
+        all_headers["X-Autentikapp-Signature"] = signature
+    elif secret is not None:
+        all_headers["X-Autentikapp-Signature"] = sign(secret, body)
+    return client.post(url, data=body, headers=all_headers)
+
+
+def problem(response, status: int, code: str) -> dict:
+    """Check a problem+json answer and return its body."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json(force=True)
+    assert body["status"] == status and body["code"] == code
+    assert body["type"] == f"https://docs.autentik.app/problems/{code}"
+    assert body["title"] and body["detail"]
+    text = response.get_data(as_text=True)
+    assert "Traceback" not in text and "whsec_" not in text
+    return body
+
+
+def payload(**changes) -> dict:
+    doc = json.loads(EXAMPLE)
+    doc.update(changes)
+    return doc
+
+
+def encode(doc) -> bytes:
+    return json.dumps(doc).encode()
+
+
+# -- 202 -------------------------------------------------------------------------------------------
+
+
+def test_the_guide_example_is_accepted_and_published_with_the_contract_headers(client, publisher):
+    response = post(client, EXAMPLE)
+    assert response.status_code == 202
+    expected_id = event_id("acme", "transaction.created", "FACT-00123")
+    assert response.get_json() == {"event_id": expected_id, "status": "accepted", "duplicate": False}
+    [(subject, data, headers, timeout)] = publisher.calls
+    assert subject == "webhooks.inbound.acme"
+    assert headers == {bus.HEADER_MSG_ID: expected_id, bus.HEADER_EVENT_ID: expected_id, bus.HEADER_TENANT_ID: "acme"}
+    assert timeout == 2.0
+
+    from autentikapp.v1 import events_pb2
+
+    event = events_pb2.WebhookEvent.FromString(data)
+    assert event.raw_body == EXAMPLE and event.event_id == expected_id and event.schema_version == 1
+
+
+def test_a_repeat_gets_the_same_event_id_and_duplicate_true(client):
+    first = post(client, EXAMPLE).get_json()
+    again = post(client, EXAMPLE).get_json()
+    assert first["event_id"] == again["event_id"]
+    assert (first["duplicate"], again["duplicate"]) == (False, True)
+
+
+def test_uppercase_hex_signature_and_charset_parameter_are_fine(client):
+    response = post(client, EXAMPLE, signature=sign(SECRET, EXAMPLE).upper(),
+                    content_type="application/json; charset=UTF-8")
+    assert response.status_code == 202
+
+
+def test_any_active_secret_of_the_tenant_verifies(client, store):
+    store.secrets["acme"] = [OTHER_SECRET + "x", SECRET]
+    assert post(client, EXAMPLE).status_code == 202
+
+
+# gunicorn de-chunks bodies and says so with wsgi.input_terminated; the test client is told the same.
+TERMINATED = {"wsgi.input_terminated": True}
+
+
+def test_a_chunked_body_without_content_length_is_read(client):
+    response = client.post(URL, input_stream=io.BytesIO(EXAMPLE), environ_overrides=TERMINATED, headers={
+        "Content-Type": "application/json", "X-Autentikapp-Signature": sign(SECRET, EXAMPLE),
+        "Transfer-Encoding": "chunked"})
+    assert response.status_code == 202, response.get_data(as_text=True)
+
+
+# -- 413 -------------------------------------------------------------------------------------------
+
+
+def test_600_kib_is_refused_with_413_before_anything_else(client, store, publisher):
+    huge = b'{"x": "' + b"a" * (600 * 1024) + b'"}'
+    body = problem(post(client, huge, secret=None, content_type="text/plain"), 413, "payload-too-large")
+    assert "524288" in body["detail"]
+    assert store.lookups == 0 and publisher.calls == []
+
+
+def test_413_without_content_length_reads_at_most_cap_plus_one_bytes(store, publisher):
+    app = create_app({"MAX_BODY_BYTES": 1024}, tenant_store=store, publisher=publisher)
+
+    class Endless(io.RawIOBase):
+        """An endless body that counts what was read from it."""
+
+        read_total = 0
+
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            Endless.read_total += len(buffer)
+            buffer[:] = b"x" * len(buffer)
+            return len(buffer)
+
+    environ = EnvironBuilder(path=URL, method="POST", headers={"Transfer-Encoding": "chunked"}).get_environ()
+    environ.pop("CONTENT_LENGTH", None)
+    environ.update({"wsgi.input": Endless(), **TERMINATED})
+    response = Response.from_app(app, environ)
+    problem(response, 413, "payload-too-large")
+    assert Endless.read_total <= 1025
+
+
+def test_a_body_of_exactly_the_cap_is_not_too_large(store, publisher):
+    app = create_app({"MAX_BODY_BYTES": 2048}, tenant_store=store, publisher=publisher)
+    body = EXAMPLE + b" " * (2048 - len(EXAMPLE))
+    assert post(app.test_client(), body).status_code == 202
+    problem(post(app.test_client(), body + b" "), 413, "payload-too-large")
+
+
+# -- 401 -------------------------------------------------------------------------------------------
+
+
+def test_every_signature_failure_is_the_same_401_and_nothing_is_published(client, publisher):
+    reserialised = json.dumps(json.loads(EXAMPLE)).encode()
+    assert reserialised != EXAMPLE
+    cases = {
+        "wrong secret": post(client, EXAMPLE, secret="whsec_wrong"),
+        "other tenant's secret": post(client, EXAMPLE, secret=OTHER_SECRET),
+        "missing header": post(client, EXAMPLE, secret=None),
+        "empty header": post(client, EXAMPLE, signature=""),
+        "not hex": post(client, EXAMPLE, signature="z" * 64),
+        "truncated": post(client, EXAMPLE, signature=sign(SECRET, EXAMPLE)[:-1]),
+        "one byte changed": post(client, EXAMPLE.replace(b"950000.00", b"950001.00", 1),
+                                 signature=sign(SECRET, EXAMPLE)),
+        "re-serialised JSON": post(client, EXAMPLE, signature=sign(SECRET, reserialised)),
+        "unknown tenant": post(client, EXAMPLE, url="/v1/webhooks/inbound/nobody"),
+        "malformed tenant id": post(client, EXAMPLE, url="/v1/webhooks/inbound/a.b"),
+    }
+    bodies = {name: problem(response, 401, "invalid-signature") for name, response in cases.items()}
+    assert len({json.dumps(b, sort_keys=True) for b in bodies.values()}) == 1, bodies
+    assert publisher.calls == []
+
+
+def test_the_signature_is_never_echoed(client):
+    signature = sign("whsec_wrong", EXAMPLE)
+    response = post(client, EXAMPLE, signature=signature)
+    assert signature not in response.get_data(as_text=True)
+
+
+def test_signature_is_checked_before_content_type_and_json(client):
+    problem(post(client, b"not json", secret="whsec_wrong", content_type="text/plain"), 401, "invalid-signature")
+
+
+def test_tenants_store_down_is_503_with_retry_after(client, store):
+    store.down = True
+    response = post(client, EXAMPLE)
+    problem(response, 503, "temporarily-unavailable")
+    assert response.headers["Retry-After"] == "7"
+
+
+# -- 415 / 400 -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
+                                          "application/json; charset=latin-1", "application/jsonx"])
+def test_other_content_types_are_415(client, content_type):
+    problem(post(client, EXAMPLE, content_type=content_type), 415, "unsupported-media-type")
+
+
+@pytest.mark.parametrize("body, reason", [
+    (b'{"a": 1', "invalid JSON"),
+    (b"", "invalid JSON"),
+    (b'{"a": 1, "a": 2}', "duplicate key"),
+    (b'{"a": "\xff\xfe"}', "not valid UTF-8"),
+    (b'{"a": NaN}', "NaN"),
+    (b'{"a": -Infinity}', "Infinity"),
+    (b'{"a": "\\ud800"}', "surrogate"),
+    (b"[" * 40 + b"]" * 40, "nested"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested"),
+])
+def test_bodies_that_are_not_strict_json_are_400(client, publisher, body, reason):
+    detail = problem(post(client, body), 400, "malformed-json")["detail"]
+    assert reason in detail
+    assert publisher.calls == []
+
+
+# -- 422 -------------------------------------------------------------------------------------------
+
+
+def test_schema_failures_are_422_listing_every_field(client, publisher):
+    doc = payload(event_type="transaction.deleted")
+    doc["customer_data"]["email"] = "not-an-address"
+    doc["transaction_data"]["line_items"][0]["quantity"] = 0
+    body = problem(post(client, encode(doc)), 422, "invalid-payload")
+    fields = {e["field"] for e in body["errors"]}
+    assert fields == {"event_type", "customer_data.email", "transaction_data.line_items[0].quantity"}
+    assert all(e["message"] for e in body["errors"])
+    assert publisher.calls == []
+
+
+def test_a_body_that_is_not_an_object_is_422(client):
+    body = problem(post(client, b"[1, 2]"), 422, "invalid-payload")
+    assert body["errors"] == [{"field": "", "message": "the body must be a JSON object"}]
+
+
+# -- 503 -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("error", [PublishError("no acknowledgement within 2s"),
+                                   PublishError("APIError: too many requests"),
+                                   PublishError("not connected to NATS")])
+def test_a_failed_publish_is_503_with_retry_after(client, publisher, error):
+    publisher.error = error
+    response = post(client, EXAMPLE)
+    body = problem(response, 503, "temporarily-unavailable")
+    assert response.headers["Retry-After"] == "7"
+    assert "too many" not in body["detail"]  # internal reasons stay in the log
+
+
+# -- probes and unknown routes ---------------------------------------------------------------------
+
+
+def test_healthz_and_readyz(client, store, publisher):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    assert client.get("/readyz").get_json() == {"status": "ready", "checks": {"nats": "ok", "tenants_db": "ok"}}
+    publisher.connected = False
+    body = problem(client.get("/readyz"), 503, "not-ready")
+    assert body["checks"] == {"nats": "unavailable", "tenants_db": "ok"}
+    store.down = True
+    assert problem(client.get("/readyz"), 503, "not-ready")["checks"]["tenants_db"] == "unavailable"
+    assert client.get("/healthz").status_code == 200
+
+
+def test_unknown_routes_and_methods_are_problems(client):
+    problem(client.get("/nope"), 404, "not-found")
+    problem(client.post("/v1/webhooks/inbound/"), 404, "not-found")
+    response = client.get(URL)
+    problem(response, 405, "method-not-allowed")
+    assert "POST" in response.headers["Allow"]
+    problem(client.post("/healthz"), 405, "method-not-allowed")
+
+
+def test_an_unexpected_error_is_a_500_problem_without_details(client, publisher):
+    publisher.error = RuntimeError("secret internals whsec_leak")
+    response = post(client, EXAMPLE)
+    body = problem(response, 500, "internal-error")
+    assert "internals" not in json.dumps(body)

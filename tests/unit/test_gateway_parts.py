@@ -1,0 +1,162 @@
+"""The gateway's small parts: event ids, signatures, secrets, strict JSON, the secret cache, settings."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+import pytest
+
+from common.config import ConfigError
+from common.ids import is_tenant_id
+from gateway import json_body, secret_storage
+from gateway.event_ids import event_id
+from gateway.secret_cache import SecretCache
+from gateway.settings import GatewaySettings, public_base_url
+from gateway.signature import sign, verify
+from gateway.tenants import NewSecret, new_tenant_id
+
+
+def test_event_id_is_deterministic_and_distinguishes_its_parts():
+    first = event_id("acme", "transaction.created", "FACT-1")
+    assert first == event_id("acme", "transaction.created", "FACT-1")
+    assert first.startswith("evt_") and len(first) == 36 and all(c in "0123456789abcdef" for c in first[4:])
+    others = {
+        event_id("other", "transaction.created", "FACT-1"),
+        event_id("acme", "transaction.created", "FACT-2"),
+        event_id("acme", "transaction.updated", "FACT-1"),
+        # no ambiguity between where one part ends and the next begins
+        event_id("acme", "transaction.createdF", "ACT-1"),
+        event_id("acm", "etransaction.created", "FACT-1"),
+    }
+    assert first not in others and len(others) == 5
+
+
+def test_event_id_is_pinned():
+    """The id is a contract (it dedupes retries across deploys): changing the derivation is a breaking change."""
+    assert event_id("acme", "transaction.created", "FACT-00123") == "evt_" + hashlib.sha256(
+        b"autentikapp.event-id.v1" + b"\x00\x00\x00\x04acme" + b"\x00\x00\x00\x13transaction.created"
+        + b"\x00\x00\x00\x0aFACT-00123").hexdigest()[:32]
+
+
+def test_sign_is_hmac_sha256_hex_of_the_raw_bytes_keyed_with_the_whole_secret():
+    body = b'{"a": 1}'
+    assert sign("whsec_k", body) == hmac.new(b"whsec_k", body, hashlib.sha256).hexdigest()
+
+
+def test_verify_accepts_either_case_and_any_active_secret_only():
+    body = b"{}"
+    good = sign("whsec_2", body)
+    assert verify(["whsec_1", "whsec_2"], body, good)
+    assert verify(["whsec_2"], body, good.upper())
+    assert verify(["whsec_2"], body, f"  {good} ")
+    assert not verify(["whsec_1"], body, good)
+    assert not verify([], body, good)
+    assert not verify(["whsec_2"], body, None)
+    assert not verify(["whsec_2"], body, good[:-2])
+    assert not verify(["whsec_2"], body, "é" * 64)
+    assert not verify(["whsec_2"], body + b" ", good)
+
+
+def test_secrets_are_whsec_and_32_random_bytes():
+    secret = secret_storage.generate()
+    assert secret.startswith("whsec_") and len(base64.b64decode(secret[6:])) == 32
+    assert secret != secret_storage.generate()
+    assert secret_storage.unseal(secret_storage.seal(secret)) == secret
+
+
+def test_a_new_secret_is_hidden_from_repr():
+    secret = NewSecret(1, "acme", None, "whsec_topsecret")
+    assert "topsecret" not in repr(secret)
+
+
+def test_generated_tenant_ids_are_valid_tenant_ids():
+    ids = {new_tenant_id() for _ in range(50)}
+    assert len(ids) == 50 and all(is_tenant_id(i) for i in ids)
+
+
+def test_strict_json_keeps_numbers_exact():
+    document = json_body.loads(b'{"a": 1, "b": 0.10, "c": [true, null, "\\u00e9"]}')
+    assert document["a"] == 1 and isinstance(document["a"], int)
+    assert str(document["b"]) == "0.10"
+    assert document["c"] == [True, None, "é"]
+
+
+def test_strict_json_tolerates_a_bom_and_allows_32_levels():
+    assert json_body.loads(b"\xef\xbb\xbf{}") == {}
+    assert json_body.loads(b"[" * 32 + b"]" * 32)
+    with pytest.raises(json_body.MalformedJson):
+        json_body.loads(b"[" * 33 + b"]" * 33)
+
+
+class CountingSource:
+    def __init__(self):
+        self.secrets = {"acme": ["whsec_1"]}
+        self.calls = 0
+
+    def active_secrets(self, tenant_id):
+        self.calls += 1
+        return list(self.secrets.get(tenant_id, []))
+
+
+def test_secret_cache_serves_within_ttl_and_refreshes_after_it():
+    clock = [100.0]
+    source = CountingSource()
+    cache = SecretCache(source, 30, clock=lambda: clock[0])
+    assert cache.active_secrets("acme") == ("whsec_1",)
+    source.secrets["acme"] = []  # revoked
+    clock[0] += 29
+    assert cache.active_secrets("acme") == ("whsec_1",) and source.calls == 1
+    clock[0] += 2
+    assert cache.active_secrets("acme") == () and source.calls == 2
+
+
+def test_secret_cache_caches_unknown_tenants_and_stays_bounded():
+    source = CountingSource()
+    cache = SecretCache(source, 30, max_entries=10)
+    for i in range(25):
+        cache.active_secrets(f"nobody{i}")
+    cache.active_secrets("nobody24")
+    assert source.calls == 25
+    assert len(cache._entries) <= 10
+
+
+def test_a_zero_ttl_disables_the_cache():
+    source = CountingSource()
+    cache = SecretCache(source, 0)
+    cache.active_secrets("acme")
+    cache.active_secrets("acme")
+    assert source.calls == 2
+
+
+def test_gateway_settings_defaults(monkeypatch):
+    for name in ("GATEWAY_MAX_BODY_BYTES", "GATEWAY_PUBLISH_TIMEOUT_SECONDS", "GATEWAY_SECRET_CACHE_SECONDS",
+                 "GATEWAY_PORT", "GATEWAY_THREADS", "PUBLIC_BASE_URL", "GATEWAY_RETRY_AFTER_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    settings = GatewaySettings.from_env()
+    assert (settings.max_body_bytes, settings.publish_timeout_seconds, settings.secret_cache_seconds) == (524288, 2.0, 30.0)
+    assert (settings.port, settings.threads, settings.retry_after_seconds) == (8080, 8, 5)
+    assert public_base_url() == "http://localhost:8080"
+
+
+@pytest.mark.parametrize("name, value", [("GATEWAY_MAX_BODY_BYTES", "big"), ("GATEWAY_WORKERS", "0"),
+                                         ("GATEWAY_DATABASE_URL", "mysql://x/y"), ("PUBLIC_BASE_URL", "ftp://x")])
+def test_bad_gateway_settings_name_the_variable(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        GatewaySettings.from_env()
+        public_base_url()
+
+
+def test_importing_the_gateway_starts_no_thread_and_no_connection():
+    """gunicorn's master imports the config (and would import the app if preloaded): nothing may be
+    started before the fork. Only gateway.wsgi (imported in each worker) builds the app."""
+    import subprocess
+    import sys
+
+    code = ("import threading, gateway.app, gateway.publisher, gateway.tenants, gateway.gunicorn_conf as c;"
+            "assert threading.active_count() == 1, threading.enumerate();"
+            "assert c.preload_app is False and c.worker_class == 'gthread'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
