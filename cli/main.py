@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cli import customers, identifiers
+from cli import customers, events, identifiers, tenants, webhook
 from cli.args import host_port, positive_float
 from cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
 from cli.output import Output
@@ -25,7 +25,7 @@ PROG = "autentikapp"
 DEFAULT_TIMEOUT = 10.0
 EXIT_INTERRUPTED = 130
 
-COMMAND_GROUPS = (customers, identifiers)
+COMMAND_GROUPS = (customers, identifiers, events, tenants, webhook)
 
 
 def _common_options(*, top_level: bool) -> argparse.ArgumentParser:
@@ -70,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         parents=[_common_options(top_level=True)],
-        description="Operate Autentikapp: look up customers, register and look up product identifiers.",
+        description="Operate Autentikapp: tenants and their webhook secrets, customers, product identifiers; "
+        "send a signed test webhook.",
         epilog="Exit codes: 0 ok, 1 failure, 2 usage error, 3 not found.",
     )
     groups = parser.add_subparsers(dest="group", required=True, metavar="GROUP")

@@ -61,6 +61,19 @@ def table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def plain(value: Any) -> str:
+    """A plain value for humans: ``-`` for None or empty, true/false, compact JSON for lists and objects."""
+    if value is None or value == "" or value == [] or value == {}:
+        return UNSET
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (list, dict)):
+        text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    else:
+        text = str(value)
+    return _CONTROL.sub("?", text)
+
+
 class Output:
     """Prints a command's result in the mode chosen by ``--json``."""
 
@@ -89,12 +102,33 @@ class Output:
         else:
             print(table([[format_field(m, c) for c in columns] for m in messages], columns))
 
+    def records(self, rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, noun: str) -> None:
+        """A list of plain records: a JSON array, or a table of the given keys (``no <noun>`` when empty)."""
+        if self.json_mode:
+            self._json([dict(row) for row in rows])
+        elif not rows:
+            print(f"no {noun}")
+        else:
+            print(table([[plain(row.get(column)) for column in columns] for row in rows], columns))
+
     def mapping(self, data: Mapping[str, Any]) -> None:
         """Plain results (counts, ...): a JSON object, or aligned lines."""
         if self.json_mode:
             self._json(dict(data))
         else:
             print(key_values([(key, _CONTROL.sub("?", str(value))) for key, value in data.items()]))
+
+    def record(self, data: Mapping[str, Any], *, table_key: str, columns: Sequence[str]) -> None:
+        """A record holding one list (an event and its line items): its JSON object, or aligned
+        ``key: value`` lines followed by a table of the list's items."""
+        if self.json_mode:
+            self._json(dict(data))
+            return
+        print(key_values([(key, plain(value)) for key, value in data.items() if key != table_key]))
+        items = data.get(table_key) or []
+        if items:
+            print()
+            print(table([[plain(item.get(column)) for column in columns] for item in items], columns))
 
     def note(self, text: str) -> None:
         """A hint for humans on stderr (never in JSON mode, never on stdout)."""

@@ -1,0 +1,199 @@
+"""Handling one JetStream message from delivery to ack, nak or term.
+
+The order is what makes it safe: process the event (both services confirm), record its outcome,
+and only then ack. A transient failure naks with a growing delay; a permanent one (or the last
+delivery of a transient one) copies the message to the dead-letter stream, records `dead_lettered`,
+and only after that terms the original. A failure of one message never touches the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from processor import dead_letter, failures, messages, outcomes, work
+from processor.messages import Identity
+from processor.outcomes import EventOutcome
+
+log = logging.getLogger("processor")
+
+Recorder = Callable[[EventOutcome], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Redelivery rules: delays, the consumer's max_deliver (None = unlimited), the lower bound for
+    unexpected errors, and how often to tell JetStream a long message is still being worked on."""
+
+    retry_delays: tuple[float, ...]
+    max_deliver: int | None
+    unexpected_max_deliveries: int
+    heartbeat_seconds: float
+
+
+@dataclass(frozen=True)
+class Action:
+    """How to settle a message: "ack", "nak" (after `delay` seconds), "term", or "none" (leave it)."""
+
+    verb: str
+    delay: float = 0.0
+
+
+ACK, TERM, LEAVE = Action("ack"), Action("term"), Action("none")
+
+
+@contextlib.asynccontextmanager
+async def keep_alive(msg: Msg, interval: float) -> AsyncIterator[None]:
+    """While the block runs, tell JetStream every `interval` seconds that the message is in progress,
+    so a slow message is not redelivered to another replica when ack_wait runs out."""
+
+    async def beat() -> None:
+        """Send +WPI every interval until cancelled; a lost one only risks a redelivery."""
+        while True:
+            await asyncio.sleep(interval)
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def log_extra(identity: Identity, **fields: Any) -> dict[str, Any]:
+    """`extra` for a log call: the event's ids, and structured fields for JSON logs."""
+    return {"event_id": identity.event_id, "tenant_id": identity.tenant_id, "fields": fields}
+
+
+def stream_sequence(msg: Msg) -> int:
+    """The message's sequence in the work stream (what an operator looks it up by)."""
+    return msg.metadata.sequence.stream
+
+
+class MessageHandler:
+    """Handles messages one call at a time; safe to run many calls concurrently."""
+
+    def __init__(self, js: JetStreamContext, services: work.Services, record: Recorder, policy: Policy) -> None:
+        """`record` stores an EventOutcome (outcomes.record on a pooled connection in production)."""
+        self.js = js
+        self.services = services
+        self.record = record
+        self.policy = policy
+
+    async def handle(self, msg: Msg) -> None:
+        """Process and settle one message. Never raises, except CancelledError when the processor stops:
+        then a message not yet settled is nak'ed without delay, for another replica to take at once."""
+        action: Action | None = None
+        try:
+            async with keep_alive(msg, self.policy.heartbeat_seconds):
+                action = await self._decide(msg)
+            await self._settle(msg, action)
+        except asyncio.CancelledError:
+            if action is None:  # nothing decided yet: hand it back now
+                with contextlib.suppress(Exception):
+                    await msg.nak()
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug here must not stop the loop; ack_wait redelivers
+            log.error("failed to handle the message at stream sequence %s: %s\n%s", _sequence_or_unknown(msg),
+                      type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)))
+
+    async def _decide(self, msg: Msg) -> Action:
+        """Run the event to a recorded outcome, or decide what to do about its failure."""
+        deliveries = msg.metadata.num_delivered
+        identity = messages.identity(msg)
+        try:
+            event = messages.decode(msg)
+            identity = Identity(event.event_id, event.tenant_id)
+            outcome = await work.process_event(event, self.services)
+            outcome.deliveries = deliveries
+            await self.record(outcome)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - classified below; nothing escapes one message
+            return await self._after_failure(msg, identity, deliveries, exc)
+        counts = outcome.counts()
+        log.info(
+            "event %s processed: %s (delivery %d)", identity.event_id,
+            " ".join(f"{name}={count}" for name, count in counts.items()) or "no line items", deliveries,
+            extra=log_extra(identity, status=outcome.status, outcomes=counts, deliveries=deliveries,
+                            customer_created=outcome.customer_created, clashes=len(outcome.clashes)),
+        )
+        return ACK
+
+    async def _after_failure(self, msg: Msg, identity: Identity, deliveries: int, exc: Exception) -> Action:
+        """Retry later (nak with a delay) while deliveries remain for this kind of failure, else dead-letter."""
+        kind = failures.classify(exc)
+        if kind is failures.Kind.UNEXPECTED:
+            log.error("event %s: unexpected %s (delivery %d)\n%s", identity.event_id or "?", type(exc).__name__,
+                      deliveries, "".join(traceback.format_tb(exc.__traceback__)), extra=log_extra(identity))
+        policy = self.policy
+        if failures.should_retry(kind, deliveries, policy.max_deliver, policy.unexpected_max_deliveries):
+            delay = failures.retry_delay(deliveries, policy.retry_delays)
+            log.warning("event %s will be retried in %gs (delivery %d): %s", identity.event_id or "?", delay,
+                        deliveries, failures.reason(exc),
+                        extra=log_extra(identity, status="retrying", deliveries=deliveries, delay=delay))
+            return Action("nak", delay)
+        return await self._dead_letter(msg, identity, deliveries, failures.reason(exc, deliveries))
+
+    async def _dead_letter(self, msg: Msg, identity: Identity, deliveries: int, reason: str) -> Action:
+        """Copy to the dead-letter stream, record `dead_lettered`, then term; retry if either step fails."""
+        retry = Action("nak", failures.retry_delay(deliveries, self.policy.retry_delays))
+        last_delivery = self.policy.max_deliver is not None and deliveries >= self.policy.max_deliver
+        try:
+            await dead_letter.publish(self.js, msg, identity, reason, deliveries)
+        except Exception as exc:  # noqa: BLE001 - NATS down or slow: try again on the next delivery
+            if not last_delivery:
+                log.warning("event %s: dead-letter publish failed (%s); retrying in %gs", identity.event_id or "?",
+                            type(exc).__name__, retry.delay, extra=log_extra(identity))
+                return retry
+            log.error("event %s: could not dead-letter it on its last delivery (%s); it stays in stream %s at "
+                      "sequence %d", identity.event_id or "?", type(exc).__name__, msg.metadata.stream,
+                      stream_sequence(msg), extra=log_extra(identity))
+            return LEAVE
+        if identity.event_id:
+            outcome = EventOutcome(identity.event_id, identity.tenant_id, outcomes.DEAD_LETTERED, deliveries, reason=reason)
+            try:
+                await self.record(outcome)
+            except Exception as exc:  # noqa: BLE001 - the dead-letter copy exists; retrying only adds the record
+                if not last_delivery and failures.classify(exc) is failures.Kind.TRANSIENT:
+                    log.warning("event %s: dead-lettered but its outcome was not recorded (%s); retrying in %gs",
+                                identity.event_id, failures.reason(exc), retry.delay, extra=log_extra(identity))
+                    return retry
+                log.error("event %s: dead-lettered but its outcome was not recorded (%s)", identity.event_id,
+                          failures.reason(exc), extra=log_extra(identity))
+        log.warning("event %s dead-lettered (delivery %d, stream sequence %d): %s", identity.event_id or "?",
+                    deliveries, stream_sequence(msg), reason,
+                    extra=log_extra(identity, status=outcomes.DEAD_LETTERED, reason=reason, deliveries=deliveries))
+        return TERM
+
+    async def _settle(self, msg: Msg, action: Action) -> None:
+        """Send the ack, nak or term; a lost answer only means a redelivery after ack_wait (harmless)."""
+        try:
+            if action.verb == "ack":
+                await msg.ack()
+            elif action.verb == "nak":
+                await msg.nak(delay=action.delay or None)
+            elif action.verb == "term":
+                await msg.term()
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not %s the message at stream sequence %d (%s); JetStream redelivers it after "
+                        "ack_wait", action.verb, stream_sequence(msg), type(exc).__name__)
+
+
+def _sequence_or_unknown(msg: Msg) -> str:
+    """The stream sequence for a log line, or "?" when the message has no JetStream metadata."""
+    try:
+        return str(stream_sequence(msg))
+    except Exception:  # noqa: BLE001
+        return "?"

@@ -1,0 +1,158 @@
+"""The outcomes store, owned by the processor: what happened to each event, for operators and replays.
+
+One row per event id in `event_outcomes` (processor/migrations), written with an upsert, so processing
+an event again rewrites its row instead of adding one. Only the processor and its CLI command
+(`autentikapp events show`) read or write this database.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from common.errors import Unavailable
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+# Event statuses.
+PROCESSED = "processed"
+DEAD_LETTERED = "dead_lettered"
+
+# Line item outcomes (DESIGN.md "Processing rules" 2, plus `skipped` for items without a code).
+ASSIGNED = "assigned"
+ALREADY_ASSIGNED = "already_assigned"
+CONFLICT = "conflict"
+UNKNOWN_CODE = "unknown_code"
+SKIPPED = "skipped"
+LINE_ITEM_OUTCOMES = (ASSIGNED, ALREADY_ASSIGNED, CONFLICT, UNKNOWN_CODE, SKIPPED)
+
+
+@dataclass(frozen=True)
+class LineItemOutcome:
+    """What happened to one line item of the sale (index = its position in the sale)."""
+
+    index: int
+    code: str
+    product_sku: str
+    outcome: str
+
+
+@dataclass
+class EventOutcome:
+    """The recorded result of one event; the two timestamps are set by the database."""
+
+    event_id: str
+    tenant_id: str
+    status: str
+    deliveries: int = 0
+    customer_id: str | None = None
+    customer_created: bool = False
+    clashes: list[dict[str, str]] = field(default_factory=list)
+    line_items: list[LineItemOutcome] = field(default_factory=list)
+    reason: str | None = None
+    first_processed_at: datetime | None = None
+    processed_at: datetime | None = None
+
+    def counts(self) -> dict[str, int]:
+        """Line items per outcome, in the fixed outcome order (only outcomes that occur)."""
+        seen = collections.Counter(item.outcome for item in self.line_items)
+        return {name: seen[name] for name in LINE_ITEM_OUTCOMES if seen[name]}
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: timestamps in ISO 8601 (UTC), line items as objects."""
+        data = asdict(self)
+        for key in ("first_processed_at", "processed_at"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+
+_UPSERT = """
+INSERT INTO event_outcomes AS o (event_id, tenant_id, status, customer_id, customer_created, clashes,
+                                 line_items, reason, deliveries)
+VALUES (%(event_id)s, %(tenant_id)s, %(status)s, %(customer_id)s, %(customer_created)s, %(clashes)s,
+        %(line_items)s, %(reason)s, %(deliveries)s)
+ON CONFLICT (event_id) DO UPDATE SET
+    tenant_id = EXCLUDED.tenant_id,
+    status = EXCLUDED.status,
+    customer_id = EXCLUDED.customer_id,
+    -- A redelivery finds the customer it created the first time: "created" stays true.
+    customer_created = EXCLUDED.customer_created
+        OR (o.customer_created AND o.customer_id IS NOT DISTINCT FROM EXCLUDED.customer_id),
+    clashes = EXCLUDED.clashes,
+    line_items = EXCLUDED.line_items,
+    reason = EXCLUDED.reason,
+    deliveries = EXCLUDED.deliveries,
+    processed_at = now()
+RETURNING first_processed_at, processed_at
+"""
+
+_SELECT = """
+SELECT event_id, tenant_id, status, customer_id, customer_created, clashes, line_items, reason, deliveries,
+       first_processed_at, processed_at
+FROM event_outcomes WHERE event_id = %s
+"""
+
+
+async def record(conn: psycopg.AsyncConnection, outcome: EventOutcome) -> None:
+    """Insert or rewrite the event's row; fills in the outcome's two timestamps."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        _UPSERT,
+        {
+            "event_id": outcome.event_id,
+            "tenant_id": outcome.tenant_id,
+            "status": outcome.status,
+            "customer_id": outcome.customer_id or None,
+            "customer_created": outcome.customer_created,
+            "clashes": Jsonb(outcome.clashes),
+            "line_items": Jsonb([asdict(item) for item in outcome.line_items]),
+            "reason": outcome.reason,
+            "deliveries": outcome.deliveries,
+        },
+    )
+    row = await cur.fetchone()
+    outcome.first_processed_at, outcome.processed_at = row["first_processed_at"], row["processed_at"]
+
+
+async def get(conn: psycopg.AsyncConnection, event_id: str) -> EventOutcome | None:
+    """The event's recorded outcome, or None when none was recorded."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(_SELECT, (event_id,))
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    return EventOutcome(
+        event_id=row["event_id"],
+        tenant_id=row["tenant_id"],
+        status=row["status"],
+        deliveries=row["deliveries"],
+        customer_id=str(row["customer_id"]) if row["customer_id"] else None,
+        customer_created=row["customer_created"],
+        clashes=list(row["clashes"]),
+        line_items=[LineItemOutcome(**item) for item in row["line_items"]],
+        reason=row["reason"],
+        first_processed_at=row["first_processed_at"],
+        processed_at=row["processed_at"],
+    )
+
+
+async def read(url: str, event_id: str, timeout: float = 10.0) -> EventOutcome | None:
+    """One event's outcome over a short-lived connection (for the CLI, which has no pool).
+
+    An unreachable database becomes Unavailable, with no password in the message.
+    """
+    try:
+        connect = psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=max(1, round(timeout)))
+        async with await connect as conn:
+            return await get(conn, event_id)
+    except psycopg.errors.UndefinedTable:
+        raise Unavailable("the processor's database has no event_outcomes table: run `python -m processor migrate`") from None
+    except psycopg.OperationalError as exc:
+        raise Unavailable(f"the processor's database is unavailable: {exc.sqlstate or type(exc).__name__}") from None

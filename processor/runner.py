@@ -1,0 +1,241 @@
+"""The processor's life: start-up, the fetch loop, and graceful shutdown.
+
+Start-up: connect NATS, create the streams and the durable consumer if no process has yet, bind a pull
+subscription to it, open one grpc.aio channel per service and the outcomes pool. Loop: fetch up to
+`batch_size` messages (never more than free slots under `concurrency`) and handle each in its own task.
+Stop (SIGTERM/SIGINT, or the `stop` event): fetch no more, give the messages in hand up to the grace
+period to finish, nak the rest without delay, drain NATS, close the channels and the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import nats.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig
+from psycopg_pool import AsyncConnectionPool
+
+from common import bus, db
+from processor import outcomes
+from processor.clients import ServiceClients
+from processor.handler import MessageHandler, Policy
+from processor.outcomes import EventOutcome
+from processor.settings import ProcessorSettings
+
+log = logging.getLogger("processor")
+
+T = TypeVar("T")
+FETCH_ERROR_PAUSE_SECONDS = 1.0
+
+
+def policy_for(settings: ProcessorSettings, consumer: ConsumerConfig) -> Policy:
+    """Redelivery rules from the settings and the consumer as it exists on the server (an operator may
+    have tuned max_deliver or ack_wait; the processor follows what JetStream will actually do)."""
+    max_deliver = consumer.max_deliver if consumer.max_deliver and consumer.max_deliver > 0 else None
+    ack_wait = consumer.ack_wait or settings.bus.ack_wait_seconds
+    return Policy(
+        retry_delays=settings.retry_delays,
+        max_deliver=max_deliver,
+        unexpected_max_deliveries=settings.unexpected_max_deliveries,
+        heartbeat_seconds=max(ack_wait / 3, 0.5),
+    )
+
+
+def recorder(pool: AsyncConnectionPool) -> Callable[[EventOutcome], Awaitable[None]]:
+    """outcomes.record on a pooled connection; a database that is down raises Unavailable (transient)."""
+
+    async def record(outcome: EventOutcome) -> None:
+        """Write one outcome on a connection borrowed from the pool."""
+        async with db.connection(pool) as conn:
+            await outcomes.record(conn, outcome)
+
+    return record
+
+
+async def unless_stopped(awaitable: Awaitable[T], stop: asyncio.Event) -> T | None:
+    """Await `awaitable`, unless `stop` is set first: then cancel it and return None."""
+    task = asyncio.ensure_future(awaitable)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if task in done:
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    return None
+
+
+async def consume(
+    subscription: Any,
+    handle: Callable[[Msg], Awaitable[None]],
+    *,
+    batch_size: int,
+    concurrency: int,
+    fetch_timeout: float,
+    stop: asyncio.Event,
+) -> set[asyncio.Task]:
+    """Fetch and start handling messages until `stop` is set; return the tasks still running.
+
+    A fetch that times out with nothing to do is normal. A failing fetch (NATS reconnecting) is
+    retried after a short pause; the messages in hand keep going meanwhile.
+    """
+    in_flight: set[asyncio.Task] = set()
+    while not stop.is_set():
+        free = concurrency - len(in_flight)
+        if free <= 0:
+            await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            continue
+        try:
+            batch = await subscription.fetch(min(batch_size, free), timeout=fetch_timeout)
+        except nats.errors.TimeoutError:
+            continue
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - keep consuming; NATS reconnects by itself
+            log.warning("fetch failed (%s); retrying in %gs", type(exc).__name__, FETCH_ERROR_PAUSE_SECONDS)
+            await unless_stopped(asyncio.sleep(FETCH_ERROR_PAUSE_SECONDS), stop)
+            continue
+        for msg in batch:
+            task = asyncio.create_task(handle(msg))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+    return in_flight
+
+
+async def finish(in_flight: set[asyncio.Task], grace_seconds: float) -> tuple[int, int]:
+    """Let the messages in hand finish for up to `grace_seconds`, then cancel the rest (their handler
+    naks them without delay). Returns (finished, handed back)."""
+    tasks = set(in_flight)
+    if not tasks:
+        return 0, 0
+    log.info("stopping: finishing %d message(s) in hand (up to %gs)", len(tasks), grace_seconds)
+    done, pending = await asyncio.wait(tasks, timeout=grace_seconds)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    return len(done), len(pending)
+
+
+class NatsEvents:
+    """Connection event logging: each distinct error once until the connection is back, and no
+    "disconnected" warning for our own drain at shutdown."""
+
+    def __init__(self) -> None:
+        self.closing = False
+        self._last_error = ""
+
+    async def error_cb(self, exc: Exception) -> None:
+        """Log a connection error once, not on every reconnect attempt."""
+        text = f"{type(exc).__name__}: {exc}"
+        if text != self._last_error:
+            self._last_error = text
+            log.warning("NATS: %s", text)
+
+    async def disconnected_cb(self) -> None:
+        """Warn about a lost connection (nats-py reconnects by itself)."""
+        if not self.closing:
+            log.warning("NATS disconnected; reconnecting")
+
+    async def reconnected_cb(self) -> None:
+        """Say the connection is back, and let the next error be logged again."""
+        self._last_error = ""
+        log.info("NATS reconnected")
+
+    def options(self) -> dict[str, Callable[..., Awaitable[None]]]:
+        """The callbacks as nats.connect options."""
+        return {"error_cb": self.error_cb, "disconnected_cb": self.disconnected_cb,
+                "reconnected_cb": self.reconnected_cb}
+
+
+@dataclass
+class Resources:
+    """What start-up opened so far, so shutdown (or a failed start) closes exactly that."""
+
+    events: NatsEvents = field(default_factory=NatsEvents)
+    nc: Client | None = None
+    subscription: Any = None
+    clients: ServiceClients | None = None
+    pool: AsyncConnectionPool | None = None
+
+    async def close(self) -> None:
+        """Unsubscribe, drain NATS (flushing acks), close the channels and the pool.
+
+        The pull subscription is unsubscribed first: draining it would wait on its internal queue,
+        which fetch() never marks done, until drain_timeout.
+        """
+        self.events.closing = True
+        if self.nc is not None and not self.nc.is_closed:
+            try:
+                if self.subscription is not None:
+                    await self.subscription.unsubscribe()
+                await self.nc.drain()
+            except Exception as exc:  # noqa: BLE001 - closing anyway
+                log.warning("NATS drain failed (%s); closing", type(exc).__name__)
+                with contextlib.suppress(Exception):
+                    await self.nc.close()
+        if self.clients is not None:
+            await self.clients.close()
+        if self.pool is not None:
+            await self.pool.close()
+
+
+async def start(settings: ProcessorSettings, res: Resources) -> MessageHandler:
+    """Connect, set up the bus (idempotently), bind to the durable consumer, open channels and pool;
+    return the handler for the messages."""
+    log.info("connecting to NATS at %s", settings.nats_url_for_logs)
+    res.nc = await bus.connect(settings.bus, "processor", drain_timeout=5, **res.events.options())
+    js = res.nc.jetstream()
+    await bus.ensure_streams(js, settings.bus)
+    await bus.ensure_consumer(js, settings.bus)
+    consumer = await js.consumer_info(bus.STREAM, bus.CONSUMER)
+    res.subscription = await js.pull_subscribe_bind(bus.CONSUMER, stream=bus.STREAM)
+    res.clients = ServiceClients(settings.customer_service_addr, settings.identifier_service_addr,
+                                 settings.rpc_timeout_seconds)
+    res.pool = await db.open_pool(settings.database_url, min_size=settings.pool_min, max_size=settings.pool_max)
+    policy = policy_for(settings, consumer.config)
+    handler = MessageHandler(js, res.clients, recorder(res.pool), policy)
+    log.info("processor ready: consuming %s as %s (batch %d, concurrency %d, max_deliver %s, customers at %s, "
+             "identifiers at %s)", bus.STREAM, bus.CONSUMER, settings.batch_size, settings.concurrency,
+             policy.max_deliver or "unlimited", settings.customer_service_addr, settings.identifier_service_addr)
+    return handler
+
+
+async def run(settings: ProcessorSettings, stop: asyncio.Event) -> None:
+    """Run until `stop` is set, then shut down gracefully. Migrations are applied by the caller.
+
+    A stop during start-up (e.g. NATS not reachable yet) abandons the start-up.
+    """
+    res = Resources()
+    try:
+        handler = await unless_stopped(start(settings, res), stop)
+        if handler is None:
+            return
+        in_flight = await consume(res.subscription, handler.handle, batch_size=settings.batch_size,
+                                  concurrency=settings.concurrency, fetch_timeout=settings.fetch_timeout_seconds,
+                                  stop=stop)
+        finished, handed_back = await finish(in_flight, settings.grace_seconds)
+        if finished or handed_back:
+            log.info("stopping: %d in-hand message(s) finished, %d handed back", finished, handed_back)
+    finally:
+        await res.close()
+
+
+async def serve(settings: ProcessorSettings) -> None:
+    """`run` until SIGTERM or SIGINT (what `python -m processor` does)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await run(settings, stop)
+    log.info("processor stopped")

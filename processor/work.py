@@ -1,0 +1,98 @@
+"""Processing one sale: upsert its buyer, then link every coded line item to that buyer.
+
+Pure orchestration over two calls (see clients.ServiceClients); no bus, no database. The result is
+the event's outcome, ready to record. Both services are idempotent, so running this again for the
+same event (a redelivery after a crash) records the same outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+
+from autentikapp.v1 import customer_pb2, events_pb2, identifier_pb2
+from processor import failures, outcomes
+from processor.outcomes import EventOutcome, LineItemOutcome
+
+
+class Services(Protocol):
+    """The two calls processing needs (clients.ServiceClients in production, fakes in unit tests)."""
+
+    async def upsert_customer(self, event: events_pb2.WebhookEvent) -> customer_pb2.UpsertCustomerResponse: ...
+
+    async def assign_identifier(
+        self, event: events_pb2.WebhookEvent, item: events_pb2.LineItem, customer_id: str
+    ) -> identifier_pb2.AssignIdentifierResponse: ...
+
+
+# Assignments of one event in flight at once: a sale with hundreds of coded items must not flood the
+# identifier service (the processor already runs many events concurrently).
+MAX_ASSIGNMENTS_IN_FLIGHT = 16
+
+_OUTCOMES = {
+    identifier_pb2.ASSIGN_OUTCOME_ASSIGNED: outcomes.ASSIGNED,
+    identifier_pb2.ASSIGN_OUTCOME_ALREADY_ASSIGNED: outcomes.ALREADY_ASSIGNED,
+    identifier_pb2.ASSIGN_OUTCOME_CONFLICT: outcomes.CONFLICT,
+    identifier_pb2.ASSIGN_OUTCOME_UNKNOWN_CODE: outcomes.UNKNOWN_CODE,
+}
+
+
+def line_item_outcome(response: identifier_pb2.AssignIdentifierResponse, event_id: str) -> str:
+    """The recorded outcome of one assignment.
+
+    ALREADY_ASSIGNED by this very event (the stored provenance names it) means an earlier delivery
+    assigned it and then crashed before recording: that is `assigned`, so every delivery of an event
+    records the same outcome.
+    """
+    outcome = _OUTCOMES.get(response.outcome)
+    if outcome is None:
+        raise failures.UnexpectedAnswer(f"AssignIdentifier answered an unknown outcome {response.outcome}")
+    if outcome == outcomes.ALREADY_ASSIGNED and response.identifier.event_id == event_id:
+        return outcomes.ASSIGNED
+    return outcome
+
+
+def raise_worst(results: list[object]) -> None:
+    """Re-raise the most severe failure among gathered results, if any (cancellation first)."""
+    errors = [r for r in results if isinstance(r, BaseException)]
+    for error in errors:
+        if not isinstance(error, Exception):  # CancelledError: we are being stopped
+            raise error
+    if errors:
+        raise failures.worst(errors)
+
+
+async def process_event(event: events_pb2.WebhookEvent, services: Services) -> EventOutcome:
+    """Upsert the buyer, assign the coded line items concurrently, and return the outcome.
+
+    Raises the most severe failure when a call fails; nothing is recorded then, and a later delivery
+    repeats the calls (idempotently).
+    """
+    upserted = await services.upsert_customer(event)
+    customer_id = upserted.customer.id
+    if not customer_id:
+        raise failures.UnexpectedAnswer("UpsertCustomer answered without a customer id")
+    items = list(event.sale.line_items)
+    coded = [index for index, item in enumerate(items) if item.autentikapp_code]
+    slots = asyncio.Semaphore(MAX_ASSIGNMENTS_IN_FLIGHT)
+
+    async def assign(item: events_pb2.LineItem) -> identifier_pb2.AssignIdentifierResponse:
+        """One assignment, waiting for a free slot."""
+        async with slots:
+            return await services.assign_identifier(event, item, customer_id)
+
+    results = await asyncio.gather(*(assign(items[index]) for index in coded), return_exceptions=True)
+    raise_worst(results)
+    assigned = {index: line_item_outcome(response, event.event_id) for index, response in zip(coded, results)}
+    return EventOutcome(
+        event_id=event.event_id,
+        tenant_id=event.tenant_id,
+        status=outcomes.PROCESSED,
+        customer_id=customer_id,
+        customer_created=upserted.created,
+        clashes=[{"field": c.field, "other_customer_id": c.other_customer_id} for c in upserted.clashes],
+        line_items=[
+            LineItemOutcome(index, item.autentikapp_code, item.product_sku, assigned.get(index, outcomes.SKIPPED))
+            for index, item in enumerate(items)
+        ],
+    )

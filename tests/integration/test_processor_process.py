@@ -1,0 +1,118 @@
+"""`python -m processor` as real processes: migrate, fail fast on a bad setting, replicas sharing the
+durable consumer, and SIGTERM finishing the messages in hand."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autentikapp.v1 import customer_pb2, customer_pb2_grpc
+from devstack.processes import ProcessGroup
+from processor_support import (
+    TENANT,
+    consumer_idle,
+    consumer_info,
+    dead_letters,
+    outcome_rows,
+    processor_env,
+    publish,
+    wait_for,
+    webhook_event,
+)
+
+COMMAND = [sys.executable, "-m", "processor"]
+
+
+def run_command(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([*COMMAND, *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
+
+
+def log_lines(path: Path) -> list[dict]:
+    """The JSON log lines a child wrote (other lines, e.g. the ProcessGroup banner, skipped)."""
+    lines = []
+    for line in path.read_text().splitlines():
+        if line.startswith("{"):
+            lines.append(json.loads(line))
+    return lines
+
+
+def processed_events(path: Path) -> list[str]:
+    return [e["event_id"] for e in log_lines(path) if e.get("status") == "processed"]
+
+
+def is_ready(path: Path):
+    return lambda: path.exists() and "processor ready" in path.read_text()
+
+
+@pytest.fixture
+def env(nats_server, customer_service, identifier_service, database_factory) -> dict[str, str]:
+    """A processor's environment; its database is empty: the processor migrates it at start."""
+    return processor_env(nats_server.url, f"127.0.0.1:{customer_service.port}",
+                         f"127.0.0.1:{identifier_service.port}", database_factory("processor"), LOG_FORMAT="json")
+
+
+def test_migrate_applies_once_and_a_bad_setting_is_one_line_naming_it(database_factory):
+    env = {"PROCESSOR_DATABASE_URL": database_factory("processor")}
+    first = run_command("migrate", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "applied migrations 001_event_outcomes" in first.stderr
+    assert "schema is up to date" in run_command("migrate", env=env).stderr
+
+    bad = run_command(env={**env, "PROCESSOR_CONCURRENCY": "lots"})
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [
+        "processor: configuration error: PROCESSOR_CONCURRENCY: expected an integer, got 'lots'"]
+
+
+def test_two_replicas_share_the_work_and_each_event_is_processed(tmp_path, env, nats_server, customer_service):
+    events = [webhook_event([("S", "")], customer={"email": f"buyer{i}@b.co"}) for i in range(60)]
+    small = {**env, "PROCESSOR_BATCH_SIZE": "2", "PROCESSOR_CONCURRENCY": "2"}
+    with ProcessGroup(tmp_path / "logs", grace=15) as group:
+        for name in ("processor-1", "processor-2"):
+            group.start(name, COMMAND, small, ready=is_ready(tmp_path / "logs" / f"{name}.log"))
+        publish(nats_server.url, *events)
+        wait_for(lambda: consumer_idle(nats_server.url, len(events)), what="every event settled")
+        group.stop_all()
+        assert [group[name].returncode for name in ("processor-1", "processor-2")] == [0, 0]
+
+    rows = outcome_rows(env["PROCESSOR_DATABASE_URL"])
+    assert sorted(rows) == sorted(e.event_id for e in events)
+    assert {row["status"] for row in rows.values()} == {"processed"}
+    one = processed_events(tmp_path / "logs" / "processor-1.log")
+    two = processed_events(tmp_path / "logs" / "processor-2.log")
+    assert one and two, f"both replicas work (processor-1: {len(one)}, processor-2: {len(two)})"
+    assert sorted(one + two) == sorted(e.event_id for e in events), "each event processed exactly once"
+    stub = customer_pb2_grpc.CustomerServiceStub(customer_service.channel)
+    listed = stub.ListCustomers(customer_pb2.ListCustomersRequest(tenant_id=TENANT, page_size=1000), timeout=10)
+    assert len(listed.customers) == len(events)
+
+
+def test_sigterm_finishes_the_messages_in_hand_and_the_rest_waits_for_the_next_replica(tmp_path, env, nats_server):
+    events = [webhook_event([("S", "")]) for _ in range(300)]
+    db_url = env["PROCESSOR_DATABASE_URL"]
+    logs = tmp_path / "logs"
+    with ProcessGroup(logs, grace=20) as group:
+        group.start("first", COMMAND, env, ready=is_ready(logs / "first.log"))
+        publish(nats_server.url, *events)
+        wait_for(lambda: outcome_rows(db_url), what="the first outcomes", interval=0.01)
+        assert group.stop("first") == 0  # SIGTERM
+        after_stop = consumer_info(nats_server.url)
+        recorded = len(outcome_rows(db_url))
+        first_log = (logs / "first.log").read_text()
+
+        assert after_stop.num_ack_pending == 0, "every message in hand was acked or handed back"
+        assert after_stop.ack_floor.stream_seq == recorded, "and each was finished: recorded, then acked"
+        assert "in-hand message(s) finished, 0 handed back" in first_log
+        assert "processor stopped" in first_log
+
+        group.start("second", COMMAND, env, ready=is_ready(logs / "second.log"))
+        wait_for(lambda: consumer_idle(nats_server.url, len(events)), what="the rest, by the next replica")
+
+    rows = outcome_rows(db_url)
+    assert len(rows) == len(events) and {r["status"] for r in rows.values()} == {"processed"}
+    assert dead_letters(nats_server.url) == []

@@ -1,0 +1,254 @@
+"""One message from delivery to ack/nak/term, with fake messages, a fake JetStream and fake services:
+the order of steps, the retry schedule, dead-lettering, and handing back on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import grpc
+import nats.errors
+import pytest
+
+from autentikapp.v1 import customer_pb2, events_pb2, identifier_pb2
+from common import bus
+from common.errors import Unavailable
+from processor.failures import RpcFailure
+from processor.handler import MessageHandler, Policy
+from processor.runner import consume, finish
+
+DELAYS = (1.0, 2.0, 5.0)
+
+
+class FakeMsg:
+    """A JetStream message that records how it was answered (in `log`, shared with the fakes)."""
+
+    def __init__(self, log: list, data: bytes, *, subject: str = "webhooks.inbound.t1", deliveries: int = 1,
+                 seq: int = 7, headers: dict | None = None) -> None:
+        self.log = log
+        self.data = data
+        self.subject = subject
+        self.headers = headers
+        self.metadata = SimpleNamespace(num_delivered=deliveries, sequence=SimpleNamespace(stream=seq),
+                                        stream=bus.STREAM)
+
+    async def ack(self):
+        self.log.append(("ack",))
+
+    async def nak(self, delay=None):
+        self.log.append(("nak", delay))
+
+    async def term(self):
+        self.log.append(("term",))
+
+    async def in_progress(self):
+        self.log.append(("in_progress",))
+
+
+class FakeJetStream:
+    def __init__(self, log: list, fail: Exception | None = None) -> None:
+        self.log = log
+        self.fail = fail
+        self.published: list[dict] = []
+
+    async def publish(self, subject, payload, timeout=None, stream=None, headers=None):
+        if self.fail:
+            raise self.fail
+        self.published.append({"subject": subject, "data": payload, "stream": stream, "headers": headers})
+        self.log.append(("dead_letter",))
+
+
+class FakeServices:
+    def __init__(self, log: list, upsert_error: Exception | None = None, delay: float = 0.0) -> None:
+        self.log = log
+        self.upsert_error = upsert_error
+        self.delay = delay
+
+    async def upsert_customer(self, event):
+        await asyncio.sleep(self.delay)
+        if self.upsert_error:
+            raise self.upsert_error
+        self.log.append(("upsert",))
+        return customer_pb2.UpsertCustomerResponse(customer=customer_pb2.Customer(id="c-1"), created=True)
+
+    async def assign_identifier(self, event, item, customer_id):
+        self.log.append(("assign", item.autentikapp_code))
+        return identifier_pb2.AssignIdentifierResponse(outcome=identifier_pb2.ASSIGN_OUTCOME_ASSIGNED)
+
+
+class FakeStore:
+    def __init__(self, log: list, fail: Exception | None = None) -> None:
+        self.log = log
+        self.fail = fail
+        self.recorded = []
+
+    async def record(self, outcome):
+        if self.fail:
+            raise self.fail
+        self.recorded.append(outcome)
+        self.log.append(("record", outcome.status))
+
+
+def event_bytes(event_id: str = "evt-1", tenant_id: str = "t1", code: str = "A") -> bytes:
+    sale = events_pb2.Sale(line_items=[events_pb2.LineItem(product_sku="S", autentikapp_code=code)])
+    return events_pb2.WebhookEvent(schema_version=1, event_id=event_id, tenant_id=tenant_id, sale=sale).SerializeToString()
+
+
+def make(log, *, services=None, js=None, store=None, max_deliver=5, heartbeat=60.0):
+    services = services or FakeServices(log)
+    js = js or FakeJetStream(log)
+    store = store or FakeStore(log)
+    policy = Policy(retry_delays=DELAYS, max_deliver=max_deliver, unexpected_max_deliveries=3,
+                    heartbeat_seconds=heartbeat)
+    return MessageHandler(js, services, store.record, policy), js, store
+
+
+def test_a_good_event_is_recorded_then_acked():
+    log: list = []
+    handler, js, store = make(log)
+    asyncio.run(handler.handle(FakeMsg(log, event_bytes(), deliveries=2)))
+    assert log == [("upsert",), ("assign", "A"), ("record", "processed"), ("ack",)]
+    assert store.recorded[0].deliveries == 2
+
+
+@pytest.mark.parametrize("deliveries,delay", [(1, 1.0), (2, 2.0), (3, 5.0), (4, 5.0)])
+def test_a_transient_failure_naks_with_the_scheduled_delay(deliveries, delay):
+    log: list = []
+    handler, _, store = make(log, services=FakeServices(log, RpcFailure("UpsertCustomer", grpc.StatusCode.UNAVAILABLE)))
+    asyncio.run(handler.handle(FakeMsg(log, event_bytes(), deliveries=deliveries)))
+    assert log == [("nak", delay)] and store.recorded == []
+
+
+def test_an_outcome_store_that_is_down_naks_too_and_never_acks():
+    log: list = []
+    handler, _, _ = make(log, store=FakeStore(log, Unavailable("the database is unavailable")))
+    asyncio.run(handler.handle(FakeMsg(log, event_bytes())))
+    assert log[-1] == ("nak", 1.0) and ("ack",) not in log
+
+
+def test_the_last_delivery_of_a_transient_failure_is_dead_lettered_not_dropped():
+    log: list = []
+    handler, js, store = make(log, services=FakeServices(log, RpcFailure("UpsertCustomer", grpc.StatusCode.UNAVAILABLE)),
+                              max_deliver=5)
+    asyncio.run(handler.handle(FakeMsg(log, event_bytes(), deliveries=5, seq=42)))
+    assert log == [("dead_letter",), ("record", "dead_lettered"), ("term",)]
+    headers = js.published[0]["headers"]
+    assert headers[bus.HEADER_DEAD_REASON] == "UpsertCustomer failed: UNAVAILABLE; gave up after 5 deliveries"
+    assert headers[bus.HEADER_DEAD_DELIVERIES] == "5" and headers[bus.HEADER_MSG_ID] == "evt-1:42"
+    assert store.recorded[0].reason == headers[bus.HEADER_DEAD_REASON]
+
+
+def test_a_permanent_failure_is_dead_lettered_at_once_and_termed_only_after_the_puback():
+    log: list = []
+    invalid = RpcFailure("UpsertCustomer", grpc.StatusCode.INVALID_ARGUMENT, "email is not valid: ana@x")
+    handler, js, store = make(log, services=FakeServices(log, invalid))
+    msg = FakeMsg(log, event_bytes(), deliveries=1)
+    asyncio.run(handler.handle(msg))
+    assert log == [("dead_letter",), ("record", "dead_lettered"), ("term",)]
+    published = js.published[0]
+    assert (published["subject"], published["stream"], published["data"]) == (
+        bus.dead_letter_subject_for("t1"), bus.DEAD_LETTER_STREAM, msg.data)
+    assert published["headers"] == {
+        bus.HEADER_MSG_ID: "evt-1:7", bus.HEADER_DEAD_REASON: "UpsertCustomer failed: INVALID_ARGUMENT (email is not valid)",
+        bus.HEADER_DEAD_SUBJECT: "webhooks.inbound.t1", bus.HEADER_DEAD_DELIVERIES: "1",
+        bus.HEADER_EVENT_ID: "evt-1", bus.HEADER_TENANT_ID: "t1"}
+
+
+def test_a_failed_dead_letter_publish_naks_and_terms_nothing():
+    log: list = []
+    handler, _, store = make(log, js=FakeJetStream(log, fail=nats.errors.TimeoutError()))
+    asyncio.run(handler.handle(FakeMsg(log, b"not protobuf at all", deliveries=1)))
+    assert log == [("nak", 1.0)] and store.recorded == []
+
+
+def test_a_dead_letter_whose_outcome_cannot_be_recorded_is_retried_then_termed_on_the_last_delivery():
+    log: list = []
+    handler, js, _ = make(log, store=FakeStore(log, Unavailable("down")), max_deliver=3)
+    asyncio.run(handler.handle(FakeMsg(log, b"\xff\xff", deliveries=1, headers={bus.HEADER_EVENT_ID: "evt-9"})))
+    assert log == [("dead_letter",), ("nak", 1.0)]
+    log.clear()
+    asyncio.run(handler.handle(FakeMsg(log, b"\xff\xff", deliveries=3, headers={bus.HEADER_EVENT_ID: "evt-9"})))
+    assert log == [("dead_letter",), ("term",)]
+    assert {p["headers"][bus.HEADER_MSG_ID] for p in js.published} == {"evt-9:7"}, "stored once by JetStream"
+
+
+@pytest.mark.parametrize("data,subject,reason", [
+    (b"not protobuf at all", "webhooks.inbound.t1", "not a WebhookEvent protobuf"),
+    (event_bytes(event_id=""), "webhooks.inbound.t1", "event_id is missing"),
+    (event_bytes(tenant_id=""), "webhooks.inbound.t1", "tenant_id is missing"),
+    (event_bytes(tenant_id="a.b"), "webhooks.inbound.t1", "tenant_id is malformed"),
+    (event_bytes(tenant_id="t2"), "webhooks.inbound.t1", "tenant_id does not match the message subject"),
+    (events_pb2.WebhookEvent(schema_version=2, event_id="e", tenant_id="t1").SerializeToString(),
+     "webhooks.inbound.t1", "unsupported schema_version 2"),
+])
+def test_messages_that_are_not_events_we_can_process_are_dead_lettered(data, subject, reason):
+    log: list = []
+    handler, js, _ = make(log)
+    asyncio.run(handler.handle(FakeMsg(log, data, subject=subject)))
+    assert log[0] == ("dead_letter",) and log[-1] == ("term",)
+    assert js.published[0]["headers"][bus.HEADER_DEAD_REASON] == reason
+    assert js.published[0]["subject"] == "webhooks.dead.t1"
+
+
+def test_a_slow_message_is_kept_alive_with_in_progress():
+    log: list = []
+    handler, _, _ = make(log, services=FakeServices(log, delay=0.35), heartbeat=0.1)
+    asyncio.run(handler.handle(FakeMsg(log, event_bytes())))
+    assert log.count(("in_progress",)) >= 2 and log[-1] == ("ack",)
+
+
+def test_a_message_cancelled_by_shutdown_is_handed_back_without_delay():
+    log: list = []
+    handler, _, _ = make(log, services=FakeServices(log, delay=10))
+
+    async def scenario():
+        task = asyncio.create_task(handler.handle(FakeMsg(log, event_bytes())))
+        await asyncio.sleep(0.05)
+        return await finish({task}, grace_seconds=0.1)
+
+    assert asyncio.run(scenario()) == (0, 1)
+    assert log == [("nak", None)]
+
+
+class FakeSubscription:
+    """Hands out the queued messages in fetch-sized batches; times out when empty."""
+
+    def __init__(self, messages: list) -> None:
+        self.messages = messages
+        self.batches: list[int] = []
+
+    async def fetch(self, batch, timeout):
+        if not self.messages:
+            await asyncio.sleep(timeout)
+            raise nats.errors.TimeoutError
+        taken, self.messages = self.messages[:batch], self.messages[batch:]
+        self.batches.append(len(taken))
+        return taken
+
+
+def test_the_loop_never_holds_more_than_the_concurrency_and_stops_fetching_on_stop():
+    log: list = []
+    in_flight = most = 0
+
+    async def handle(msg):
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        log.append(msg)
+
+    async def scenario():
+        stop = asyncio.Event()
+        subscription = FakeSubscription(list(range(25)))
+        loop_task = asyncio.create_task(consume(subscription, handle, batch_size=10, concurrency=4,
+                                                fetch_timeout=0.05, stop=stop))
+        while len(log) < 25:
+            await asyncio.sleep(0.01)
+        stop.set()
+        left = await loop_task
+        return subscription, left
+
+    subscription, left = asyncio.run(scenario())
+    assert most <= 4 and max(subscription.batches) <= 4
+    assert sorted(log) == list(range(25)) and not left
