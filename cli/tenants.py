@@ -1,7 +1,9 @@
-"""``autentikapp tenants``: create tenants (brands), list and show them, add and revoke their webhook secrets.
+"""``autentikapp tenants``: create tenants (brands), list and show them, add and revoke their webhook
+secrets, and re-seal every stored secret under the first key of GATEWAY_SECRETS_KEYS (key rotation).
 
 The gateway owns the tenants tables; this is its admin tool and talks to GATEWAY_DATABASE_URL (else
 DATABASE_URL) directly through gateway.tenants, applying the gateway's migrations first when needed.
+Like the gateway, it needs GATEWAY_SECRETS_KEYS (secrets are encrypted at rest).
 A secret is printed only when it is created (``create``, ``secrets add``); nothing else shows it.
 """
 
@@ -21,6 +23,7 @@ from cli.rpc import Context
 from common import migrations
 from common.config import redact_url
 from common.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
+from gateway import secret_keys
 from gateway.settings import gateway_database_url, public_base_url
 from gateway.tenants import MIGRATIONS, TenantStore
 
@@ -76,15 +79,23 @@ def add_commands(subparsers: argparse._SubParsersAction, common: argparse.Argume
     revoke.add_argument("tenant_id", metavar="ID")
     revoke.add_argument("secret_id", type=int_in_range(1, 2**63 - 1), metavar="SECRET_ID")
     revoke.set_defaults(run=run_secret_revoke)
+    reseal = secret_commands.add_parser(
+        "reseal", parents=[common], help="re-encrypt every stored secret under the first key",
+        description="Re-encrypt every stored secret (revoked ones too, and any still in plain text) under "
+        "the first key of GATEWAY_SECRETS_KEYS. Key rotation: put the new key first in "
+        "GATEWAY_SECRETS_KEYS everywhere, run this, then remove the old key. Safe to repeat.",
+    )
+    reseal.set_defaults(run=run_secret_reseal)
 
 
 @contextlib.contextmanager
 def open_store(timeout: float) -> Iterator[TenantStore]:
     """The tenants store on the gateway database (migrated first); failures become one-line CliErrors."""
     url = gateway_database_url()
+    keyring = secret_keys.from_env()
     try:
         migrations.apply(url, MIGRATIONS)
-        store = TenantStore.open(url, min_size=1, max_size=1, timeout=timeout)
+        store = TenantStore.open(url, keyring=keyring, min_size=1, max_size=1, timeout=timeout)
     except migrations.MigrationError as exc:
         raise CliError(f"gateway database {redact_url(url)}: {exc}") from None
     except (psycopg.Error, Unavailable) as exc:
@@ -177,3 +188,20 @@ def run_secret_revoke(args: argparse.Namespace, ctx: Context, out: Output) -> No
     out.note("Gateways stop accepting it within GATEWAY_SECRET_CACHE_SECONDS (default 30 s).")
     if remaining == 0:
         out.note("The tenant has no active secret left: all its webhooks are refused until one is added.")
+
+
+def run_secret_reseal(args: argparse.Namespace, ctx: Context, out: Output) -> None:
+    """Re-seal every stored secret under the first key; exit 1 when some row could not be read."""
+    with open_store(ctx.timeout) as store:
+        report = store.reseal()
+    out.mapping({
+        "key_id": report.key_id,
+        "resealed": report.resealed,
+        "unchanged": report.unchanged,
+        "failed": list(report.failed),
+    })
+    if report.failed:
+        raise CliError(f"{len(report.failed)} secrets could not be re-sealed (first: {report.failed[0]}); "
+                       "put the key they name back into GATEWAY_SECRETS_KEYS and run this again")
+    out.note(f"Every secret is sealed under key {report.key_id!r}; keys after it in GATEWAY_SECRETS_KEYS "
+             "may now be removed.")

@@ -6,6 +6,7 @@ A bad value stops the process at once with a one-line message that names the var
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -52,6 +53,8 @@ def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name}: expected a number, got {raw!r}") from None
+    if not math.isfinite(value):  # float() accepts "nan" and "inf", which no setting means
+        raise ConfigError(f"{name}: expected a finite number, got {raw!r}")
     if value < minimum:
         raise ConfigError(f"{name}: must be >= {minimum}, got {value}")
     return value

@@ -15,7 +15,8 @@ import grpc
 from autentikapp.v1 import identifier_pb2, identifier_pb2_grpc
 from common import migrations
 from common.errors import NotFound
-from gateway.tenants import MIGRATIONS, TenantStore
+from gateway.secret_keys import Keyring
+from gateway.tenants import MIGRATIONS, SecretsUnreadable, TenantStore
 
 DEMO_TENANT_ID = "demo"
 DEMO_TENANT_NAME = "Demo brand"
@@ -47,15 +48,28 @@ def _save_secret(path: Path, secret: str) -> None:
         json.dump({"tenant_id": DEMO_TENANT_ID, "secret": secret}, out)
 
 
-def ensure_demo(gateway_database_url: str, identifier_address: str, secret_file: Path) -> Demo:
-    """Create the demo tenant and its codes when missing; reuse the saved secret, else issue one."""
+def _readable_secrets(store: TenantStore) -> list[str]:
+    """The demo tenant's active secrets. If they were sealed under a development key that is gone (the
+    kept key file was deleted but not the data), they are revoked: nothing can read them any more."""
+    try:
+        return store.active_secrets(DEMO_TENANT_ID)
+    except SecretsUnreadable:
+        for info in store.list_secrets(DEMO_TENANT_ID):
+            if info.active:
+                store.revoke_secret(DEMO_TENANT_ID, info.id)
+        return []
+
+
+def ensure_demo(gateway_database_url: str, identifier_address: str, secret_file: Path, keyring: Keyring) -> Demo:
+    """Create the demo tenant and its codes when missing; reuse the saved secret, else issue one.
+    `keyring` is the gateway's GATEWAY_SECRETS_KEYS (the store seals the secrets it issues)."""
     migrations.apply(gateway_database_url, MIGRATIONS)
-    store = TenantStore.open(gateway_database_url)
+    store = TenantStore.open(gateway_database_url, keyring=keyring)
     try:
         try:
             store.get_tenant(DEMO_TENANT_ID)
             secret = _saved_secret(secret_file)
-            if secret is None or secret not in store.active_secrets(DEMO_TENANT_ID):
+            if secret is None or secret not in _readable_secrets(store):
                 secret = store.add_secret(DEMO_TENANT_ID).secret
         except NotFound:
             secret = store.create_tenant(DEMO_TENANT_NAME, DEMO_TENANT_ID)[1].secret

@@ -3,6 +3,8 @@
 A URL in the environment wins (NATS_URL, DATABASE_URL, or a service's own *_DATABASE_URL), so the
 same code runs against shared servers; whatever is missing is started locally under `base_dir`.
 Each service gets its own database, as in production, even when they share one server.
+The gateway's GATEWAY_SECRETS_KEYS is handed out the same way: given, or a development key kept
+under `base_dir` (devstack/dev_keys.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from common.config import redact_url
+from devstack import dev_keys
 from devstack.nats import LocalNats
 from devstack.postgres import LocalPostgres, ensure_database
 
@@ -25,6 +28,9 @@ SERVICE_DATABASES: dict[str, str] = {
     "GATEWAY_DATABASE_URL": "autentikapp_gateway",
     "PROCESSOR_DATABASE_URL": "autentikapp_processor",
 }
+
+
+SECRETS_KEYS = "GATEWAY_SECRETS_KEYS"
 
 
 class InfrastructureError(RuntimeError):
@@ -90,10 +96,15 @@ class Infrastructure:
                     raise InfrastructureError(
                         f"cannot create database {dbname} on {redact_url(server_url)}: {exc}".strip()) from None
                 env[name] = with_database(server_url, dbname)
+        try:
+            env[SECRETS_KEYS] = self._given(SECRETS_KEYS) or dev_keys.ensure(self.base_dir)
+        except (dev_keys.DevKeyError, OSError) as exc:
+            raise InfrastructureError(str(exc)) from None
         self._env = env
 
     def env(self) -> dict[str, str]:
-        """NATS_URL and every service's *_DATABASE_URL, for child processes (may hold passwords)."""
+        """NATS_URL, every service's *_DATABASE_URL and GATEWAY_SECRETS_KEYS, for child processes (may
+        hold passwords and the key: never print it)."""
         if not self._env:
             raise RuntimeError("Infrastructure.env() before start()")
         return dict(self._env)

@@ -10,8 +10,10 @@ from pathlib import Path
 
 from devstack.processes import Child, ProcessGroup
 from devstack.ready import grpc_serving, http_ok
+from gateway import secret_keys
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+TEST_KEY_ID = "dev-ephemeral"  # a key generated for one system's lifetime (tests); never a real key
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,11 @@ def spec(name: str) -> ProcessSpec:
 
 
 def child_environment(infra_env: Mapping[str, str], ports: Mapping[str, int | None]) -> dict[str, str]:
-    """What every child gets: the infrastructure URLs, loopback binding, and each other's addresses."""
+    """What every child gets: the infrastructure URLs, loopback binding, each other's addresses, and
+    GATEWAY_SECRETS_KEYS: the one in `infra_env` (make run keeps its own under .run/), else a fresh
+    development key for this system alone (tests start from bare URLs and fresh databases)."""
     env = {**infra_env, "BIND_HOST": "127.0.0.1"}
+    env.setdefault(secret_keys.ENV_VAR, secret_keys.new_entry(TEST_KEY_ID))
     for s in PROCESSES:
         if s.port_var and ports.get(s.name):
             env[s.port_var] = str(ports[s.name])

@@ -1,9 +1,13 @@
 """`python -m gateway [serve|migrate]`.
 
-serve: check the configuration, apply the gateway's migrations (unless MIGRATE_ON_START=false), then
-become gunicorn with gateway/gunicorn_conf.py (exec: signals reach gunicorn's master directly).
-migrate: apply the migrations and exit. A bad setting exits 2 with one line naming the variable; an
-unreachable database exits 1 with one line (no password).
+serve: check the configuration (GATEWAY_SECRETS_KEYS included), apply the gateway's migrations
+(unless MIGRATE_ON_START=false), then become gunicorn with gateway/gunicorn_conf.py (exec: signals
+reach gunicorn's master directly).
+migrate: apply the migrations and exit.
+Applying the migrations includes sealing secret rows still in plain text (written before encryption at
+rest) under the first key of GATEWAY_SECRETS_KEYS: SQL cannot encrypt, so that step is done here.
+A bad setting exits 2 with one line naming the variable (never a key); an unreachable database exits 1
+with one line (no password).
 """
 
 from __future__ import annotations
@@ -16,21 +20,32 @@ from pathlib import Path
 
 from common import logs, migrations
 from common.config import ConfigError, redact_url
+from common.errors import Unavailable
+from gateway import secret_keys
+from gateway.secret_keys import Keyring
 from gateway.settings import GatewaySettings
-from gateway.tenants import MIGRATIONS
+from gateway.tenants import MIGRATIONS, TenantStore
 
 SERVICE = "gateway"
 GUNICORN_CONF = Path(__file__).with_name("gunicorn_conf.py")
 log = logging.getLogger(SERVICE)
 
 
-def apply_migrations(url: str) -> None:
-    """Apply pending gateway migrations, logging what ran."""
+def apply_migrations(url: str, keyring: Keyring) -> None:
+    """Apply pending gateway migrations, then seal any plain-text secret rows; log what was done (counts
+    and key ids only)."""
     applied = migrations.apply(url, MIGRATIONS)
     if applied:
         log.info("applied migrations %s", ", ".join(f"{m.version:03d}_{m.name}" for m in applied))
     else:
         log.info("schema is up to date")
+    store = TenantStore.open(url, keyring=keyring, min_size=1, max_size=1)
+    try:
+        report = store.reseal(only_plain=True)
+    finally:
+        store.close()
+    if report.resealed:
+        log.info("sealed %d plain-text secrets under key %r", report.resealed, report.key_id)
 
 
 def gunicorn_argv() -> list[str]:
@@ -45,14 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = GatewaySettings.from_env()
+        keyring = secret_keys.from_env()
     except ConfigError as exc:
         print(f"{SERVICE}: configuration error: {exc}", file=sys.stderr)
         return 2
     logs.configure(SERVICE, settings.log_level, settings.log_format)
     try:
         if args.command == "migrate" or settings.migrate_on_start:
-            apply_migrations(settings.database_url)
-    except migrations.MigrationError as exc:
+            apply_migrations(settings.database_url, keyring)
+    except (migrations.MigrationError, Unavailable) as exc:
         print(f"{SERVICE}: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # psycopg's connect errors, reported without the URL's password

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from gateway import probes, problems, webhooks
 from gateway.problems import Problem
+from gateway.rate_limit import RateLimiter
 from gateway.secret_cache import SecretCache
 from gateway.services import EXTENSION, PublisherLike, Services, TenantStoreLike
 from gateway.settings import GatewaySettings
@@ -37,7 +38,8 @@ def create_app(
     """Build the app. Production builds the store and publisher from the environment; tests inject them.
 
     `test_config` overrides config keys: MAX_BODY_BYTES, PUBLISH_TIMEOUT_SECONDS, RETRY_AFTER_SECONDS,
-    SECRET_CACHE_SECONDS.
+    SECRET_CACHE_SECONDS, RATE_LIMIT_PER_SECOND (0 disables the limit), RATE_LIMIT_BURST.
+    The real tenants store needs GATEWAY_SECRETS_KEYS (ConfigError without it); an injected one does not.
     """
     settings = GatewaySettings.from_env()
     app = Flask(__name__)
@@ -46,14 +48,18 @@ def create_app(
         PUBLISH_TIMEOUT_SECONDS=settings.publish_timeout_seconds,
         RETRY_AFTER_SECONDS=settings.retry_after_seconds,
         SECRET_CACHE_SECONDS=settings.secret_cache_seconds,
+        RATE_LIMIT_PER_SECOND=settings.rate_limit_per_second,
+        RATE_LIMIT_BURST=settings.rate_limit_burst,
     )
     if test_config:
         app.config.from_mapping(test_config)
 
     if tenant_store is None:
+        from gateway import secret_keys
         from gateway.tenants import TenantStore
 
-        tenant_store = TenantStore.open(settings.database_url, min_size=settings.pool_min, max_size=settings.pool_max)
+        tenant_store = TenantStore.open(settings.database_url, keyring=secret_keys.from_env(),
+                                        min_size=settings.pool_min, max_size=settings.pool_max)
     if publisher is None:
         from gateway.publisher import Publisher
 
@@ -64,6 +70,7 @@ def create_app(
         tenant_store=tenant_store,
         secrets=SecretCache(tenant_store, app.config["SECRET_CACHE_SECONDS"]),
         publisher=publisher,
+        rate_limiter=_rate_limiter(app.config["RATE_LIMIT_PER_SECOND"], app.config["RATE_LIMIT_BURST"]),
     )
 
     app.register_blueprint(probes.bp)
@@ -72,6 +79,13 @@ def create_app(
     app.before_request(_start_timer)
     app.after_request(_log_request)
     return app
+
+
+def _rate_limiter(per_second: float, burst: int) -> RateLimiter | None:
+    """This worker's per-tenant limiter, or None when the limit is disabled (0 per second)."""
+    if per_second <= 0:
+        return None
+    return RateLimiter(per_second, burst)
 
 
 def close_app(app: Flask) -> None:

@@ -4,6 +4,13 @@ Workers are gthread (GATEWAY_WORKERS processes × GATEWAY_THREADS threads). The 
 each worker imports gateway.wsgi after the fork and builds its own NATS connection, loop thread and
 database pool. gunicorn's access log is off; the app logs one line per request itself (no body, no
 signature).
+
+Graceful shutdown (SIGTERM to the master): the master closes its listening socket and sends SIGTERM to
+each worker; a worker stops accepting, lets the requests it holds finish (a publish waiting for its
+PubAck included) for up to graceful_timeout = SHUTDOWN_GRACE_SECONDS, then worker_exit closes its NATS
+connection and database pool, and the master exits 0. Keep SHUTDOWN_GRACE_SECONDS above
+GATEWAY_PUBLISH_TIMEOUT_SECONDS, or a request still waiting for JetStream is cut off. New connections
+are refused once the workers are gone; take the instance out of the load balancer first.
 """
 
 import math

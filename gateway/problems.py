@@ -39,13 +39,14 @@ METHOD_NOT_ALLOWED = ProblemType("method-not-allowed", 405, "Method not allowed"
 PAYLOAD_TOO_LARGE = ProblemType("payload-too-large", 413, "Payload too large")
 UNSUPPORTED_MEDIA_TYPE = ProblemType("unsupported-media-type", 415, "Unsupported media type")
 INVALID_PAYLOAD = ProblemType("invalid-payload", 422, "Invalid payload")
+TOO_MANY_REQUESTS = ProblemType("too-many-requests", 429, "Too many requests")
 INTERNAL_ERROR = ProblemType("internal-error", 500, "Internal error")
 UNAVAILABLE = ProblemType("temporarily-unavailable", 503, "Temporarily unavailable")
 NOT_READY = ProblemType("not-ready", 503, "Not ready")
 
 CATALOGUE = (
     BAD_REQUEST, MALFORMED_JSON, INVALID_SIGNATURE, NOT_FOUND, METHOD_NOT_ALLOWED, PAYLOAD_TOO_LARGE,
-    UNSUPPORTED_MEDIA_TYPE, INVALID_PAYLOAD, INTERNAL_ERROR, UNAVAILABLE, NOT_READY,
+    UNSUPPORTED_MEDIA_TYPE, INVALID_PAYLOAD, TOO_MANY_REQUESTS, INTERNAL_ERROR, UNAVAILABLE, NOT_READY,
 )
 
 

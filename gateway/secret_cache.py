@@ -54,6 +54,12 @@ class SecretCache:
                 self._entries[tenant_id] = (now + self._ttl, secrets)
         return secrets
 
+    def __repr__(self) -> str:
+        """The TTL and the number of cached tenants, never the cached values (they are secrets)."""
+        return f"SecretCache(ttl={self._ttl:g}s, tenants={len(self._entries)})"
+
+    __str__ = __repr__
+
     def invalidate(self, tenant_id: str | None = None) -> None:
         """Forget one tenant's entry, or all of them."""
         with self._lock:

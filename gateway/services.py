@@ -1,5 +1,5 @@
-"""What the views use, built once per app (per gunicorn worker): the secrets cache, the tenants store
-and the publisher. Injected fakes in unit tests, real ones in production."""
+"""What the views use, built once per app (per gunicorn worker): the secrets cache, the tenants store,
+the publisher and the per-tenant rate limiter. Injected fakes in unit tests, real ones in production."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from flask import current_app
 
+from gateway.rate_limit import RateLimiter
 from gateway.secret_cache import SecretCache
 
 EXTENSION = "autentikapp_gateway"
@@ -36,6 +37,7 @@ class Services:
     tenant_store: TenantStoreLike
     secrets: SecretCache
     publisher: PublisherLike
+    rate_limiter: RateLimiter | None = None  # None: no limit (GATEWAY_RATE_LIMIT_PER_SECOND=0)
 
     def close(self) -> None:
         """Close the publisher and the store (those that can be closed)."""

@@ -9,6 +9,9 @@ from common.bus import BusSettings
 from common.config import GATEWAY_DEFAULT_PORT, database_url, env_bool, env_float, env_int, env_str, http_url
 
 DEFAULT_MAX_BODY_BYTES = 512 * 1024
+# Per tenant and per gunicorn worker process (see gateway/rate_limit.py); 0 per second disables it.
+DEFAULT_RATE_LIMIT_PER_SECOND = 50.0
+DEFAULT_RATE_LIMIT_BURST = 100
 DEFAULT_PUBLIC_BASE_URL = f"http://localhost:{GATEWAY_DEFAULT_PORT}"
 
 
@@ -35,6 +38,8 @@ class GatewaySettings:
     publish_timeout_seconds: float
     retry_after_seconds: int
     secret_cache_seconds: float
+    rate_limit_per_second: float
+    rate_limit_burst: int
     pool_min: int
     pool_max: int
     migrate_on_start: bool
@@ -57,6 +62,10 @@ class GatewaySettings:
             publish_timeout_seconds=env_float("GATEWAY_PUBLISH_TIMEOUT_SECONDS", 2.0, minimum=0.1),
             retry_after_seconds=env_int("GATEWAY_RETRY_AFTER_SECONDS", 5, minimum=1, maximum=3600),
             secret_cache_seconds=env_float("GATEWAY_SECRET_CACHE_SECONDS", 30.0, minimum=0.0),
+            rate_limit_per_second=env_float("GATEWAY_RATE_LIMIT_PER_SECOND", DEFAULT_RATE_LIMIT_PER_SECOND,
+                                            minimum=0.0),
+            rate_limit_burst=env_int("GATEWAY_RATE_LIMIT_BURST", DEFAULT_RATE_LIMIT_BURST, minimum=1,
+                                     maximum=1_000_000),
             pool_min=pool_min,
             pool_max=env_int("GATEWAY_POOL_MAX", 4, minimum=pool_min),
             migrate_on_start=env_bool("MIGRATE_ON_START", True),

@@ -1,13 +1,15 @@
 """The tenants repository: tenants (brands) and their webhook secrets, on a sync psycopg pool.
 
 The gateway owns these tables; the CLI (`autentikapp tenants`) is their admin tool and uses this module
-too. Secrets go through gateway.secret_storage on their way in and out, and never appear in a log
-line, an exception message or a repr.
+too. Secrets go through gateway.secret_storage on their way in and out (sealed with the keyring from
+GATEWAY_SECRETS_KEYS, bound to their row), and never appear in a log line, an exception message or a
+repr.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,7 +24,9 @@ from common import ids, normalize
 from common.config import redact_url
 from common.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
 from gateway import secret_storage
+from gateway.secret_keys import Keyring
 
+log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 MAX_NAME = 200
 GENERATED_ID_PREFIX = "tn_"
@@ -63,6 +67,23 @@ class NewSecret:
     secret: str = field(repr=False)
 
 
+@dataclass(frozen=True)
+class ResealReport:
+    """What a reseal did: rows now sealed under `key_id`, rows that already were, and rows it could not
+    read (one message each, naming the row and the key id, never a value)."""
+
+    key_id: str
+    resealed: int
+    unchanged: int
+    failed: tuple[str, ...]
+
+
+class SecretsUnreadable(Unavailable):
+    """An active secret of the tenant cannot be unsealed (a key missing from GATEWAY_SECRETS_KEYS, a
+    plain-text row not yet sealed, or a tampered row). Retryable for the sender (503): an operator fixes
+    the configuration; a 401 would make senders give up on the sale."""
+
+
 def new_tenant_id() -> str:
     """A generated tenant id, valid for common.ids.tenant_id (URL- and subject-safe)."""
     return GENERATED_ID_PREFIX + secrets.token_hex(8)
@@ -91,14 +112,16 @@ def open_pool(url: str, *, min_size: int = 1, max_size: int = 4, timeout: float 
 class TenantStore:
     """Tenants and secrets in the gateway's database."""
 
-    def __init__(self, pool: ConnectionPool):
-        """Use an opened pool (see open_pool); the store closes it in close()."""
+    def __init__(self, pool: ConnectionPool, keyring: Keyring):
+        """Use an opened pool (see open_pool), closed in close(); secrets are sealed with `keyring`."""
         self._pool = pool
+        self._keyring = keyring
 
     @classmethod
-    def open(cls, url: str, *, min_size: int = 1, max_size: int = 4, timeout: float = 10.0) -> "TenantStore":
+    def open(cls, url: str, *, keyring: Keyring, min_size: int = 1, max_size: int = 4,
+             timeout: float = 10.0) -> "TenantStore":
         """A store on a newly opened pool."""
-        return cls(open_pool(url, min_size=min_size, max_size=max_size, timeout=timeout))
+        return cls(open_pool(url, min_size=min_size, max_size=max_size, timeout=timeout), keyring)
 
     def close(self) -> None:
         """Close the pool (idempotent)."""
@@ -202,25 +225,79 @@ class TenantStore:
         return [SecretInfo(**row) for row in rows]
 
     def active_secrets(self, tenant_id: str) -> list[str]:
-        """The values of the tenant's active secrets; empty for an unknown tenant (the caller cannot tell)."""
+        """The values of the tenant's active secrets; empty for an unknown tenant (the caller cannot tell).
+
+        A row that cannot be unsealed raises SecretsUnreadable (logged as an error) rather than being
+        skipped: a sender whose secret silently stopped working would be refused with 401 and give up.
+        """
         with self._connection() as conn:
             rows = conn.execute(
-                "SELECT secret FROM tenant_secrets WHERE tenant_id = %s AND revoked_at IS NULL ORDER BY id",
+                "SELECT id, secret FROM tenant_secrets WHERE tenant_id = %s AND revoked_at IS NULL ORDER BY id",
                 (tenant_id,),
             ).fetchall()
-        return [secret_storage.unseal(row["secret"]) for row in rows]
+        try:
+            return [secret_storage.unseal(self._keyring, row["secret"], tenant_id=tenant_id, secret_id=row["id"])
+                    for row in rows]
+        except secret_storage.UnsealError as exc:
+            log.error("cannot unseal a secret: %s", exc, extra={"tenant_id": tenant_id})
+            raise SecretsUnreadable(f"a secret of tenant {tenant_id} cannot be unsealed ({type(exc).__name__})") from None
+
+    def reseal(self, *, only_plain: bool = False, batch: int = 500) -> ResealReport:
+        """Seal every stored secret under the primary key: rows under an older key and plain-text rows
+        (or, with `only_plain`, just the plain-text rows, as the gateway does at start). Revoked rows
+        too, so that the old key can then be dropped. A row is rewritten only if it is unchanged since
+        it was read, so concurrent reseals are harmless; a row that cannot be read is reported and the
+        others are still done."""
+        resealed = unchanged = 0
+        failed: list[str] = []
+        last_id = 0
+        while True:
+            with self._connection() as conn:
+                rows = conn.execute(
+                    """SELECT id, tenant_id, secret FROM tenant_secrets
+                       WHERE id > %s AND (NOT %s OR starts_with(secret, %s)) ORDER BY id LIMIT %s""",
+                    (last_id, only_plain, secret_storage.SECRET_PREFIX, batch),
+                ).fetchall()
+                for row in rows:
+                    last_id = row["id"]
+                    try:
+                        if self._reseal_row(conn, row["id"], row["tenant_id"], row["secret"]):
+                            resealed += 1
+                        else:
+                            unchanged += 1
+                    except secret_storage.UnsealError as exc:
+                        failed.append(str(exc))
+            if len(rows) < batch:
+                return ResealReport(self._keyring.primary.key_id, resealed, unchanged, tuple(failed))
+
+    def _reseal_row(self, conn: psycopg.Connection, secret_id: int, tenant_id: str, stored: str) -> bool:
+        """Reseal one row under the primary key; False when it already was (or a concurrent reseal just
+        did it). Raises UnsealError when the row cannot be read."""
+        if not secret_storage.needs_reseal(self._keyring, stored):
+            return False
+        where = {"tenant_id": tenant_id, "secret_id": secret_id}
+        secret = stored if secret_storage.is_plain(stored) else secret_storage.unseal(self._keyring, stored, **where)
+        updated = conn.execute(
+            "UPDATE tenant_secrets SET secret = %s WHERE id = %s AND secret = %s",
+            (secret_storage.seal(self._keyring, secret, **where), secret_id, stored),
+        )
+        return updated.rowcount == 1
 
     @staticmethod
     def _exists(conn: psycopg.Connection, tenant_id: str) -> bool:
         """True when the tenant exists."""
         return conn.execute("SELECT 1 FROM tenants WHERE id = %s", (tenant_id,)).fetchone() is not None
 
-    @staticmethod
-    def _insert_secret(conn: psycopg.Connection, tenant_id: str) -> NewSecret:
-        """Generate, seal and store a new secret; return it in the clear, once."""
+    def _insert_secret(self, conn: psycopg.Connection, tenant_id: str) -> NewSecret:
+        """Generate, seal and store a new secret; return it in the clear, once. The row id is taken from
+        the identity sequence first, because the sealed value is bound to it."""
         secret = secret_storage.generate()
+        secret_id = conn.execute(
+            "SELECT nextval(pg_get_serial_sequence('tenant_secrets', 'id')) AS id").fetchone()["id"]
         row = conn.execute(
-            "INSERT INTO tenant_secrets (tenant_id, secret) VALUES (%s, %s) RETURNING id, created_at",
-            (tenant_id, secret_storage.seal(secret)),
+            """INSERT INTO tenant_secrets (id, tenant_id, secret) OVERRIDING SYSTEM VALUE
+               VALUES (%s, %s, %s) RETURNING created_at""",
+            (secret_id, tenant_id,
+             secret_storage.seal(self._keyring, secret, tenant_id=tenant_id, secret_id=secret_id)),
         ).fetchone()
-        return NewSecret(row["id"], tenant_id, row["created_at"], secret)
+        return NewSecret(secret_id, tenant_id, row["created_at"], secret)

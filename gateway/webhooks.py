@@ -1,16 +1,19 @@
 """POST /v1/webhooks/inbound/<tenant_id>: the checks in the contract's order, then a durable publish.
 
-size (413) ▸ tenant + signature (401) ▸ content type (415) ▸ JSON (400) ▸ schema (422) ▸
-durable publish (503 + Retry-After) ▸ 202 {"event_id", "status": "accepted", "duplicate"}.
+size (413) ▸ tenant + signature (401) ▸ the tenant's rate limit (429 + Retry-After) ▸ content type (415) ▸
+JSON (400) ▸ schema (422) ▸ durable publish (503 + Retry-After) ▸ 202 {"event_id", "status": "accepted",
+"duplicate"}.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime
 from typing import Any, BinaryIO
 
 from flask import Blueprint, Request, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from autentikapp.v1 import events_pb2
 from common import bus, ids, timestamps
@@ -51,14 +54,29 @@ def read_capped_body(req: Request, cap: int) -> bytes:
     chunks: list[bytes] = []
     total = 0
     while total <= cap:
-        chunk = stream.read(min(READ_CHUNK, cap + 1 - total))
+        chunk = _read(stream, min(READ_CHUNK, cap + 1 - total))
         if not chunk:
             break
         chunks.append(chunk)
         total += len(chunk)
     if total > cap:
         raise _too_large(cap)
+    if declared is not None and total < declared:  # the client went away mid-body
+        raise Problem(problems.BAD_REQUEST, "The body ended before the length its Content-Length declared.")
     return b"".join(chunks)
+
+
+def _read(stream: BinaryIO, size: int) -> bytes:
+    """One read of the body. The server's reader fails on broken chunked framing or a client gone
+    mid-body: that is the client's mistake, answered 400, never 500."""
+    try:
+        return stream.read(size)
+    except HTTPException:
+        raise  # Werkzeug's own (e.g. ClientDisconnected): already a 4xx
+    except Exception as exc:  # noqa: BLE001 - gunicorn's InvalidChunkSize, NoMoreData, ...: the server's types
+        log.info("unreadable request body: %s", type(exc).__name__)
+        raise Problem(problems.BAD_REQUEST, "The request body could not be read: its chunked framing is "
+                      "broken or it ended early.") from None
 
 
 def authenticate(tenant_id: str, raw: bytes, given: str | None) -> None:
@@ -73,6 +91,18 @@ def authenticate(tenant_id: str, raw: bytes, given: str | None) -> None:
                           headers=_retry_after()) from None
     if not signature.verify(secrets, raw, given):
         raise Problem(problems.INVALID_SIGNATURE, SIGNATURE_DETAIL)
+
+
+def limit_rate(tenant_id: str) -> None:
+    """429 + Retry-After (whole seconds until a token is free, at least 1) when the tenant has used up
+    its tokens. Runs after the signature check, so only the tenant itself can spend its quota, and
+    before any parsing, so a flooding tenant is answered cheaply."""
+    limiter = services().rate_limiter
+    wait = limiter.acquire(tenant_id) if limiter is not None else 0.0
+    if wait > 0:
+        raise Problem(problems.TOO_MANY_REQUESTS, "This tenant is sending faster than its rate limit; "
+                      "send it again after Retry-After seconds.",
+                      headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
 
 def check_content_type(req: Request) -> None:
@@ -126,6 +156,7 @@ def inbound(tenant_id: str):
     raw = read_capped_body(request, current_app.config["MAX_BODY_BYTES"])
     authenticate(tenant_id, raw, request.headers.get(signature.HEADER))
     g.tenant_id = tenant_id
+    limit_rate(tenant_id)
     check_content_type(request)
     document = decode(raw)
     received_at = timestamps.now()

@@ -69,6 +69,22 @@ def nats_server(tmp_path):
 
 
 @pytest.fixture
+def secrets_keys() -> str:
+    """A GATEWAY_SECRETS_KEYS value of this test's own: one fresh key (the gateway has no default)."""
+    from gateway import secret_keys
+
+    return secret_keys.new_entry("test")
+
+
+@pytest.fixture
+def keyring(secrets_keys):
+    """The Keyring of `secrets_keys`, for TenantStore."""
+    from gateway import secret_keys
+
+    return secret_keys.parse(secrets_keys)
+
+
+@pytest.fixture
 def database_factory(postgres) -> Iterator[Callable[[str, Path | None], str]]:
     """Creates empty (or migrated) databases for one test and drops them afterwards."""
     created: list[str] = []

@@ -44,9 +44,9 @@ def stored_messages(url: str) -> list:
 
 
 @pytest.fixture
-def gateway(nats_server, database_factory):
+def gateway(nats_server, database_factory, keyring):
     """(app, secret) with a real publisher and store; tenant `acme` exists."""
-    store = TenantStore.open(database_factory("gateway", MIGRATIONS))
+    store = TenantStore.open(database_factory("gateway", MIGRATIONS), keyring=keyring)
     _, secret = store.create_tenant("Acme", "acme")
     publisher = Publisher(bus_settings(nats_server.url)).start()
     assert publisher.wait_connected(10)

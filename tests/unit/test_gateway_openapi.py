@@ -87,7 +87,7 @@ def test_every_status_a_view_can_answer_is_documented_and_no_other(app, spec):
 
 
 def test_the_status_scan_finds_the_webhook_contract(app):
-    assert problem_statuses(app.view_functions["webhooks.inbound"]) == {400, 401, 413, 415, 422, 503}
+    assert problem_statuses(app.view_functions["webhooks.inbound"]) == {400, 401, 413, 415, 422, 429, 503}
 
 
 def test_the_webhook_operation_documents_its_header_and_retry_after(spec):
@@ -95,6 +95,7 @@ def test_the_webhook_operation_documents_its_header_and_retry_after(spec):
     headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
     assert "X-Autentikapp-Signature" in headers
     assert "Retry-After" in operation["responses"]["503"]["headers"]
+    assert "Retry-After" in operation["responses"]["429"]["headers"]
     for code, response in operation["responses"].items():
         if code.startswith(("4", "5")) and "content" in response:
             assert set(response["content"]) == {"application/problem+json"}

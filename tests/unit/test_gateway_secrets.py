@@ -1,0 +1,183 @@
+"""Secrets at rest: sealing and unsealing (AES-256-GCM bound to the row), the GATEWAY_SECRETS_KEYS
+setting, and that no object holding a secret or a key shows it in its repr or str."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from common.config import ConfigError
+from gateway import secret_keys, secret_storage
+from gateway.secret_cache import SecretCache
+from gateway.secret_keys import Keyring, SealingKey
+from gateway.secret_storage import Malformed, NotAuthentic, NotSealed, UnknownKey
+from gateway.services import Services
+from gateway.tenants import NewSecret, SecretsUnreadable, TenantStore
+
+K1 = SealingKey("k1", bytes(range(32)))
+K2 = SealingKey("k2", bytes(range(32, 64)))
+SECRET = "whsec_" + base64.b64encode(b"s" * 32).decode()
+ROW = {"tenant_id": "acme", "secret_id": 7}
+
+
+def b64(data: bytes) -> str:
+    """Standard base64 text, as the setting and the stored form use."""
+    return base64.b64encode(data).decode()
+
+
+def sealed(keyring: Keyring = Keyring([K1]), secret: str = SECRET, **row) -> str:
+    """SECRET sealed for ROW (or the row given) under the keyring's first key."""
+    return secret_storage.seal(keyring, secret, **{**ROW, **row})
+
+
+# -- sealing -------------------------------------------------------------------------------------------
+
+
+def test_a_sealed_secret_unseals_and_does_not_show_the_secret():
+    stored = sealed()
+    version, key_id, nonce, ciphertext = stored.split(":")
+    assert (version, key_id) == ("v1", "k1") and len(base64.b64decode(nonce)) == 12
+    assert "whsec_" not in stored and SECRET[6:] not in stored
+    assert secret_storage.unseal(Keyring([K1]), stored, **ROW) == SECRET
+
+
+def test_each_sealing_uses_a_fresh_nonce():
+    first, second = sealed(), sealed()
+    assert first != second and first.split(":")[2] != second.split(":")[2]
+
+
+def test_a_key_id_missing_from_the_setting_is_a_clear_error():
+    with pytest.raises(UnknownKey, match=r"secret 7 of tenant acme is sealed under key 'k1'.*lists k2") as excinfo:
+        secret_storage.unseal(Keyring([K2]), sealed(), **ROW)
+    assert SECRET not in str(excinfo.value)
+
+
+@pytest.mark.parametrize("position", [2, 3])  # the nonce, the ciphertext
+def test_a_tampered_value_does_not_unseal(position):
+    parts = sealed().split(":")
+    raw = bytearray(base64.b64decode(parts[position]))
+    raw[0] ^= 1
+    parts[position] = b64(bytes(raw))
+    with pytest.raises(NotAuthentic, match="altered or copied from another row"):
+        secret_storage.unseal(Keyring([K1]), ":".join(parts), **ROW)
+
+
+@pytest.mark.parametrize("row", [{"secret_id": 8}, {"tenant_id": "other"}])
+def test_a_value_copied_to_another_row_or_tenant_does_not_unseal(row):
+    with pytest.raises(NotAuthentic):
+        secret_storage.unseal(Keyring([K1]), sealed(), **{**ROW, **row})
+
+
+def test_a_key_id_whose_bytes_changed_does_not_unseal():
+    with pytest.raises(NotAuthentic, match="different key bytes"):
+        secret_storage.unseal(Keyring([SealingKey("k1", K2.material)]), sealed(), **ROW)
+
+
+def test_a_key_id_relabelled_in_the_stored_value_does_not_unseal():
+    relabelled = sealed().replace("v1:k1:", "v1:k2:")
+    with pytest.raises(NotAuthentic):
+        secret_storage.unseal(Keyring([SealingKey("k2", K1.material)]), relabelled, **ROW)
+
+
+def test_a_plain_text_row_is_refused_and_named():
+    with pytest.raises(NotSealed, match="secret 7 of tenant acme is stored in plain text.*reseal") as excinfo:
+        secret_storage.unseal(Keyring([K1]), SECRET, **ROW)
+    assert SECRET not in str(excinfo.value)
+
+
+@pytest.mark.parametrize("stored", ["", "v1:k1:abc", "v2:k1:AAAA:AAAA", "v1:k1:%%%%:AAAA",
+                                    f"v1:k1:{b64(b'x' * 8)}:{b64(b'y' * 32)}"])
+def test_values_in_no_known_form_are_malformed(stored):
+    with pytest.raises(Malformed):
+        secret_storage.unseal(Keyring([K1]), stored, **ROW)
+
+
+def test_rotation_seals_under_the_first_key_and_still_reads_the_old_one():
+    old = sealed(Keyring([K1]))
+    rotated = Keyring([K2, K1])
+    assert secret_storage.unseal(rotated, old, **ROW) == SECRET
+    assert secret_storage.needs_reseal(rotated, old) and secret_storage.needs_reseal(rotated, SECRET)
+    new = sealed(rotated)
+    assert secret_storage.key_id_of(new) == "k2" and not secret_storage.needs_reseal(rotated, new)
+    assert secret_storage.unseal(Keyring([K2]), new, **ROW) == SECRET  # k1 can now be dropped
+
+
+# -- GATEWAY_SECRETS_KEYS ------------------------------------------------------------------------------
+
+
+def test_the_setting_parses_in_order_with_spaces_around_entries():
+    keyring = secret_keys.parse(f" k2:{b64(K2.material)} , k1:{b64(K1.material)}")
+    assert keyring.key_ids == ("k2", "k1") and keyring.primary == K2 and keyring.get("k1") == K1
+    assert keyring.get("k3") is None
+
+
+@pytest.mark.parametrize("value, reason", [
+    ("", "required"),
+    ("   ", "required"),
+    (b64(bytes(32)), "entry 1 is not KEY_ID:BASE64"),
+    (f"k1:{b64(bytes(32))},", "entry 2 is empty"),
+    (f"bad id:{b64(bytes(32))}", "entry 1 has an invalid key id"),
+    (f"{b64(bytes(32))}:{b64(bytes(32))}", "entry 1 has an invalid key id"),
+    ("k1:not*base64!", "key 'k1' \\(entry 1\\) is not valid base64"),
+    (f"k1:{b64(bytes(16))}", "key 'k1' \\(entry 1\\) decodes to 16 bytes; AES-256 needs exactly 32"),
+    (f"k1:{b64(bytes(32))},k1:{b64(bytes(range(32)))}", "key id 'k1' appears twice"),
+])
+def test_a_bad_setting_names_the_variable_and_never_the_key(value, reason):
+    with pytest.raises(ConfigError, match=f"^GATEWAY_SECRETS_KEYS: {reason}") as excinfo:
+        secret_keys.parse(value)
+    for material in (b64(bytes(32)), b64(bytes(16)), "not*base64!", b64(bytes(range(32)))):
+        assert material not in str(excinfo.value)
+
+
+def test_there_is_no_default_key(monkeypatch):
+    monkeypatch.delenv("GATEWAY_SECRETS_KEYS", raising=False)
+    with pytest.raises(ConfigError, match="GATEWAY_SECRETS_KEYS: required"):
+        secret_keys.from_env()
+    entry = secret_keys.new_entry("fresh")
+    monkeypatch.setenv("GATEWAY_SECRETS_KEYS", entry)
+    assert secret_keys.from_env().primary.material == base64.b64decode(entry.split(":")[1])
+    assert secret_keys.new_entry("fresh") != entry
+
+
+# -- nothing shows a secret ------------------------------------------------------------------------------
+
+
+class _SecretSource:
+    def active_secrets(self, tenant_id):
+        """Every tenant has SECRET: what the cache will then hold."""
+        return [SECRET]
+
+
+class _Publisher:
+    def publish(self, subject, data, headers, timeout):
+        """Never called: only Services' repr is looked at."""
+        return False
+
+    def is_connected(self):
+        """Part of the publisher protocol."""
+        return True
+
+
+def test_repr_and_str_of_every_object_holding_a_secret_or_a_key_hide_it():
+    keyring = Keyring([K1, K2])
+    cache = SecretCache(_SecretSource(), 60)
+    assert cache.active_secrets("acme") == (SECRET,)  # now it holds the secret
+    store = TenantStore(object(), keyring)
+    holders = [
+        K1, keyring, cache, store,
+        NewSecret(1, "acme", None, SECRET),
+        Services(tenant_store=store, secrets=cache, publisher=_Publisher()),
+        SecretsUnreadable("a secret of tenant acme cannot be unsealed (NotAuthentic)"),
+    ]
+    for unseal_keyring, stored in [(Keyring([K2]), sealed()), (Keyring([K1]), SECRET),
+                                   (Keyring([K1]), sealed().replace(":", ":A", 3))]:
+        with pytest.raises(secret_storage.UnsealError) as excinfo:
+            secret_storage.unseal(unseal_keyring, stored, **ROW)
+        holders.append(excinfo.value)
+    hidden = [SECRET, SECRET[6:], b64(K1.material), b64(K2.material), repr(K1.material), repr(K2.material),
+              K1.material.hex(), K2.material.hex()]
+    for holder in holders:
+        for text in (repr(holder), str(holder)):
+            assert not any(value in text for value in hidden), (type(holder).__name__, text)
+    assert "k1" in repr(keyring) and "k2" in repr(keyring)  # ids are shown: they are what an operator needs
