@@ -34,6 +34,10 @@ HEADER_TENANT_ID = "Autentikapp-Tenant-Id"
 HEADER_DEAD_REASON = "Autentikapp-Dead-Reason"
 HEADER_DEAD_SUBJECT = "Autentikapp-Original-Subject"
 HEADER_DEAD_DELIVERIES = "Autentikapp-Deliveries"
+# How often the message was replayed from the dead-letter stream (absent: never); a dead-letter copy
+# keeps it, so an entry that came back after a replay says so.
+HEADER_REPLAYS = "Autentikapp-Replays"
+REPLAY_ID_MARK = ":replay:"
 
 
 def subject_for(tenant_id: str) -> str:
@@ -44,6 +48,20 @@ def subject_for(tenant_id: str) -> str:
 def dead_letter_subject_for(tenant_id: str) -> str:
     """The dead-letter subject of a tenant's events ("unknown" when the message could not be read)."""
     return f"{DEAD_LETTER_PREFIX}.{tenant_id or 'unknown'}"
+
+
+def replay_msg_id(event_id: str, dead_letter_sequence: int) -> str:
+    """The Nats-Msg-Id of a dead letter's replay: "<event id>:replay:<dead-letter sequence>".
+
+    Not the event id: the original is still inside the work stream's duplicate window and would be
+    dropped. One id per dead-letter entry, so replaying the same entry twice is stored once.
+    """
+    return f"{event_id or 'unknown'}{REPLAY_ID_MARK}{dead_letter_sequence}"
+
+
+def is_replay_msg_id(msg_id: str) -> bool:
+    """True for a Nats-Msg-Id made by replay_msg_id (it names a replay, not an event)."""
+    return REPLAY_ID_MARK in msg_id
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,14 @@ class Identity:
 def identity(msg: Msg) -> Identity:
     """Who the message is about without decoding it: the gateway's headers, else the subject.
 
-    Used to log and dead-letter a message whose body cannot be read.
+    Used to log and dead-letter a message whose body cannot be read. The Nats-Msg-Id stands in for a
+    missing event id header, except a replay's ("<event id>:replay:<n>"), which names no event.
     """
     headers = msg.headers or {}
-    event_id = headers.get(bus.HEADER_EVENT_ID) or headers.get(bus.HEADER_MSG_ID) or ""
+    msg_id = headers.get(bus.HEADER_MSG_ID) or ""
+    if bus.is_replay_msg_id(msg_id):
+        msg_id = ""
+    event_id = headers.get(bus.HEADER_EVENT_ID) or msg_id
     tenant_id = headers.get(bus.HEADER_TENANT_ID) or ""
     prefix = bus.SUBJECT_PREFIX + "."
     if not tenant_id and msg.subject.startswith(prefix):

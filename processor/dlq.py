@@ -1,0 +1,328 @@
+"""The operator's side of the dead-letter stream (WEBHOOKS_DEAD): list its entries, replay them.
+
+processor/dead_letter.py puts messages there; this module reads and replays them, for `autentikapp dlq`.
+
+Reading never changes the stream: entries are fetched one at a time with JetStream's message-get API
+(the next message at or after a sequence, on a subject filter), so nothing is consumed, acked or
+deleted, and no consumer, durable or ephemeral, is created.
+
+Replaying one entry, in this order:
+1. publish its original bytes to its original subject (`webhooks.inbound.<tenant>`, stream WEBHOOKS) with
+   the event and tenant id headers, `Autentikapp-Replays` = its earlier replays + 1, and Nats-Msg-Id =
+   `<event id>:replay:<dead-letter sequence>` (bus.replay_msg_id; not the event id, which is still inside
+   WEBHOOKS' duplicate window and would be dropped as a duplicate);
+2. wait for JetStream's PubAck;
+3. delete the entry from WEBHOOKS_DEAD: a replayed entry is gone, there is no mark to keep in sync.
+A crash or a lost answer between 2 and 3 leaves the entry listed. Replaying it again publishes the same
+Nats-Msg-Id, which JetStream drops as a duplicate within the duplicate window (BUS_DUPLICATE_WINDOW_SECONDS,
+6 h by default; the result says `duplicate`), and then deletes the entry. After the window the event
+would run once more, which is harmless: processing is idempotent. An event that fails again is
+dead-lettered anew: a new entry, with its new reason and its replay count (`replayed` in a listing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import nats.errors
+from nats.js import JetStreamContext
+from nats.js.api import RawStreamMsg
+from nats.js.errors import APIError, NotFoundError
+
+from common import bus, ids
+from common.config import redact_url
+from common.errors import NotFound, Unavailable
+
+# JetStream API error codes this module expects.
+NO_MESSAGE = 10037  # nothing at or after the sequence (on the filter)
+STREAM_NOT_FOUND = 10059  # no process has created the dead-letter stream yet: nothing dead-lettered
+DELETE_FAILED = 10057  # the entry to delete is gone already (e.g. a concurrent replay removed it)
+
+ALL_SUBJECTS = f"{bus.DEAD_LETTER_PREFIX}.>"
+CLIENT_NAME = "autentikapp-dlq"
+_COUNT = re.compile(r"[0-9]{1,9}")
+
+# What a NATS failure looks like while connected: connection lost, request timed out, JetStream refused.
+NatsFailure = (nats.errors.Error, OSError, asyncio.TimeoutError)
+
+
+def _count(text: str) -> int | None:
+    """A non-negative integer header, or None when absent or malformed."""
+    return int(text) if _COUNT.fullmatch(text) else None
+
+
+def _tenant_of_subject(subject: str) -> str:
+    """The tenant of a dead-letter subject (`webhooks.dead.<tenant>`; "unknown" means none)."""
+    prefix = bus.DEAD_LETTER_PREFIX + "."
+    tenant_id = subject[len(prefix):] if subject.startswith(prefix) else ""
+    return tenant_id if tenant_id != "unknown" and ids.is_tenant_id(tenant_id) else ""
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One entry of the dead-letter stream: the original message and why it was given up on."""
+
+    sequence: int  # in WEBHOOKS_DEAD
+    event_id: str  # "" when the message could not be read
+    tenant_id: str
+    reason: str
+    deliveries: int | None
+    original_subject: str
+    dead_lettered_at: datetime | None
+    replays: int  # how often this message was replayed before it came back here
+    data: bytes = field(default=b"", repr=False)
+
+    @property
+    def replayed(self) -> bool:
+        """True when the entry came back after a replay (a replayed entry itself is deleted)."""
+        return self.replays > 0
+
+    @classmethod
+    def from_raw(cls, raw: RawStreamMsg) -> "DeadLetter":
+        """Read an entry from its headers (processor/dead_letter.headers_for); missing ones stay empty."""
+        headers = raw.headers or {}
+
+        def header(name: str) -> str:
+            """One header's value, "" when absent."""
+            return str(headers.get(name) or "").strip()
+
+        return cls(
+            sequence=raw.seq or 0,
+            event_id=header(bus.HEADER_EVENT_ID),
+            tenant_id=header(bus.HEADER_TENANT_ID) or _tenant_of_subject(raw.subject or ""),
+            reason=header(bus.HEADER_DEAD_REASON),
+            deliveries=_count(header(bus.HEADER_DEAD_DELIVERIES)),
+            original_subject=header(bus.HEADER_DEAD_SUBJECT),
+            dead_lettered_at=raw.time,
+            replays=_count(header(bus.HEADER_REPLAYS)) or 0,
+            data=raw.data or b"",
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, without the message bytes."""
+        return {
+            "sequence": self.sequence,
+            "event_id": self.event_id or None,
+            "tenant_id": self.tenant_id or None,
+            "reason": self.reason or None,
+            "deliveries": self.deliveries,
+            "original_subject": self.original_subject or None,
+            "dead_lettered_at": self.dead_lettered_at.isoformat() if self.dead_lettered_at else None,
+            "replayed": self.replayed,
+            "replays": self.replays,
+            "size": len(self.data),
+        }
+
+
+class ReplayRefused(Exception):
+    """This entry cannot be replayed (it names no work subject); the others can."""
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """An entry republished to the work stream and removed from the dead-letter stream."""
+
+    entry: DeadLetter
+    subject: str
+    msg_id: str
+    work_sequence: int  # the replay's sequence in WEBHOOKS (the earlier one's when `duplicate`)
+    duplicate: bool  # JetStream had this replay already: an earlier run published it, then stopped
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "sequence": self.entry.sequence,
+            "event_id": self.entry.event_id or None,
+            "tenant_id": self.entry.tenant_id or None,
+            "subject": self.subject,
+            "msg_id": self.msg_id,
+            "work_sequence": self.work_sequence,
+            "duplicate": self.duplicate,
+        }
+
+
+@dataclass(frozen=True)
+class Refused:
+    """An entry left in the dead-letter stream, and why."""
+
+    entry: DeadLetter
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {"sequence": self.entry.sequence, "event_id": self.entry.event_id or None, "reason": self.reason}
+
+
+@dataclass
+class ReplayReport:
+    """What a replay run did; `error` says why it stopped early (the entries not reached stay listed)."""
+
+    replayed: list[Replayed] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
+    error: str | None = None
+
+
+def replay_subject(entry: DeadLetter) -> str:
+    """Where a replay goes: the entry's original subject, which must be a `webhooks.inbound.<tenant>`."""
+    prefix = bus.SUBJECT_PREFIX + "."
+    subject = entry.original_subject
+    if not (subject.startswith(prefix) and ids.is_tenant_id(subject[len(prefix):])):
+        raise ReplayRefused("its original subject is missing or not a webhooks.inbound.<tenant> subject")
+    return subject
+
+
+def replay_headers(entry: DeadLetter) -> dict[str, str]:
+    """The replay's headers: a Nats-Msg-Id of its own, the ids the processor logs by, the replay count."""
+    headers = {
+        bus.HEADER_MSG_ID: bus.replay_msg_id(entry.event_id, entry.sequence),
+        bus.HEADER_EVENT_ID: entry.event_id,
+        bus.HEADER_TENANT_ID: entry.tenant_id,
+        bus.HEADER_REPLAYS: str(entry.replays + 1),
+    }
+    return {name: value for name, value in headers.items() if value}
+
+
+async def entries(
+    js: JetStreamContext, *, tenant_id: str | None = None, up_to: int | None = None
+) -> AsyncGenerator[DeadLetter, None]:
+    """The entries in sequence order (of one tenant when given), up to sequence `up_to` when given."""
+    subject = bus.dead_letter_subject_for(tenant_id) if tenant_id else ALL_SUBJECTS
+    sequence = 1
+    while up_to is None or sequence <= up_to:
+        try:
+            raw = await js.get_msg(bus.DEAD_LETTER_STREAM, sequence, subject=subject, next=True)
+        except NotFoundError as exc:
+            if exc.err_code in (NO_MESSAGE, STREAM_NOT_FOUND):
+                return
+            raise
+        if up_to is not None and raw.seq > up_to:
+            return
+        yield DeadLetter.from_raw(raw)
+        sequence = raw.seq + 1
+
+
+async def last_sequence(js: JetStreamContext) -> int:
+    """The dead-letter stream's last sequence now (0 when it does not exist yet)."""
+    try:
+        return (await js.stream_info(bus.DEAD_LETTER_STREAM)).state.last_seq
+    except NotFoundError:
+        return 0
+
+
+async def replay_entry(js: JetStreamContext, entry: DeadLetter, timeout: float) -> Replayed:
+    """Republish one entry, wait for the PubAck, then delete it (see the module's docstring)."""
+    subject = replay_subject(entry)
+    headers = replay_headers(entry)
+    ack = await js.publish(subject, entry.data, timeout=timeout, stream=bus.STREAM, headers=headers)
+    try:
+        await js.delete_msg(bus.DEAD_LETTER_STREAM, entry.sequence)
+    except APIError as exc:
+        if exc.err_code != DELETE_FAILED:  # anything but "it is gone already"
+            raise
+    return Replayed(entry, subject, headers[bus.HEADER_MSG_ID], ack.seq, bool(ack.duplicate))
+
+
+async def find(js: JetStreamContext, event_ids: Sequence[str], *, tenant_id: str | None = None,
+               up_to: int | None = None) -> list[DeadLetter]:
+    """Every entry of the given events; NotFound naming the events that have none."""
+    wanted = set(event_ids)
+    found = [entry async for entry in entries(js, tenant_id=tenant_id, up_to=up_to) if entry.event_id in wanted]
+    missing = [event_id for event_id in dict.fromkeys(event_ids) if event_id not in {e.event_id for e in found}]
+    if missing:
+        where = f" of tenant {tenant_id}" if tenant_id else ""
+        raise NotFound(f"no dead letter{where} for event{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+    return found
+
+
+async def replay_all(js: JetStreamContext, selected: AsyncGenerator[DeadLetter, None],
+                     timeout: float) -> ReplayReport:
+    """Replay the selected entries one by one; a refused entry is skipped, a NATS failure stops the run."""
+    report = ReplayReport()
+    async with contextlib.aclosing(selected) as selection:
+        async for entry in selection:
+            try:
+                report.replayed.append(await replay_entry(js, entry, timeout))
+            except ReplayRefused as exc:
+                report.refused.append(Refused(entry, str(exc)))
+            except NatsFailure as exc:
+                report.error = (f"stopped at dead letter {entry.sequence}: {describe(exc)}; it and the entries "
+                                f"after it stay in {bus.DEAD_LETTER_STREAM} (replaying again is safe)")
+                break
+    return report
+
+
+async def _each(items: Sequence[DeadLetter]) -> AsyncGenerator[DeadLetter, None]:
+    """A list as an async iterator."""
+    for item in items:
+        yield item
+
+
+def describe(exc: BaseException) -> str:
+    """A NATS failure in a few words (JetStream's own description when it answered)."""
+    if isinstance(exc, APIError) and exc.description:
+        return f"JetStream answered {exc.description!r}"
+    return f"NATS {type(exc).__name__}"
+
+
+async def _ignore(_exc: Exception) -> None:
+    """A connection error callback that stays quiet: failures surface as exceptions."""
+
+
+def _urls_for_messages(url: str) -> str:
+    """NATS_URL with any password replaced, server by server."""
+    return ",".join(redact_url(server.strip()) for server in url.split(","))
+
+
+@contextlib.asynccontextmanager
+async def jetstream(settings: bus.BusSettings, timeout: float) -> AsyncIterator[JetStreamContext]:
+    """A short-lived connection for one command: tries each server twice, never reconnects; a NATS
+    failure becomes Unavailable with a one-line reason (no password)."""
+    where = _urls_for_messages(settings.url)
+    try:
+        nc = await bus.connect(settings, CLIENT_NAME, allow_reconnect=False, max_reconnect_attempts=1,
+                               connect_timeout=max(1, round(timeout)), error_cb=_ignore)
+    except NatsFailure as exc:
+        raise Unavailable(f"cannot reach NATS at {where} ({type(exc).__name__}); set NATS_URL") from None
+    try:
+        yield nc.jetstream(timeout=timeout)
+    except NatsFailure as exc:
+        raise Unavailable(f"NATS at {where}: {describe(exc)}") from None
+    finally:
+        with contextlib.suppress(Exception):
+            await nc.close()
+
+
+async def list_entries(settings: bus.BusSettings, *, tenant_id: str | None, limit: int,
+                       timeout: float) -> tuple[list[DeadLetter], bool]:
+    """Up to `limit` entries (0 = all) in sequence order, and whether more are left."""
+    async with jetstream(settings, timeout) as js:
+        found: list[DeadLetter] = []
+        async with contextlib.aclosing(entries(js, tenant_id=tenant_id)) as listing:
+            async for entry in listing:
+                if limit and len(found) == limit:
+                    return found, True
+                found.append(entry)
+        return found, False
+
+
+async def replay(settings: bus.BusSettings, *, event_ids: Sequence[str] | None, tenant_id: str | None,
+                 timeout: float) -> ReplayReport:
+    """Replay the entries of `event_ids` (NotFound, before anything is published, when one has none), or
+    every entry when `event_ids` is None; of one tenant when given.
+
+    Only entries present at the start are replayed: an event that fails again while the run goes on
+    comes back as a new entry, left for the operator to look at.
+    """
+    async with jetstream(settings, timeout) as js:
+        up_to = await last_sequence(js)
+        if event_ids is None:
+            selected = entries(js, tenant_id=tenant_id, up_to=up_to)
+        else:
+            selected = _each(await find(js, event_ids, tenant_id=tenant_id, up_to=up_to))
+        return await replay_all(js, selected, timeout)
