@@ -13,8 +13,9 @@ from common.errors import InvalidArgument
 
 MAX_TENANT_ID = 64
 MAX_CODE = 128
-_TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+# \Z, not $: "$" also matches before a final newline, and "acme\n" must not pass as a tenant id.
+_TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
 
 
 def tenant_id(value: str, field: str = "tenant_id") -> str:

@@ -32,7 +32,7 @@ def test_empty_values_are_absent_not_errors():
     assert normalize.email("  ") == normalize.phone(None) == normalize.national_id("") == ""
 
 
-@pytest.mark.parametrize("bad", ["", "a.b", "a b", "a*", "x" * 65, "../etc", "-leading"])
+@pytest.mark.parametrize("bad", ["", "a.b", "a b", "a*", "x" * 65, "../etc", "-leading", "acme\n"])
 def test_tenant_ids_safe_for_subjects_and_urls(bad):
     with pytest.raises(InvalidArgument):
         ids.tenant_id(bad)
@@ -40,7 +40,7 @@ def test_tenant_ids_safe_for_subjects_and_urls(bad):
 
 def test_codes_accept_uuids_and_refuse_whitespace():
     assert ids.code("a1b2c3d4-e5f6-7890-1234-567890abcdef")
-    for bad in ["", "a b", "x" * 129, "código"]:
+    for bad in ["", "a b", "x" * 129, "código", "abc\n"]:
         with pytest.raises(InvalidArgument):
             ids.code(bad)
 

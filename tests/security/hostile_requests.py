@@ -1,0 +1,784 @@
+"""The hostile corpus: requests a broken or malicious sender could make, each with its documented answer.
+
+Every entry names what it tries, the status the gateway must answer and, when the Flask app answers,
+the problem `code` of its application/problem+json body. A handful are refused by gunicorn's HTTP
+parser before the app sees them (`code=None`, the SERVER layer): gunicorn answers those with its own
+short text/html page and closes the connection; no request reaches the app, so none is logged by it.
+
+Signing: SIGNED entries carry the correct HMAC of their exact body under the tenant's secret, so the
+check they aim at is not masked by a 401; UNSIGNED ones carry no signature; other entries give a
+function (secret, body) -> header value for a wrong one.
+
+Most entries must be refused and change nothing. The ACCEPTED ones (202) are "data, not attacks":
+quotes, SQL and shell metacharacters in free-text fields, a BOM, a body exactly at the size cap. Each
+of those sells its own registered code to its own buyer, and `stored` says what must be stored,
+byte for byte.
+
+The order of checks is the contract's: size 413 ▸ tenant + signature 401 ▸ content type 415 ▸
+strict JSON 400 ▸ payload rules 422 ▸ 202. A tenant id in the path that is malformed (a NUL, a dot,
+`..`, too long, non-ASCII) is answered 401 exactly like an unknown tenant; a path that no longer
+matches the route (an encoded `/`, a trailing slash, nothing after `inbound/`) is 404.
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cli.examples import TRANSACTION_CREATED
+from rawhttp import build_request
+
+TENANT = "acme"
+PATH = "/v1/webhooks/inbound/" + TENANT
+MAX_BODY_BYTES = 512 * 1024  # the gateway's default GATEWAY_MAX_BODY_BYTES
+TEN_MB = 10 * 1024 * 1024
+
+SIGNED = "signed"
+UNSIGNED = "unsigned"
+Signature = str | Callable[[str, bytes], str]
+
+GUIDE: dict[str, Any] = json.loads(TRANSACTION_CREATED.read_bytes())
+_DROP = object()
+_MARK = "@@RAW@@"
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What an accepted entry must have stored: its identifier's fields and its buyer's fields."""
+
+    code: str
+    identifier: dict[str, str]
+    customer: dict[str, str]
+
+
+@dataclass(frozen=True)
+class WireContext:
+    """What a byte-for-byte request needs: the tenant's path and a signer under its secret."""
+
+    path: str
+    sign: Callable[[bytes], str]
+
+
+@dataclass(frozen=True)
+class Hostile:
+    """One hostile request and its documented answer."""
+
+    name: str
+    category: str
+    status: int
+    code: str | None  # the problem code; None: refused by gunicorn's HTTP parser (text/html)
+    why: str
+    body: bytes | Callable[[], bytes] = b""
+    signature: Signature = SIGNED
+    content_type: str | None = "application/json"
+    method: str = "POST"
+    path: str = PATH
+    headers: tuple[tuple[str, str], ...] = ()
+    wire: Callable[[WireContext], bytes] | None = None  # the whole request, when a client library can't send it
+    half_close: bool = False  # stop writing after the request (a client gone mid-body)
+    fields: tuple[str, ...] = ()  # 422: fields that must be named in `errors`
+    stored: Stored | None = None  # 202: what must be stored verbatim
+
+    def resolved_body(self) -> bytes:
+        """The body bytes (large ones are built on demand)."""
+        return self.body() if callable(self.body) else self.body
+
+
+# -- building bodies --------------------------------------------------------------------------------
+
+
+def _encode(doc: Any) -> bytes:
+    return json.dumps(doc, ensure_ascii=False).encode("utf-8")
+
+
+def _changed(name: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """The guide's example with its own transaction id and `changes` applied by dotted path
+    (`transaction_data.line_items.0.quantity`); _DROP removes a member."""
+    doc = copy.deepcopy(GUIDE)
+    doc["transaction_data"]["transaction_id"] = f"H-{name}"
+    for path, value in changes.items():
+        *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
+        target = doc
+        for part in parents:
+            target = target[part]
+        if value is _DROP:
+            del target[last]
+        else:
+            target[last] = value
+    return doc
+
+
+def guide(name: str, changes: dict[str, Any] | None = None) -> bytes:
+    """The guide's example as JSON bytes, with changes."""
+    return _encode(_changed(name, changes or {}))
+
+
+def guide_raw(name: str, path: str, raw: bytes) -> bytes:
+    """The guide's example with the value at `path` replaced by raw bytes (a literal JSON can't hold
+    as a Python value: 10**400 digits, -0, NaN, broken UTF-8...)."""
+    return _encode(_changed(name, {path: _MARK})).replace(f'"{_MARK}"'.encode(), raw)
+
+
+def guide_in_string(name: str, path: str, raw: bytes) -> bytes:
+    """The guide's example with raw bytes inside the string at `path`."""
+    return _encode(_changed(name, {path: f"x{_MARK}x"})).replace(_MARK.encode(), raw)
+
+
+def sale_for(name: str, *, customer: dict[str, Any] | None = None, item: dict[str, Any] | None = None,
+             transaction_id: str | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A valid sale of this entry's own code to this entry's own buyer (accepted entries)."""
+    return {
+        "event_type": "transaction.created",
+        "event_timestamp": "2025-09-13T14:30:00Z",
+        "customer_data": customer or {"email": f"{name}@example.com"},
+        "transaction_data": {
+            "transaction_id": transaction_id or f"H-{name}",
+            "currency": "COP",
+            "total_amount": 10,
+            "line_items": [{"product_sku": "SKU-1", "product_name": "Plain product", "quantity": 1,
+                            "unit_price": 10, **(item or {}), "autentikapp_code": code_for(name)}],
+        },
+        **(extra or {}),
+    }
+
+
+def code_for(name: str) -> str:
+    """The registered code an accepted entry sells."""
+    return f"DATA-{name}"
+
+
+def _nested(depth: int, kind: str = "list") -> bytes:
+    if kind == "list":
+        return b"[" * depth + b"]" * depth
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+def _ten_mb_body() -> bytes:
+    return _encode(_changed("ten-mb", {"transaction_data.line_items.0.product_name": "x" * TEN_MB}))
+
+
+def _padded_to(size: int) -> Callable[[], bytes]:
+    """A valid sale padded with an unknown field to exactly `size` bytes."""
+    def build() -> bytes:
+        doc = sale_for("body-exactly-at-cap", extra={"padding": ""})
+        pad = size - len(_encode(doc))
+        doc["padding"] = "p" * pad
+        body = _encode(doc)
+        assert len(body) == size
+        return body
+    return build
+
+
+def _chunked(body: bytes, size: int = 64 * 1024) -> bytes:
+    out = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + size]), body[i:i + size]) for i in range(0, len(body), size))
+    return out + b"0\r\n\r\n"
+
+
+# -- signatures that are wrong ----------------------------------------------------------------------
+
+
+def _hmac(secret: str, body: bytes) -> str:
+    import hashlib
+    import hmac
+
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _wrong_secret(secret: str, body: bytes) -> str:
+    return _hmac("whsec_" + "A" * 43, body)
+
+
+def _other_body(secret: str, body: bytes) -> str:
+    return _hmac(secret, body + b" ")
+
+
+def _truncated(secret: str, body: bytes) -> str:
+    return _hmac(secret, body)[:63]
+
+
+def _non_hex(secret: str, body: bytes) -> str:
+    return "g" * 64
+
+
+def _prefixed(secret: str, body: bytes) -> str:
+    return "sha256=" + _hmac(secret, body)
+
+
+def _base64(secret: str, body: bytes) -> str:
+    import base64
+
+    return base64.b64encode(bytes.fromhex(_hmac(secret, body))).decode()
+
+
+def _empty(secret: str, body: bytes) -> str:
+    return ""
+
+
+def _eight_kb(secret: str, body: bytes) -> str:
+    return _hmac(secret, body) * 125  # 8,000 characters: under gunicorn's 8,190-byte field limit
+
+
+def _ten_kb(secret: str, body: bytes) -> str:
+    return "a" * 10 * 1024
+
+
+# -- byte-for-byte requests ----------------------------------------------------------------------------
+
+_SMALL = guide("wire")  # the body of most wire-level entries (a valid sale: only the framing is hostile)
+
+
+def _signed_headers(ctx: WireContext, body: bytes) -> list[tuple[str, str]]:
+    return [("Content-Type", "application/json"), ("X-Autentikapp-Signature", ctx.sign(body))]
+
+
+def _with_signature_value(value: Callable[[str], str]) -> Callable[[WireContext], bytes]:
+    """The valid signature header made hostile by `value(signature)`, written as is."""
+    def build(ctx: WireContext) -> bytes:
+        return build_request("POST", ctx.path, [("Content-Type", "application/json"),
+                                                ("X-Autentikapp-Signature", value(ctx.sign(_SMALL)))], _SMALL)
+    return build
+
+
+def _with_headers(extra: Callable[[WireContext], list[tuple[str, str]]], body: bytes = _SMALL,
+                  *, content_length: bool = True) -> Callable[[WireContext], bytes]:
+    """A signed request with `extra` headers appended, written as is."""
+    def build(ctx: WireContext) -> bytes:
+        return build_request("POST", ctx.path, _signed_headers(ctx, body) + extra(ctx), body,
+                             content_length=content_length)
+    return build
+
+
+def _chunked_wire(framing: bytes, signed_body: bytes = _SMALL) -> Callable[[WireContext], bytes]:
+    """Transfer-Encoding: chunked with the given (broken) framing; signed over `signed_body`."""
+    def build(ctx: WireContext) -> bytes:
+        headers = _signed_headers(ctx, signed_body) + [("Transfer-Encoding", "chunked")]
+        return build_request("POST", ctx.path, headers, framing, content_length=False)
+    return build
+
+
+def _request_line(line: str) -> Callable[[WireContext], bytes]:
+    """A signed request whose request line is `line` ({path} is the tenant's path)."""
+    def build(ctx: WireContext) -> bytes:
+        request = build_request("POST", ctx.path, _signed_headers(ctx, _SMALL), _SMALL)
+        first_line_end = request.index(b"\r\n")
+        return line.format(path=ctx.path).encode("utf-8") + request[first_line_end:]
+    return build
+
+
+def _ten_mb_chunked(ctx: WireContext) -> bytes:
+    body = _ten_mb_body()
+    headers = _signed_headers(ctx, body) + [("Transfer-Encoding", "chunked")]
+    return build_request("POST", ctx.path, headers, _chunked(body), content_length=False)
+
+
+def _no_body_at_all(ctx: WireContext) -> bytes:
+    """POST with neither Content-Length nor Transfer-Encoding: a request without a body."""
+    return build_request("POST", ctx.path, _signed_headers(ctx, b""), b"", content_length=False)
+
+
+def _expect_continue(ctx: WireContext) -> bytes:
+    body = b'{"broken": '
+    return build_request("POST", ctx.path, _signed_headers(ctx, body) + [("Expect", "100-continue")], body)
+
+
+# -- the corpus ------------------------------------------------------------------------------------------
+
+MALFORMED = "malformed-json"
+INVALID = "invalid-payload"
+SIGNATURE = "invalid-signature"
+TOO_LARGE = "payload-too-large"
+MEDIA_TYPE = "unsupported-media-type"
+NOT_FOUND = "not-found"
+NOT_ALLOWED = "method-not-allowed"
+BAD_REQUEST = "bad-request"
+SERVER = None  # gunicorn's HTTP parser answers (text/html); the app never sees the request
+
+CORPUS: list[Hostile] = [
+    # -- broken JSON: 400 malformed-json (signed, so the signature check passes and JSON is the issue)
+    Hostile("json-truncated", "json", 400, MALFORMED, "the body cut in half",
+            body=guide("json-truncated")[:200]),
+    Hostile("json-trailing-comma", "json", 400, MALFORMED, "a comma after the last member",
+            body=guide("json-trailing-comma")[:-1] + b",}"),
+    Hostile("json-single-quotes", "json", 400, MALFORMED, "single-quoted strings",
+            body=guide("json-single-quotes").replace(b'"', b"'")),
+    Hostile("json-unquoted-keys", "json", 400, MALFORMED, "bare keys",
+            body=b"{event_type: 1}"),
+    Hostile("json-comment", "json", 400, MALFORMED, "a /* comment */",
+            body=b'{"event_type": "transaction.created" /* sneaky */}'),
+    Hostile("json-two-documents", "json", 400, MALFORMED, "a second document after the first",
+            body=guide("json-two-documents") + b"{}"),
+    Hostile("json-nan", "json", 400, MALFORMED, "NaN is not JSON",
+            body=guide_raw("json-nan", "transaction_data.total_amount", b"NaN")),
+    Hostile("json-infinity", "json", 400, MALFORMED, "Infinity is not JSON",
+            body=guide_raw("json-infinity", "transaction_data.line_items.0.unit_price", b"Infinity")),
+    Hostile("json-negative-infinity", "json", 400, MALFORMED, "-Infinity is not JSON",
+            body=guide_raw("json-negative-infinity", "transaction_data.total_amount", b"-Infinity")),
+    Hostile("json-hex-number", "json", 400, MALFORMED, "0x1 is not a JSON number",
+            body=guide_raw("json-hex-number", "transaction_data.line_items.0.quantity", b"0x1")),
+    Hostile("json-leading-zero", "json", 400, MALFORMED, "01 is not a JSON number",
+            body=guide_raw("json-leading-zero", "transaction_data.line_items.0.quantity", b"01")),
+    Hostile("json-plus-sign", "json", 400, MALFORMED, "+1 is not a JSON number",
+            body=guide_raw("json-plus-sign", "transaction_data.line_items.0.quantity", b"+1")),
+    Hostile("json-raw-newline-in-string", "json", 400, MALFORMED, "an unescaped control character in a string",
+            body=guide_in_string("json-raw-newline-in-string", "transaction_data.line_items.0.product_name", b"\n")),
+    Hostile("json-bad-escape", "json", 400, MALFORMED, "\\x41 is not a JSON escape",
+            body=guide_in_string("json-bad-escape", "customer_data.first_name", b"\\x41")),
+    Hostile("json-only-whitespace", "json", 400, MALFORMED, "a body of blanks",
+            body=b" \r\n\t "),
+    Hostile("json-empty-body", "json", 400, MALFORMED, "Content-Length: 0, correctly signed",
+            body=b""),
+    Hostile("json-no-body-at-all", "json", 400, MALFORMED, "no Content-Length and no body",
+            wire=_no_body_at_all),
+    Hostile("json-duplicate-key", "json", 400, MALFORMED, "event_type twice: which one wins differs by parser",
+            body=guide("json-duplicate-key")[:-1] + b', "event_type": "transaction.created"}'),
+    Hostile("json-duplicate-key-nested", "json", 400, MALFORMED, "customer_data.email twice, with two values",
+            body=guide("json-duplicate-key-nested").replace(
+                b'"email": "cliente@email.com"', b'"email": "cliente@email.com", "email": "victim@email.com"')),
+    Hostile("json-deep-array-10000", "json", 400, MALFORMED, "10,000 nested arrays",
+            body=_nested(10_000)),
+    Hostile("json-deep-object-10000", "json", 400, MALFORMED, "10,000 nested objects",
+            body=_nested(10_000, "object")),
+    Hostile("json-nesting-just-over-cap", "json", 400, MALFORMED, "an extra member nested 40 levels (cap 32)",
+            body=guide_raw("json-nesting-just-over-cap", "extra", _nested(40))),
+    Hostile("json-integer-5000-digits", "json", 400, MALFORMED, "an integer literal longer than Python converts",
+            body=guide_raw("json-integer-5000-digits", "transaction_data.line_items.0.quantity", b"9" * 5000)),
+    Hostile("json-lone-surrogate-escaped", "json", 400, MALFORMED, "\\ud800 without its pair, in a value",
+            body=guide_in_string("json-lone-surrogate-escaped", "transaction_data.line_items.0.product_name",
+                                 b"\\ud800")),
+    Hostile("json-lone-surrogate-in-key", "json", 400, MALFORMED, "\\udc00 in a member name",
+            body=guide("json-lone-surrogate-in-key")[:-1] + b', "k\\udc00": 1}'),
+    Hostile("json-invalid-utf8", "json", 400, MALFORMED, "bytes FF FE inside a string",
+            body=guide_in_string("json-invalid-utf8", "customer_data.first_name", b"\xff\xfe")),
+    Hostile("json-overlong-utf8-slash", "json", 400, MALFORMED, "C0 AF: an overlong '/'",
+            body=guide_in_string("json-overlong-utf8-slash", "transaction_data.line_items.0.product_sku", b"\xc0\xaf")),
+    Hostile("json-overlong-utf8-dot", "json", 400, MALFORMED, "E0 80 AE: an overlong '.'",
+            body=guide_in_string("json-overlong-utf8-dot", "transaction_data.transaction_id", b"\xe0\x80\xae")),
+    Hostile("json-utf8-encoded-surrogate", "json", 400, MALFORMED, "ED A0 80: a surrogate encoded as UTF-8 (CESU)",
+            body=guide_in_string("json-utf8-encoded-surrogate", "customer_data.last_name", b"\xed\xa0\x80")),
+    Hostile("json-raw-nul-in-string", "json", 400, MALFORMED, "a raw NUL byte inside a string",
+            body=guide_in_string("json-raw-nul-in-string", "customer_data.national_id", b"\x00")),
+    Hostile("json-raw-nul-after-document", "json", 400, MALFORMED, "a NUL byte after the document",
+            body=guide("json-raw-nul-after-document") + b"\x00"),
+    Hostile("json-utf16-body", "json", 400, MALFORMED, "the body encoded as UTF-16",
+            body=guide("json-utf16-body").decode().encode("utf-16")),
+    Hostile("json-gzip-body", "json", 400, MALFORMED, "a gzip body with Content-Encoding: gzip (not decoded)",
+            body=gzip.compress(guide("json-gzip-body"), mtime=0), headers=(("Content-Encoding", "gzip"),)),
+    Hostile("json-after-expect-100-continue", "json", 400, MALFORMED, "Expect: 100-continue, then a broken body",
+            wire=_expect_continue),
+
+    # -- huge and odd numbers: parsed exactly (int / Decimal), then refused by the payload rules
+    Hostile("number-quantity-1e400", "numbers", 422, INVALID, "1e400 overflows a float; it is not an integer",
+            body=guide_raw("number-quantity-1e400", "transaction_data.line_items.0.quantity", b"1e400"),
+            fields=("transaction_data.line_items[0].quantity",)),
+    Hostile("number-total-1e400", "numbers", 422, INVALID, "1e400 as an amount: more than 18 integer digits",
+            body=guide_raw("number-total-1e400", "transaction_data.total_amount", b"1e400"),
+            fields=("transaction_data.total_amount",)),
+    Hostile("number-quantity-10-pow-400-literal", "numbers", 422, INVALID, "10**400 written out as an integer",
+            body=guide_raw("number-quantity-10-pow-400-literal", "transaction_data.line_items.0.quantity",
+                           str(10 ** 400).encode()),
+            fields=("transaction_data.line_items[0].quantity",)),
+    Hostile("number-price-10-pow-400-literal", "numbers", 422, INVALID, "10**400 written out as a price",
+            body=guide_raw("number-price-10-pow-400-literal", "transaction_data.line_items.0.unit_price",
+                           str(10 ** 400).encode()),
+            fields=("transaction_data.line_items[0].unit_price",)),
+    Hostile("number-quantity-2-pow-63", "numbers", 422, INVALID, "one past the largest int64",
+            body=guide_raw("number-quantity-2-pow-63", "transaction_data.line_items.0.quantity", str(2 ** 63).encode()),
+            fields=("transaction_data.line_items[0].quantity",)),
+    Hostile("number-quantity-2-pow-64", "numbers", 422, INVALID, "one past the largest uint64",
+            body=guide_raw("number-quantity-2-pow-64", "transaction_data.line_items.0.quantity", str(2 ** 64).encode()),
+            fields=("transaction_data.line_items[0].quantity",)),
+    Hostile("number-quantity-minus-2-pow-63", "numbers", 422, INVALID, "the smallest int64",
+            body=guide_raw("number-quantity-minus-2-pow-63", "transaction_data.line_items.0.quantity",
+                           str(-2 ** 63).encode()),
+            fields=("transaction_data.line_items[0].quantity",)),
+    Hostile("number-quantity-negative-zero", "numbers", 422, INVALID, "-0 is 0, below the minimum of 1",
+            body=guide_raw("number-quantity-negative-zero", "transaction_data.line_items.0.quantity", b"-0"),
+            fields=("transaction_data.line_items[0].quantity",)),
+    Hostile("number-quantity-one-point-zero", "numbers", 422, INVALID, "1.0 is not an integer",
+            body=guide_raw("number-quantity-one-point-zero", "transaction_data.line_items.0.quantity", b"1.0"),
+            fields=("transaction_data.line_items[0].quantity",)),
+    Hostile("number-price-negative", "numbers", 422, INVALID, "a price below zero",
+            body=guide_raw("number-price-negative", "transaction_data.line_items.0.unit_price", b"-0.01"),
+            fields=("transaction_data.line_items[0].unit_price",)),
+    Hostile("number-price-1e-400", "numbers", 422, INVALID, "400 decimals (cap 12)",
+            body=guide_raw("number-price-1e-400", "transaction_data.line_items.0.unit_price", b"1e-400"),
+            fields=("transaction_data.line_items[0].unit_price",)),
+
+    # -- wrong JSON types, one for every field of the guide's payload, and for the body itself: 422
+    Hostile("type-body-array", "types", 422, INVALID, "the body is an array", body=b"[]", fields=("",)),
+    Hostile("type-body-string", "types", 422, INVALID, "the body is a string", body=b'"sale"', fields=("",)),
+    Hostile("type-body-null", "types", 422, INVALID, "the body is null", body=b"null", fields=("",)),
+    Hostile("type-body-number", "types", 422, INVALID, "the body is a number", body=b"42", fields=("",)),
+    Hostile("type-body-true", "types", 422, INVALID, "the body is true", body=b"true", fields=("",)),
+    *[
+        Hostile(f"type-{path.replace('.0.', '.item.').replace('.', '-').replace('_', '-')}", "types", 422, INVALID,
+                f"{path} as {json.dumps(value)}",
+                body=guide(f"type-{index}", {path: value}),
+                fields=(path.replace(".0", "[0]"),))
+        for index, (path, value) in enumerate([
+            ("event_type", 42),
+            ("event_timestamp", 1694615400),
+            ("customer_data", ["cliente@email.com"]),
+            ("customer_data.national_id", 123456789),
+            ("customer_data.email", ["cliente@email.com"]),
+            ("customer_data.phone_number", 573001234567),
+            ("customer_data.first_name", {"es": "Diego"}),
+            ("customer_data.last_name", True),
+            ("customer_data.whatsapp_number", 3.5),
+            ("transaction_data", "FACT-00123"),
+            ("transaction_data.currency", 170),
+            ("transaction_data.total_amount", "950000.00"),
+            ("transaction_data.line_items", {"0": {}}),
+            ("transaction_data.line_items.0", "BOLSO-CUERO-01"),
+            ("transaction_data.line_items.0.product_sku", 1),
+            ("transaction_data.line_items.0.product_name", ["Bolso"]),
+            ("transaction_data.line_items.0.quantity", "1"),
+            ("transaction_data.line_items.0.unit_price", True),
+            ("transaction_data.line_items.0.autentikapp_code", 12345),
+        ])
+    ],
+    Hostile("type-transaction-id-number", "types", 422, INVALID, "transaction_id as 123",
+            body=guide("type-transaction-id-number", {"transaction_data.transaction_id": 123}),
+            fields=("transaction_data.transaction_id",)),
+
+    # -- sizes: the body cap (413, checked on Content-Length before reading) and every string's cap (422)
+    Hostile("size-10mb-string", "sizes", 413, TOO_LARGE, "a 10 MB product name, with Content-Length",
+            body=_ten_mb_body),
+    Hostile("size-10mb-chunked", "sizes", 413, TOO_LARGE, "the same 10 MB body chunked (no Content-Length)",
+            wire=_ten_mb_chunked),
+    Hostile("size-cap-plus-one", "sizes", 413, TOO_LARGE, "one byte over GATEWAY_MAX_BODY_BYTES",
+            body=b" " * (MAX_BODY_BYTES + 1)),
+    Hostile("size-content-length-absurd", "sizes", 413, TOO_LARGE, "Content-Length: 30 nines, 8 bytes sent",
+            wire=_with_headers(lambda ctx: [("Content-Length", "9" * 30)], b'{"a": 1}')),
+    Hostile("size-transaction-id-129", "sizes", 422, INVALID, "transaction_id over 128 characters",
+            body=guide("size-transaction-id-129", {"transaction_data.transaction_id": "T" * 129}),
+            fields=("transaction_data.transaction_id",)),
+    Hostile("size-product-name-10k", "sizes", 422, INVALID, "a 10,000-character product name",
+            body=guide("size-product-name-10k", {"transaction_data.line_items.0.product_name": "n" * 10_000}),
+            fields=("transaction_data.line_items[0].product_name",)),
+    Hostile("size-national-id-1000", "sizes", 422, INVALID, "a 1,000-digit national id",
+            body=guide("size-national-id-1000", {"customer_data.national_id": "1" * 1000}),
+            fields=("customer_data.national_id",)),
+    Hostile("size-email-300", "sizes", 422, INVALID, "a 300-character e-mail",
+            body=guide("size-email-300", {"customer_data.email": "a" * 288 + "@example.com"}),
+            fields=("customer_data.email",)),
+    Hostile("size-first-name-101", "sizes", 422, INVALID, "a first name over 100 characters",
+            body=guide("size-first-name-101", {"customer_data.first_name": "D" * 101}),
+            fields=("customer_data.first_name",)),
+    Hostile("size-501-line-items", "sizes", 422, INVALID, "501 line items (cap 500)",
+            body=guide("size-501-line-items", {"transaction_data.line_items": [
+                {"product_sku": "S", "quantity": 1, "unit_price": 1}] * 501}),
+            fields=("transaction_data.line_items",)),
+
+    # -- control characters that JSON can carry escaped: refused by the payload rules (422)
+    Hostile("nul-escaped-in-product-name", "encoding", 422, INVALID, "\\u0000 in product_name",
+            body=guide_in_string("nul-escaped-in-product-name", "transaction_data.line_items.0.product_name",
+                                 b"\\u0000"),
+            fields=("transaction_data.line_items[0].product_name",)),
+    Hostile("nul-escaped-in-transaction-id", "encoding", 422, INVALID, "\\u0000 in transaction_id",
+            body=guide_in_string("nul-escaped-in-transaction-id", "transaction_data.transaction_id", b"\\u0000"),
+            fields=("transaction_data.transaction_id",)),
+    Hostile("nul-escaped-in-national-id", "encoding", 422, INVALID, "\\u0000 in national_id",
+            body=guide_in_string("nul-escaped-in-national-id", "customer_data.national_id", b"\\u0000"),
+            fields=("customer_data.national_id",)),
+    Hostile("nul-escaped-in-email", "encoding", 422, INVALID, "\\u0000 in email",
+            body=guide_raw("nul-escaped-in-email", "customer_data.email", b'"cliente\\u0000@email.com"'),
+            fields=("customer_data.email",)),
+    Hostile("nul-escaped-in-event-type", "encoding", 422, INVALID, "transaction.created\\u0000",
+            body=guide_raw("nul-escaped-in-event-type", "event_type", b'"transaction.created\\u0000"'),
+            fields=("event_type",)),
+    Hostile("ansi-escape-in-first-name", "encoding", 422, INVALID, "\\u001b[2J: a terminal escape in a name",
+            body=guide_raw("ansi-escape-in-first-name", "customer_data.first_name", b'"\\u001b[2JDiego"'),
+            fields=("customer_data.first_name",)),
+
+    # -- SQL and shell metacharacters in every string field: data, judged by each field's rules
+    Hostile("meta-sql-in-national-id", "metacharacters", 422, INVALID, "national ids are letters and digits",
+            body=guide("meta-sql-in-national-id", {"customer_data.national_id": "1'; DROP TABLE customers; --"}),
+            fields=("customer_data.national_id",)),
+    Hostile("meta-shell-in-national-id", "metacharacters", 422, INVALID, "national ids are letters and digits",
+            body=guide("meta-shell-in-national-id", {"customer_data.national_id": "123$(reboot)"}),
+            fields=("customer_data.national_id",)),
+    Hostile("meta-sql-in-email", "metacharacters", 422, INVALID, "';' and ' ' are not allowed in an address",
+            body=guide("meta-sql-in-email", {"customer_data.email": "x';DROP TABLE customers;--@example.com"}),
+            fields=("customer_data.email",)),
+    Hostile("meta-shell-in-email", "metacharacters", 422, INVALID, "'(' and ')' are not allowed in an address",
+            body=guide("meta-shell-in-email", {"customer_data.email": "a$(reboot)@example.com"}),
+            fields=("customer_data.email",)),
+    Hostile("meta-sql-in-phone", "metacharacters", 422, INVALID, "phone numbers are + and digits",
+            body=guide("meta-sql-in-phone", {"customer_data.phone_number": "+573001234567'; --"}),
+            fields=("customer_data.phone_number",)),
+    Hostile("meta-shell-in-whatsapp", "metacharacters", 422, INVALID, "phone numbers are + and digits",
+            body=guide("meta-shell-in-whatsapp", {"customer_data.whatsapp_number": "+57 300 $(reboot)"}),
+            fields=("customer_data.whatsapp_number",)),
+    Hostile("meta-sql-in-code", "metacharacters", 422, INVALID, "codes are letters, digits and . _ : -",
+            body=guide("meta-sql-in-code",
+                       {"transaction_data.line_items.0.autentikapp_code": "X'; DROP TABLE identifiers;--"}),
+            fields=("transaction_data.line_items[0].autentikapp_code",)),
+    Hostile("meta-path-traversal-in-code", "metacharacters", 422, INVALID, "../../etc/passwd as a code",
+            body=guide("meta-path-traversal-in-code",
+                       {"transaction_data.line_items.0.autentikapp_code": "../../etc/passwd"}),
+            fields=("transaction_data.line_items[0].autentikapp_code",)),
+    Hostile("meta-shell-in-code", "metacharacters", 422, INVALID, "$(id) as a code",
+            body=guide("meta-shell-in-code", {"transaction_data.line_items.0.autentikapp_code": "$(id)"}),
+            fields=("transaction_data.line_items[0].autentikapp_code",)),
+    Hostile("meta-sql-in-currency", "metacharacters", 422, INVALID, "currencies are 3 letters",
+            body=guide("meta-sql-in-currency", {"transaction_data.currency": "';--"}),
+            fields=("transaction_data.currency",)),
+    Hostile("meta-sql-in-event-type", "metacharacters", 422, INVALID, "event_type is one exact value",
+            body=guide("meta-sql-in-event-type", {"event_type": "transaction.created' OR '1'='1"}),
+            fields=("event_type",)),
+    Hostile("meta-sql-in-timestamp", "metacharacters", 422, INVALID, "not an ISO 8601 date-time",
+            body=guide("meta-sql-in-timestamp", {"event_timestamp": "2025-09-13T14:30:00Z'; --"}),
+            fields=("event_timestamp",)),
+    Hostile("meta-quotes-in-email", "metacharacters", 202, None, "o'brien@ is a valid address: stored as sent",
+            body=_encode(sale_for("meta-quotes-in-email", customer={"email": "o'brien@example.com"})),
+            stored=Stored(code_for("meta-quotes-in-email"), {}, {"email": "o'brien@example.com"})),
+    Hostile("meta-backticks-in-email", "metacharacters", 202, None, "`id`@ is a valid address: stored as sent",
+            body=_encode(sale_for("meta-backticks-in-email", customer={"email": "`id`@example.com"})),
+            stored=Stored(code_for("meta-backticks-in-email"), {}, {"email": "`id`@example.com"})),
+    Hostile("meta-sql-and-shell-in-names", "metacharacters", 202, None, "names are free text: stored verbatim",
+            body=_encode(sale_for("meta-sql-and-shell-in-names", customer={
+                "email": "names@example.com", "first_name": "O'Brien \"Bobby\"; DROP TABLE customers;--",
+                "last_name": "$(rm -rf /) `id` | & > < ${IFS} %s %n \\"})),
+            stored=Stored(code_for("meta-sql-and-shell-in-names"), {}, {
+                "email": "names@example.com", "first_name": "O'Brien \"Bobby\"; DROP TABLE customers;--",
+                "last_name": "$(rm -rf /) `id` | & > < ${IFS} %s %n \\"})),
+    Hostile("meta-sql-and-shell-in-product", "metacharacters", 202, None,
+            "product name and SKU are free text: stored verbatim",
+            body=_encode(sale_for("meta-sql-and-shell-in-product", item={
+                "product_sku": "SKU'; DELETE FROM identifiers;--",
+                "product_name": "Bolso \"Edición\" O'Reilly; DROP TABLE identifiers;-- $(reboot) `id` && rm -rf / #"})),
+            stored=Stored(code_for("meta-sql-and-shell-in-product"), {
+                "product_sku": "SKU'; DELETE FROM identifiers;--",
+                "product_name": "Bolso \"Edición\" O'Reilly; DROP TABLE identifiers;-- $(reboot) `id` && rm -rf / #"},
+                {})),
+    Hostile("meta-sql-and-shell-in-transaction-id", "metacharacters", 202, None,
+            "transaction ids are the sender's: stored verbatim",
+            body=_encode(sale_for("meta-sql-and-shell-in-transaction-id",
+                                  transaction_id="T'; DROP TABLE event_outcomes;-- $(reboot)")),
+            stored=Stored(code_for("meta-sql-and-shell-in-transaction-id"),
+                          {"transaction_id": "T'; DROP TABLE event_outcomes;-- $(reboot)"}, {})),
+    Hostile("meta-prototype-pollution-keys", "metacharacters", 202, None,
+            "__proto__ / constructor members are unknown fields: ignored",
+            body=_encode(sale_for("meta-prototype-pollution-keys", extra={
+                "__proto__": {"admin": True}, "constructor": {"prototype": {"admin": True}}})),
+            stored=Stored(code_for("meta-prototype-pollution-keys"), {},
+                          {"email": "meta-prototype-pollution-keys@example.com"})),
+
+    # -- the payload rules' own refusals: 422 naming the fields
+    Hostile("rule-empty-object", "rules", 422, INVALID, "{}: every required member missing", body=b"{}",
+            fields=("event_type", "event_timestamp", "customer_data", "transaction_data")),
+    Hostile("rule-other-event-type", "rules", 422, INVALID, "transaction.deleted",
+            body=guide("rule-other-event-type", {"event_type": "transaction.deleted"}), fields=("event_type",)),
+    Hostile("rule-timestamp-without-offset", "rules", 422, INVALID, "a local time with no offset",
+            body=guide("rule-timestamp-without-offset", {"event_timestamp": "2025-09-13T14:30:00"}),
+            fields=("event_timestamp",)),
+    Hostile("rule-timestamp-far-future", "rules", 422, INVALID, "the year 9999",
+            body=guide("rule-timestamp-far-future", {"event_timestamp": "9999-12-31T23:59:59Z"}),
+            fields=("event_timestamp",)),
+    Hostile("rule-timestamp-out-of-range", "rules", 422, INVALID, "0001-01-01T00:00:00+14:00 is before year 1 in UTC",
+            body=guide("rule-timestamp-out-of-range", {"event_timestamp": "0001-01-01T00:00:00+14:00"}),
+            fields=("event_timestamp",)),
+    Hostile("rule-timestamp-impossible-date", "rules", 422, INVALID, "February 30th",
+            body=guide("rule-timestamp-impossible-date", {"event_timestamp": "2025-02-30T10:00:00Z"}),
+            fields=("event_timestamp",)),
+    Hostile("rule-customer-without-contact", "rules", 422, INVALID, "names only: no national_id, email or phone",
+            body=guide("rule-customer-without-contact", {"customer_data": {"first_name": "Diego"}}),
+            fields=("customer_data",)),
+    Hostile("rule-email-not-an-address", "rules", 422, INVALID, "not an e-mail address",
+            body=guide("rule-email-not-an-address", {"customer_data.email": "cliente-at-email.com"}),
+            fields=("customer_data.email",)),
+    Hostile("rule-missing-transaction-id", "rules", 422, INVALID, "no transaction_id",
+            body=guide("rule-missing-transaction-id", {"transaction_data.transaction_id": _DROP}),
+            fields=("transaction_data.transaction_id",)),
+
+    # -- accepted as data: the edges of what is valid
+    Hostile("accept-bom", "encoding", 202, None, "a UTF-8 byte-order mark first (RFC 8259 lets parsers ignore it)",
+            body=b"\xef\xbb\xbf" + _encode(sale_for("accept-bom")),
+            stored=Stored(code_for("accept-bom"), {}, {"email": "accept-bom@example.com"})),
+    Hostile("accept-escaped-surrogate-pair", "encoding", 202, None, "\\ud83d\\ude00 is a valid pair: one emoji",
+            body=_encode(sale_for("accept-escaped-surrogate-pair", customer={
+                "email": "accept-escaped-surrogate-pair@example.com", "first_name": _MARK})).replace(
+                    _MARK.encode(), b"\\ud83d\\ude00"),
+            stored=Stored(code_for("accept-escaped-surrogate-pair"), {}, {"first_name": "\U0001F600"})),
+    Hostile("accept-total-negative-zero", "numbers", 202, None, "-0.0 is zero, a valid amount",
+            body=_encode(sale_for("accept-total-negative-zero")).replace(b'"total_amount": 10',
+                                                                          b'"total_amount": -0.0'),
+            stored=Stored(code_for("accept-total-negative-zero"), {}, {})),
+    Hostile("accept-body-exactly-at-cap", "sizes", 202, None, "exactly GATEWAY_MAX_BODY_BYTES bytes",
+            body=_padded_to(MAX_BODY_BYTES),
+            stored=Stored(code_for("body-exactly-at-cap"), {}, {"email": "body-exactly-at-cap@example.com"})),
+
+    # -- content types: 415 once the signature is right
+    Hostile("ctype-missing", "content-type", 415, MEDIA_TYPE, "no Content-Type", content_type=None,
+            body=guide("ctype-missing")),
+    Hostile("ctype-text-plain", "content-type", 415, MEDIA_TYPE, "text/plain", content_type="text/plain",
+            body=guide("ctype-text-plain")),
+    Hostile("ctype-form", "content-type", 415, MEDIA_TYPE, "a form",
+            content_type="application/x-www-form-urlencoded", body=b"event_type=transaction.created"),
+    Hostile("ctype-multipart", "content-type", 415, MEDIA_TYPE, "multipart",
+            content_type="multipart/form-data; boundary=x",
+            body=b"--x\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--x--\r\n"),
+    Hostile("ctype-json-latin1", "content-type", 415, MEDIA_TYPE, "JSON declared as ISO-8859-1",
+            content_type="application/json; charset=iso-8859-1", body=guide("ctype-json-latin1")),
+    Hostile("ctype-json-utf16", "content-type", 415, MEDIA_TYPE, "JSON declared as UTF-16",
+            content_type="application/json; charset=utf-16", body=guide("ctype-json-utf16")),
+    Hostile("ctype-problem-json", "content-type", 415, MEDIA_TYPE, "application/problem+json is not a sale",
+            content_type="application/problem+json", body=guide("ctype-problem-json")),
+    Hostile("ctype-xml", "content-type", 415, MEDIA_TYPE, "XML with an external entity",
+            content_type="application/xml",
+            body=b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>'),
+    Hostile("ctype-wrong-and-unsigned", "content-type", 401, SIGNATURE, "unsigned: 401 comes before 415",
+            content_type="text/plain", signature=UNSIGNED, body=guide("ctype-wrong-and-unsigned")),
+
+    # -- signatures: 401, the same answer for every failure
+    Hostile("sig-missing", "signature", 401, SIGNATURE, "no signature header", signature=UNSIGNED,
+            body=guide("sig-missing")),
+    Hostile("sig-wrong-secret", "signature", 401, SIGNATURE, "signed with another secret", signature=_wrong_secret,
+            body=guide("sig-wrong-secret")),
+    Hostile("sig-other-body", "signature", 401, SIGNATURE, "the signature of a different body",
+            signature=_other_body, body=guide("sig-other-body")),
+    Hostile("sig-63-hex", "signature", 401, SIGNATURE, "one hex digit short", signature=_truncated,
+            body=guide("sig-63-hex")),
+    Hostile("sig-non-hex", "signature", 401, SIGNATURE, "64 characters that are not hex", signature=_non_hex,
+            body=guide("sig-non-hex")),
+    Hostile("sig-sha256-prefix", "signature", 401, SIGNATURE, "'sha256=<hex>' (another vendor's format)",
+            signature=_prefixed, body=guide("sig-sha256-prefix")),
+    Hostile("sig-base64", "signature", 401, SIGNATURE, "the right HMAC, base64 instead of hex",
+            signature=_base64, body=guide("sig-base64")),
+    Hostile("sig-empty", "signature", 401, SIGNATURE, "an empty header", signature=_empty,
+            body=guide("sig-empty")),
+    Hostile("sig-8kb", "signature", 401, SIGNATURE, "an 8,000-character header (the right HMAC 125 times)",
+            signature=_eight_kb, body=guide("sig-8kb")),
+    Hostile("sig-10kb", "signature", 431, SERVER, "a 10 KB header: over gunicorn's 8,190-byte field limit",
+            signature=_ten_kb, body=guide("sig-10kb")),
+    Hostile("sig-duplicate-headers-both-valid", "signature", 401, SIGNATURE,
+            "the right signature twice: joined into one value, which is not a signature",
+            wire=_with_headers(lambda ctx: [("X-Autentikapp-Signature", ctx.sign(_SMALL))])),
+    Hostile("sig-duplicate-headers-one-wrong", "signature", 401, SIGNATURE, "the right signature and a wrong one",
+            wire=_with_headers(lambda ctx: [("X-Autentikapp-Signature", "0" * 64)])),
+    Hostile("sig-underscore-header-name", "signature", 401, SIGNATURE,
+            "X_Autentikapp_Signature: gunicorn drops headers with underscores",
+            wire=lambda ctx: build_request("POST", ctx.path, [("Content-Type", "application/json"),
+                                                              ("X_Autentikapp_Signature", ctx.sign(_SMALL))], _SMALL)),
+    Hostile("sig-crlf-splits-header", "signature", 401, SIGNATURE,
+            "'zz\\r\\nX-Injected: 1': CR LF ends the value; the rest is another header",
+            wire=lambda ctx: build_request("POST", ctx.path, [("Content-Type", "application/json"),
+                                                              ("X-Autentikapp-Signature", "zz\r\nX-Injected: 1")],
+                                           _SMALL)),
+    Hostile("sig-bare-cr-in-value", "signature", 400, SERVER, "a bare CR inside the value",
+            wire=_with_signature_value(lambda sig: sig + "\rX-Injected: 1")),
+    Hostile("sig-bare-lf-in-value", "signature", 400, SERVER, "a bare LF inside the value",
+            wire=_with_signature_value(lambda sig: sig + "\nX-Injected: 1")),
+    Hostile("sig-nul-in-value", "signature", 400, SERVER, "a NUL inside the value",
+            wire=_with_signature_value(lambda sig: sig + "\x00")),
+    Hostile("sig-obsolete-line-folding", "signature", 400, SERVER, "the value folded onto a continuation line",
+            wire=_with_signature_value(lambda sig: sig[:32] + "\r\n " + sig[32:])),
+    Hostile("sig-space-before-colon", "signature", 400, SERVER, "'X-Autentikapp-Signature :' (a smuggling classic)",
+            wire=lambda ctx: build_request("POST", ctx.path, [("Content-Type", "application/json"),
+                                                              ("X-Autentikapp-Signature ", ctx.sign(_SMALL))], _SMALL)),
+    Hostile("sig-unknown-tenant", "signature", 401, SIGNATURE, "a well-formed tenant id that does not exist",
+            path="/v1/webhooks/inbound/nobody", body=guide("sig-unknown-tenant")),
+
+    # -- the tenant id in the path: 401 when it is (or decodes to) a malformed id, 404 when it leaves the route
+    Hostile("path-dotdot-encoded", "path", 404, NOT_FOUND, "..%2F..%2Fhealthz: the decoded '/' leaves the route",
+            path="/v1/webhooks/inbound/..%2F..%2Fhealthz", body=guide("path-dotdot-encoded")),
+    Hostile("path-dotdot-raw", "path", 404, NOT_FOUND, "../../healthz sent as is (not normalised)",
+            path="/v1/webhooks/inbound/../../healthz", body=guide("path-dotdot-raw")),
+    Hostile("path-dotdot-as-tenant", "path", 401, SIGNATURE, "%2E%2E: the tenant id '..'",
+            path="/v1/webhooks/inbound/%2E%2E", body=guide("path-dotdot-as-tenant")),
+    Hostile("path-nul", "path", 401, SIGNATURE, "acme%00", path=PATH + "%00", body=guide("path-nul")),
+    Hostile("path-newline", "path", 401, SIGNATURE, "acme%0A", path=PATH + "%0A", body=guide("path-newline")),
+    Hostile("path-crlf-header-injection", "path", 401, SIGNATURE, "acme%0D%0AX-Injected:%201",
+            path=PATH + "%0D%0AX-Injected:%201", body=guide("path-crlf-header-injection")),
+    Hostile("path-nats-wildcard", "path", 401, SIGNATURE, "acme.> : a NATS wildcard subject",
+            path=PATH + ".%3E", body=guide("path-nats-wildcard")),
+    Hostile("path-nats-star", "path", 401, SIGNATURE, "* : a NATS wildcard token",
+            path="/v1/webhooks/inbound/*", body=guide("path-nats-star")),
+    Hostile("path-sql", "path", 401, SIGNATURE, "acme' OR '1'='1",
+            path=PATH + "'%20OR%20'1'='1", body=guide("path-sql")),
+    Hostile("path-uppercase", "path", 401, SIGNATURE, "ACME: tenant ids are case-sensitive",
+            path="/v1/webhooks/inbound/ACME", body=guide("path-uppercase")),
+    Hostile("path-65-chars", "path", 401, SIGNATURE, "a tenant id one over the 64-character cap",
+            path="/v1/webhooks/inbound/" + "a" * 65, body=guide("path-65-chars")),
+    Hostile("path-3000-chars", "path", 401, SIGNATURE, "a 3,000-character tenant id",
+            path="/v1/webhooks/inbound/" + "a" * 3000, body=guide("path-3000-chars")),
+    Hostile("path-5000-chars", "path", 414, SERVER, "a 5,000-character tenant id: over gunicorn's request-line limit",
+            path="/v1/webhooks/inbound/" + "a" * 5000, body=guide("path-5000-chars")),
+    Hostile("path-unicode-encoded", "path", 401, SIGNATURE, "acm%C3%A9 (acmé)",
+            path="/v1/webhooks/inbound/acm%C3%A9", body=guide("path-unicode-encoded")),
+    Hostile("path-fullwidth-unicode", "path", 401, SIGNATURE, "ａｃｍｅ in fullwidth letters is not acme",
+            path="/v1/webhooks/inbound/%EF%BD%81%EF%BD%83%EF%BD%8D%EF%BD%85", body=guide("path-fullwidth-unicode")),
+    Hostile("path-overlong-utf8", "path", 401, SIGNATURE, "%C0%AE%C0%AE: an overlong '..'",
+            path="/v1/webhooks/inbound/%C0%AE%C0%AE", body=guide("path-overlong-utf8")),
+    Hostile("path-raw-utf8-in-request-line", "path", 400, SERVER, "a raw non-ASCII byte in the request line",
+            wire=_request_line("POST {path}é HTTP/1.1")),
+    Hostile("path-trailing-slash", "path", 404, NOT_FOUND, "acme/", path=PATH + "/", body=guide("path-trailing-slash")),
+    Hostile("path-no-tenant", "path", 404, NOT_FOUND, "nothing after inbound/",
+            path="/v1/webhooks/inbound/", body=guide("path-no-tenant")),
+
+    # -- methods: 405 with Allow: POST
+    *[
+        Hostile(f"method-{method.lower()}", "method", 405, NOT_ALLOWED, f"{method} on the webhook path",
+                method=method, body=guide(f"method-{method.lower()}"))
+        for method in ("GET", "PUT", "DELETE", "PATCH", "TRACE", "BREW")
+    ],
+    Hostile("method-lowercase-post", "method", 400, SERVER, "'post': methods are case-sensitive tokens",
+            wire=_request_line("post {path} HTTP/1.1")),
+
+    # -- HTTP framing: Content-Length, chunked, versions
+    Hostile("http-content-length-negative", "http", 400, SERVER, "Content-Length: -1",
+            wire=_with_headers(lambda ctx: [("Content-Length", "-1")], content_length=False)),
+    Hostile("http-content-length-plus-sign", "http", 400, SERVER, "Content-Length: +N",
+            wire=_with_headers(lambda ctx: [("Content-Length", f"+{len(_SMALL)}")], content_length=False)),
+    Hostile("http-content-length-twice", "http", 400, SERVER, "two Content-Length headers",
+            wire=_with_headers(lambda ctx: [("Content-Length", str(len(_SMALL))), ("Content-Length", str(len(_SMALL)))],
+                               content_length=False)),
+    Hostile("http-content-length-shorter-than-body", "http", 401, SIGNATURE,
+            "Content-Length 10, more sent: only 10 bytes are the body, and the signature is over all of it",
+            wire=_with_headers(lambda ctx: [("Content-Length", "10")], content_length=False)),
+    Hostile("http-content-length-longer-than-body", "http", 400, BAD_REQUEST,
+            "Content-Length 100 more than sent, then the client stops sending",
+            wire=_with_headers(lambda ctx: [("Content-Length", str(len(_SMALL) + 100))], content_length=False),
+            half_close=True),
+    Hostile("http-content-length-and-chunked", "http", 400, SERVER, "both framings (request smuggling)",
+            wire=lambda ctx: build_request("POST", ctx.path, _signed_headers(ctx, _SMALL) + [
+                ("Content-Length", str(len(_SMALL))), ("Transfer-Encoding", "chunked")], _chunked(_SMALL),
+                content_length=False)),
+    Hostile("http-chunked-twice", "http", 400, SERVER, "Transfer-Encoding: chunked, chunked",
+            wire=lambda ctx: build_request("POST", ctx.path, _signed_headers(ctx, _SMALL) + [
+                ("Transfer-Encoding", "chunked, chunked")], _chunked(_SMALL), content_length=False)),
+    Hostile("http-transfer-encoding-gzip", "http", 400, SERVER, "Transfer-Encoding: gzip without chunked",
+            wire=_with_headers(lambda ctx: [("Transfer-Encoding", "gzip")], content_length=False)),
+    Hostile("http-chunk-size-not-hex", "http", 400, BAD_REQUEST, "chunk size 'zz'",
+            wire=_chunked_wire(b"zz\r\n" + _SMALL + b"\r\n0\r\n\r\n")),
+    Hostile("http-chunk-size-negative", "http", 400, BAD_REQUEST, "chunk size '-1'",
+            wire=_chunked_wire(b"-1\r\n" + _SMALL + b"\r\n0\r\n\r\n")),
+    Hostile("http-chunk-missing-terminator", "http", 400, BAD_REQUEST, "a chunk not followed by CR LF",
+            wire=_chunked_wire(b"%x\r\n" % len(_SMALL) + _SMALL + b"XX0\r\n\r\n")),
+    Hostile("http-chunk-extension-with-nul", "http", 400, BAD_REQUEST, "a NUL in a chunk extension",
+            wire=_chunked_wire(b"%x;\x00\r\n" % len(_SMALL) + _SMALL + b"\r\n0\r\n\r\n")),
+    Hostile("http-chunk-truncated", "http", 400, BAD_REQUEST, "a chunk shorter than its size, then the client stops",
+            wire=_chunked_wire(b"%x\r\n" % (len(_SMALL) + 50) + _SMALL), half_close=True),
+    Hostile("http-chunk-size-huge", "http", 400, BAD_REQUEST, "chunk size of 24 hex digits, then the client stops",
+            wire=_chunked_wire(b"F" * 24 + b"\r\n" + _SMALL), half_close=True),
+    Hostile("http-version-2", "http", 400, SERVER, "HTTP/2.0 in an HTTP/1 request line",
+            wire=_request_line("POST {path} HTTP/2.0")),
+    Hostile("http-request-target-asterisk", "http", 400, SERVER, "POST *",
+            wire=_request_line("POST * HTTP/1.1")),
+    Hostile("http-expect-unknown", "http", 417, SERVER, "Expect: 200-ok",
+            wire=_with_headers(lambda ctx: [("Expect", "200-ok")])),
+    Hostile("http-200-headers", "http", 431, SERVER, "200 extra headers (gunicorn allows 100)",
+            wire=_with_headers(lambda ctx: [(f"X-Filler-{i}", "v") for i in range(200)])),
+    Hostile("http-content-type-twice", "http", 400, SERVER, "two Content-Type headers",
+            wire=_with_headers(lambda ctx: [("Content-Type", "text/plain")])),
+]
+
+BY_NAME = {entry.name: entry for entry in CORPUS}
+assert len(BY_NAME) == len(CORPUS), "entry names must be unique"
+ACCEPTED = [entry for entry in CORPUS if entry.status == 202]
+assert all(entry.stored for entry in ACCEPTED) and not any(e.stored for e in CORPUS if e.status != 202)

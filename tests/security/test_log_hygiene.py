@@ -1,0 +1,156 @@
+"""Secrets and personal data never reach a log.
+
+A small flow through the real system with LOG_FORMAT=json: two accepted sales (signed with each of a
+tenant's two active secrets), refused ones (wrong signature, unknown tenant, a bad e-mail, a bad
+national id, broken JSON), and two dead-lettered messages (one a service refuses, one that is not an
+event at all), each carrying a buyer's personal data. Then every process is stopped (so shutdown
+lines are in too) and every log file is read: the gateway, the processor, both services and NATS.
+None may contain a tenant's secret, a signature that was sent, an encryption key from the
+environment, or any of the buyers' e-mails, phone numbers, national ids or names, in the form sent
+or normalised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nats
+import pytest
+
+from autentikapp.v1 import customer_pb2, events_pb2
+from common import bus
+from common.timestamps import now, to_timestamp
+from system_support import sign, wait_for
+from security_support import stream_messages
+
+SYSTEM_ENV = {"LOG_FORMAT": "json", "LOG_LEVEL": "INFO"}
+TENANT = "hygiene"
+BUYER = {"national_id": "ZQ-8675-309K", "email": "Zebulonia.Quixotefield@example.org",
+         "phone_number": "+57 300 111 2233", "first_name": "Zebulonia", "last_name": "Quixotefield",
+         "whatsapp_number": "+57 311 444 5566"}
+# Each value sent, and the forms the system normalises it to.
+BUYER_FORMS = ["ZQ-8675-309K", "ZQ8675309K", "Zebulonia.Quixotefield@example.org", "+57 300 111 2233",
+               "+573001112233", "3001112233", "Zebulonia", "Quixotefield", "+57 311 444 5566", "+573114445566",
+               "3114445566"]
+ROTATED_BUYER = {"email": "Rotatedbuyer.Person@example.org", "first_name": "Rotatedbuyer"}
+UNSIGNED_BUYER = {"email": "Forgedsender.Victim@example.org", "national_id": "FSV-424242", "first_name": "Forgedsender"}
+BAD_EMAIL_BUYER = {"email": "Bademailperson@@example.org", "first_name": "Bademailperson",
+                   "phone_number": "+573009998877"}
+BAD_ID_BUYER = {"national_id": "BAD-ID-Xylophant!", "first_name": "Xylophant"}
+BROKEN_JSON = b'{"customer_data": {"email": "Malformedperson@example.org", "first_name": "Malformedperson"'
+DEAD_BUYER = {"email": "Deadletter.Victim@@example.org", "national_id": "DLV-5550199", "first_name": "Deadlettervictim"}
+GARBAGE = b'not an event: {"email": "Garbage.Sender@example.org", "phone_number": "+573005550123"}'
+PERSONAL = [*BUYER_FORMS, "Rotatedbuyer.Person@example.org", "Rotatedbuyer", "Forgedsender.Victim@example.org",
+            "FSV-424242", "FSV424242", "Forgedsender", "Bademailperson@@example.org", "Bademailperson", "+573009998877",
+            "BAD-ID-Xylophant!", "Xylophant", "Malformedperson@example.org", "Malformedperson",
+            "Deadletter.Victim@@example.org", "DLV-5550199", "DLV5550199", "Deadlettervictim",
+            "Garbage.Sender@example.org", "+573005550123"]
+
+
+def sale(transaction_id: str, customer: dict, code: str | None = None) -> bytes:
+    items = [{"product_sku": "SKU-H", "product_name": "Bolso", "quantity": 1, "unit_price": 10,
+              **({"autentikapp_code": code} if code else {})}]
+    return json.dumps({"event_type": "transaction.created", "event_timestamp": "2025-09-13T14:30:00Z",
+                       "customer_data": customer,
+                       "transaction_data": {"transaction_id": transaction_id, "line_items": items}}).encode()
+
+
+def publish_raw(nats_url: str, event_id: str, data: bytes) -> None:
+    """Put a message on the bus directly, as a buggy or compromised publisher could."""
+    async def go() -> None:
+        nc = await nats.connect(nats_url)
+        try:
+            await nc.jetstream().publish(bus.subject_for(TENANT), data, headers={
+                bus.HEADER_MSG_ID: event_id, bus.HEADER_EVENT_ID: event_id, bus.HEADER_TENANT_ID: TENANT})
+        finally:
+            await nc.close()
+
+    asyncio.run(go())
+
+
+@dataclass
+class Logs:
+    """Every log file of the run, and what must not be in any of them."""
+
+    files: dict[str, str]
+    secrets: list[str]
+    signatures: list[str]
+    event_ids: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def logs(module_system) -> Logs:
+    sut = module_system
+    first = sut.cli("tenants", "create", "--name", "Hygiene brand", "--id", TENANT)["secret"]
+    second = sut.cli("tenants", "secrets", "add", TENANT)["secret"]
+    sut.cli("identifiers", "register", "--tenant", TENANT, "HYG-1", "HYG-2")
+    wrong_secret = "whsec_" + "W" * 43
+    signatures: list[str] = []
+    events: dict[str, str] = {}
+
+    def post(name: str, tenant: str, secret: str, body: bytes, expected: int) -> None:
+        signature = sign(secret, body)
+        signatures.append(signature)
+        status, _, answer = sut.post(tenant, body, {"Content-Type": "application/json",
+                                                    "X-Autentikapp-Signature": signature})
+        assert status == expected, (name, answer)
+        if status == 202:
+            events[name] = answer["event_id"]
+
+    post("valid", TENANT, first, sale("HYG-T1", BUYER, "HYG-1"), 202)
+    post("rotated", TENANT, second, sale("HYG-T2", ROTATED_BUYER, "HYG-2"), 202)
+    post("wrong secret", TENANT, wrong_secret, sale("HYG-T3", UNSIGNED_BUYER), 401)
+    post("unknown tenant", "nobody-here", first, sale("HYG-T4", UNSIGNED_BUYER), 401)
+    post("bad email", TENANT, first, sale("HYG-T5", BAD_EMAIL_BUYER), 422)
+    post("bad national id", TENANT, first, sale("HYG-T6", BAD_ID_BUYER), 422)
+    post("broken json", TENANT, first, BROKEN_JSON, 400)
+    for name in ("valid", "rotated"):
+        assert wait_for(lambda: sut.cli("events", "show", events[name], check=False))["status"] == "processed"
+    found = sut.stub("customer_service").FindCustomer(customer_pb2.FindCustomerRequest(
+        tenant_id=TENANT, email=BUYER["email"].lower())).customer
+    assert found.national_id == "ZQ8675309K", "the buyer really went through every process"
+
+    dead = events_pb2.WebhookEvent(
+        schema_version=1, event_id="evt_" + "d" * 32, tenant_id=TENANT, received_at=to_timestamp(now()),
+        sale=events_pb2.Sale(event_type="transaction.created", transaction_id="HYG-DEAD",
+                             customer=customer_pb2.CustomerData(**DEAD_BUYER), event_timestamp=to_timestamp(now())),
+        raw_body=sale("HYG-DEAD", DEAD_BUYER))
+    publish_raw(sut.nats.url, dead.event_id, dead.SerializeToString())
+    publish_raw(sut.nats.url, "evt_" + "e" * 32, GARBAGE)
+    events["dead"], events["garbage"] = dead.event_id, "evt_" + "e" * 32
+    wait_for(lambda: stream_messages(sut.nats.url, bus.DEAD_LETTER_STREAM) == 2, what="both messages dead-lettered")
+    assert sut.cli("events", "show", dead.event_id)["status"] == "dead_lettered"
+
+    sut.group.stop_all()  # shutdown lines too
+    paths = sorted(sut.group.log_dir.glob("*.log")) + [Path(sut.nats.log_path)]
+    files = {path.name: path.read_text(errors="replace") for path in paths if path.exists()}
+    env_secrets = [piece for key, value in sut.env.items() if re.search(r"SECRET|KEY|PASSWORD|TOKEN", key)
+                   for piece in {value, *re.split(r"[,:]", value)} if len(piece) >= 16]  # e.g. "id:key,id:key"
+    return Logs(files, [first, second, wrong_secret, *env_secrets], signatures, events)
+
+
+def test_every_process_logged_the_flow(logs):
+    assert {"gateway.log", "processor.log", "customer_service.log", "identifier_service.log"} <= set(logs.files)
+    gateway_lines = [json.loads(line) for line in logs.files["gateway.log"].splitlines() if line.startswith("{")]
+    statuses = {line.get("status") for line in gateway_lines}
+    assert {202, 401, 422, 400} <= statuses, "the access log has a line for every answer"
+    assert all(event_id in logs.files["processor.log"] for event_id in logs.event_ids.values())
+    assert "dead-lettered" in logs.files["processor.log"]
+
+
+@pytest.mark.parametrize("kind", ["secret", "signature", "personal data"])
+def test_no_log_contains_secrets_signatures_or_personal_data(logs, kind):
+    needles = {"secret": logs.secrets, "signature": logs.signatures, "personal data": PERSONAL}[kind]
+    leaks = [(name, needle) for name, text in logs.files.items() for needle in needles
+             if needle.lower() in text.lower()]
+    assert not leaks, "\n".join(f"{name} contains {needle!r}: ...{_around(logs.files[name], needle)}..."
+                                for name, needle in leaks)
+
+
+def _around(text: str, needle: str, width: int = 160) -> str:
+    at = text.lower().index(needle.lower())
+    return text[max(0, at - width):at + len(needle) + width]
