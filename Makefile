@@ -8,7 +8,7 @@ VENV = .venv
 BIN = $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: help venv proto lint migrate run test lock clean distclean
+.PHONY: help venv proto lint migrate run test test-faults lock clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ run: $(VENV)/.installed ## Run the whole system locally (own NATS and Postgres u
 
 test: $(VENV)/.installed ## Run the tests (they start their own NATS and Postgres)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-faults: $(VENV)/.installed ## Only the fault-injection and security suites (also part of `make test`); FAULTS_EVENTS=50000 for a soak
+	$(BIN)/python -m pytest tests/faults tests/security $(PYTEST_ARGS)
 
 lock: ## Re-pin requirements.lock from pyproject.toml in a fresh temporary venv
 	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \

@@ -171,6 +171,17 @@ class ProcessGroup:
                 child.popen.wait()
         return child.returncode
 
+    def kill(self, name: str) -> None:
+        """SIGKILL one child and its process group at once (fault tests: a crash, not a shutdown)."""
+        child = self[name]
+        child.stopping = True
+        if child.is_running():
+            try:
+                os.killpg(child.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            child.popen.wait()
+
     def stop_all(self) -> None:
         """Stop every child, the last started first, one after another."""
         for child in reversed(self.children):

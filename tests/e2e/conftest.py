@@ -10,31 +10,20 @@ from collections.abc import Iterator
 
 import pytest
 
-from devstack import system
-from devstack.ports import free_port
-from devstack.processes import ProcessGroup
-from e2e_support import TEST_SETTINGS, System
+from devstack.stack import SERVICE_DATABASES
+from system_support import System, start_system
 
 
 @pytest.fixture
-def running_system(tmp_path, nats_server, database_factory) -> Iterator[System]:
+def system_env() -> dict[str, str]:
+    """Extra environment for every process of `running_system` (and its CLI); override this fixture in a
+    test module to tune the system, e.g. {"BUS_MAX_DELIVER": "3"}."""
+    return {}
+
+
+@pytest.fixture
+def running_system(tmp_path, nats_server, database_factory, system_env) -> Iterator[System]:
     """The whole system, started like `make run` does, on free ports and fresh databases."""
-    ports = {s.name: (free_port() if s.port_var else None) for s in system.PROCESSES}
-    infra_env = {
-        "NATS_URL": nats_server.url,
-        "CUSTOMER_SERVICE_DATABASE_URL": database_factory("customers"),
-        "IDENTIFIER_SERVICE_DATABASE_URL": database_factory("identifiers"),
-        "GATEWAY_DATABASE_URL": database_factory("gateway"),
-        "PROCESSOR_DATABASE_URL": database_factory("processor"),
-    }
-    env = {**system.child_environment(infra_env, ports), **TEST_SETTINGS}
-    group = ProcessGroup(tmp_path / "logs", grace=10)
-    sut = System(group, env, ports, nats_server)
-    try:
-        for spec in system.PROCESSES:
-            sut.start(spec.name)
+    urls = {variable: database_factory(name) for variable, name in SERVICE_DATABASES.items()}
+    with start_system(tmp_path / "logs", nats_server, urls, system_env) as sut:
         yield sut
-    finally:
-        for channel in sut.channels.values():
-            channel.close()
-        group.stop_all()

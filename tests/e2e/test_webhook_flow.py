@@ -12,7 +12,7 @@ import nats
 
 from autentikapp.v1 import customer_pb2, identifier_pb2
 from common import bus
-from e2e_support import EXAMPLE, sign, wait_for
+from system_support import EXAMPLE, sign, wait_for
 
 EXAMPLE_CODE = "a1b2c3d4-e5f6-7890-1234-567890abcdef"
 

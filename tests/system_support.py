@@ -1,4 +1,4 @@
-"""End-to-end helpers: a handle on the whole running system, and polling.
+"""Helpers for tests that run the whole system (e2e, faults): start it, drive it, poll it.
 
 gunicorn (gateway) + NATS + processor + both gRPC services + Postgres, started exactly as `make run`
 starts them (devstack.system), on free ports, with databases of this test's own.
@@ -6,6 +6,7 @@ starts them (devstack.system), on free ports, with databases of this test's own.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -14,7 +15,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 import grpc
 from autentikapp.v1 import customer_pb2_grpc, identifier_pb2_grpc
 from devstack import system
+from devstack.ports import free_port
 from devstack.processes import ProcessGroup
 
 EXAMPLE = Path(system.REPO_ROOT, "cli", "examples", "transaction_created.json")
@@ -94,6 +96,10 @@ class System:
     def start(self, name: str) -> None:
         system.start(self.group, name, self.env, self.ports)
 
+    def kill(self, name: str) -> None:
+        """SIGKILL one process (a crash: no graceful shutdown)."""
+        self.group.kill(name)
+
 
 def sign(secret: str, body: bytes) -> str:
     """HMAC-SHA256 hex of the raw body, keyed with the whole secret string: written here from the
@@ -114,3 +120,26 @@ def wait_for(check: Callable[[], Any], timeout: float = 30.0, interval: float = 
             last_error = exc
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
+
+
+@contextlib.contextmanager
+def start_system(log_dir: Path, nats_server: Any, database_urls: dict[str, str],
+                 extra_env: dict[str, str] | None = None) -> Iterator[System]:
+    """Every process of the system, started as `make run` starts them (devstack.system), on free ports.
+
+    database_urls: the four per-service *_DATABASE_URL variables (empty databases are fine: every
+    process applies its own migrations at start).
+    """
+    ports = {s.name: (free_port() if s.port_var else None) for s in system.PROCESSES}
+    infra_env = {"NATS_URL": nats_server.url, **database_urls}
+    env = {**system.child_environment(infra_env, ports), **TEST_SETTINGS, **(extra_env or {})}
+    group = ProcessGroup(log_dir, grace=10)
+    sut = System(group, env, ports, nats_server)
+    try:
+        for spec in system.PROCESSES:
+            sut.start(spec.name)
+        yield sut
+    finally:
+        for channel in sut.channels.values():
+            channel.close()
+        group.stop_all()
