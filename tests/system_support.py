@@ -30,7 +30,7 @@ EXAMPLE = Path(system.REPO_ROOT, "cli", "examples", "transaction_created.json")
 
 # Short redelivery delays and secret cache so failure scenarios finish in seconds.
 TEST_SETTINGS = {
-    "PROCESSOR_RETRY_DELAYS": "0.2,0.5,1",
+    "PROCESSOR_RETRY_DELAYS": "0.2,0.5,1,2",
     "GATEWAY_SECRET_CACHE_SECONDS": "1",
     "GATEWAY_WORKERS": "2",
     "SHUTDOWN_GRACE_SECONDS": "5",

@@ -28,6 +28,9 @@ def rig(tmp_path, nats_server) -> Iterator[Rig]:
         urls = {variable: postgres.create_database(name) for variable, name in SERVICE_DATABASES.items()}
         # A crashed processor's messages come back after ack_wait: short here, so the test is quick.
         # The flood of one tenant is the point of these tests, not something to rate-limit.
-        settings = {"BUS_ACK_WAIT_SECONDS": "5", "GATEWAY_RATE_LIMIT_PER_SECOND": "0"}
+        # Restarts under a loaded CI machine can take many seconds: the retry budget (max_deliver ×
+        # delays) must outlast them, or a slow restart dead-letters events that should just wait.
+        settings = {"BUS_ACK_WAIT_SECONDS": "5", "GATEWAY_RATE_LIMIT_PER_SECOND": "0",
+                    "BUS_MAX_DELIVER": "200", "PROCESSOR_RETRY_DELAYS": "0.2,0.5,1,2"}
         with start_system(tmp_path / "logs", nats_server, urls, settings) as sut:
             yield Rig(sut, postgres)

@@ -111,7 +111,10 @@ def wait_processed(url: str, at_least: int, timeout: float) -> int:
         if done >= at_least:
             return done
         time.sleep(0.2)
-    raise AssertionError(f"only {processed_count(url)} of {at_least} events processed after {timeout}s")
+    with psycopg.connect(url) as conn:
+        statuses = dict(conn.execute("SELECT status, count(*) FROM event_outcomes GROUP BY status").fetchall())
+    raise AssertionError(f"only {statuses.get('processed', 0)} of {at_least} events processed after {timeout}s "
+                         f"(outcomes by status: {statuses})")
 
 
 @pytest.mark.timeout(480)
