@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
@@ -125,21 +124,6 @@ def outcome_rows(url: str) -> dict[str, dict[str, Any]]:
     """Every recorded outcome, by event id."""
     with psycopg.connect(url, row_factory=dict_row) as conn:
         return {row["event_id"]: row for row in conn.execute("SELECT * FROM event_outcomes")}
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition", interval: float = 0.1) -> Any:
-    """Poll until `check()` is truthy and return it; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-            if value:
-                return value
-        except Exception as exc:  # noqa: BLE001 - not there yet
-            last_error = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error!r})")
 
 
 def processor_env(nats_url: str, customer_addr: str, identifier_addr: str, database_url: str,

@@ -23,9 +23,9 @@ from processor_support import (
     outcome_rows,
     processor_env,
     publish,
-    wait_for,
     webhook_event,
 )
+from system_support import wait_for
 
 NOT_PROTOBUF = b"this is not a protobuf message"
 INVALID_EMAIL = "UpsertCustomer failed: INVALID_ARGUMENT (email is not a valid e-mail address)"

@@ -24,9 +24,9 @@ from processor_support import (
     outcome_rows,
     processor_env,
     publish,
-    wait_for,
     webhook_event,
 )
+from system_support import wait_for
 
 NOT_PROTOBUF = b"this is not a protobuf message"
 

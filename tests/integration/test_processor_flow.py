@@ -20,9 +20,9 @@ from processor_support import (
     outcome_rows,
     processor_env,
     publish,
-    wait_for,
     webhook_event,
 )
+from system_support import wait_for
 
 
 @pytest.fixture
