@@ -8,7 +8,7 @@ VENV = .venv
 BIN = $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: help venv proto lint migrate run test test-faults lock clean distclean
+.PHONY: help venv proto lint migrate run test test-faults bench lock clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ test: $(VENV)/.installed ## Run the tests (they start their own NATS and Postgre
 test-faults: $(VENV)/.installed ## Only the fault-injection and security suites (also part of `make test`); FAULTS_EVENTS=50000 for a soak
 	$(BIN)/python -m pytest tests/faults tests/security $(PYTEST_ARGS)
 
+bench: $(VENV)/.installed ## Benchmark against same-run baselines (about 7 min); BENCH_ARGS=--quick for a 40 s check
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 lock: ## Re-pin requirements.lock from pyproject.toml in a fresh temporary venv
 	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(PY) -m venv "$$tmp/venv"; \
@@ -52,7 +55,7 @@ lock: ## Re-pin requirements.lock from pyproject.toml in a fresh temporary venv
 	cmp -s "$$tmp/requirements.lock" requirements.lock || cp "$$tmp/requirements.lock" requirements.lock
 
 clean: ## Remove runtime data (.run: local databases, logs) and caches
-	rm -rf .run .pytest_cache build *.egg-info
+	rm -rf .run .pytest_cache .hypothesis build *.egg-info
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
 
 distclean: clean ## clean, and remove .venv too
