@@ -103,3 +103,14 @@ class DirLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+    def start_holding(self, start: Callable[[], None], undo: Callable[[], None]) -> None:
+        """Take the lock and run `start`; if it fails, run `undo` (no half-started server is left) and
+        let the lock go again, so a later start can retry."""
+        self.acquire()
+        try:
+            start()
+        except BaseException:
+            undo()
+            self.release()
+            raise

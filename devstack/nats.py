@@ -61,13 +61,7 @@ class LocalNats:
         """
         if self.is_running():
             return self
-        self._lock.acquire()
-        try:
-            self._start(timeout)
-        except BaseException:
-            self.kill()
-            self._lock.release()
-            raise
+        self._lock.start_holding(lambda: self._start(timeout), self.kill)
         return self
 
     def _start(self, timeout: float) -> None:

@@ -168,13 +168,7 @@ class LocalPostgres:
         """
         if self.is_running():
             return self
-        self._lock.acquire()
-        try:
-            self._start(timeout)
-        except BaseException:
-            self.kill()  # no half-started server, no leftover socket directory
-            self._lock.release()
-            raise
+        self._lock.start_holding(lambda: self._start(timeout), self.kill)
         return self
 
     def _start(self, timeout: float) -> None:
