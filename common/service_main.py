@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from common import db, grpc_server, logs, migrations
@@ -21,6 +22,17 @@ from common.config import ConfigError, ServiceSettings, env_str, redact_url
 from common.errors import Unavailable
 
 log = logging.getLogger(__name__)
+
+
+def startup_failure(service: str, database_url: str, exc: BaseException) -> str | None:
+    """The one line to print when a process cannot start for an expected reason (its database is down
+    or refuses, a migration is broken), or None for anything else, which is a bug and is raised.
+    The database URL is shown without its password."""
+    if isinstance(exc, (Unavailable, migrations.MigrationError)):
+        return f"{service}: {exc}"
+    if isinstance(exc, psycopg.Error):
+        return f"{service}: cannot use the database {redact_url(database_url)}: {type(exc).__name__}"
+    return None
 
 
 def apply_migrations(service: str, url: str, folder: Path) -> None:
@@ -67,12 +79,13 @@ def main(
     except ConfigError as exc:
         print(f"{service}: configuration error: {exc}", file=sys.stderr)
         return 2
-    except (Unavailable, migrations.MigrationError, OSError) as exc:
+    except OSError as exc:  # e.g. the port is taken
         print(f"{service}: {exc}", file=sys.stderr)
         return 1
-    except Exception as exc:  # psycopg's connect errors at migration time, with no secrets in them
-        if type(exc).__module__.startswith("psycopg"):
-            print(f"{service}: cannot use the database {redact_url(settings.database_url)}: {type(exc).__name__}", file=sys.stderr)
-            return 1
-        raise
+    except Exception as exc:
+        line = startup_failure(service, settings.database_url, exc)
+        if line is None:
+            raise
+        print(line, file=sys.stderr)
+        return 1
     return 0

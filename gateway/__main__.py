@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 
 from common import logs, migrations
-from common.config import ConfigError, redact_url
-from common.errors import Unavailable
+from common.config import ConfigError
+from common.service_main import startup_failure
 from gateway import secret_keys
 from gateway.secret_keys import Keyring
 from gateway.settings import GatewaySettings
@@ -68,15 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "migrate" or settings.migrate_on_start:
             apply_migrations(settings.database_url, keyring)
-    except (migrations.MigrationError, Unavailable) as exc:
-        print(f"{SERVICE}: {exc}", file=sys.stderr)
+    except Exception as exc:
+        line = startup_failure(SERVICE, settings.database_url, exc)
+        if line is None:
+            raise
+        print(line, file=sys.stderr)
         return 1
-    except Exception as exc:  # psycopg's connect errors, reported without the URL's password
-        if type(exc).__module__.startswith("psycopg"):
-            print(f"{SERVICE}: cannot use the database {redact_url(settings.database_url)}: {type(exc).__name__}",
-                  file=sys.stderr)
-            return 1
-        raise
     if args.command == "serve":
         sys.stdout.flush()
         sys.stderr.flush()

@@ -12,12 +12,10 @@ import asyncio
 import sys
 
 import nats.errors
-import psycopg
 
-from common import logs, migrations
-from common.config import ConfigError, redact_url
-from common.errors import Unavailable
-from common.service_main import apply_migrations
+from common import logs
+from common.config import ConfigError
+from common.service_main import apply_migrations, startup_failure
 from processor import runner
 from processor.outcomes import MIGRATIONS
 from processor.settings import ProcessorSettings
@@ -41,14 +39,16 @@ def main(argv: list[str] | None = None) -> int:
             apply_migrations(NAME, settings.database_url, MIGRATIONS)
         if args.command == "run":
             asyncio.run(runner.serve(settings))
-    except (Unavailable, migrations.MigrationError, OSError) as exc:
+    except OSError as exc:
         print(f"{NAME}: {exc}", file=sys.stderr)
-        return 1
-    except psycopg.Error as exc:
-        print(f"{NAME}: cannot use the database {redact_url(settings.database_url)}: {type(exc).__name__}",
-              file=sys.stderr)
         return 1
     except nats.errors.Error as exc:
         print(f"{NAME}: NATS at {settings.nats_url_for_logs}: {type(exc).__name__}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        line = startup_failure(NAME, settings.database_url, exc)
+        if line is None:
+            raise
+        print(line, file=sys.stderr)
         return 1
     return 0
