@@ -2,7 +2,7 @@
 
 Three kinds of failure (DESIGN.md "Processing rules" 3):
 - transient: a dependency is down or slow (gRPC UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED,
-  ABORTED; the outcomes database; NATS). Retried with growing delays until max_deliver.
+  ABORTED, CANCELLED; the outcomes database; NATS). Retried with growing delays until max_deliver.
 - permanent: the message can never succeed (not a WebhookEvent, ids missing, a service answered
   INVALID_ARGUMENT or FAILED_PRECONDITION). Dead-lettered at once.
 - unexpected: anything else (a bug, INTERNAL, UNKNOWN...). Retried a few times, in case it was a
@@ -50,9 +50,13 @@ class RpcFailure(Exception):
         self.details = details
 
 
+# CANCELLED is transient here: the processor never cancels its own calls (a stopping processor gets
+# CancelledError, not a status), so a CANCELLED answer means the service shut down with the call still
+# queued — grpc.aio cancels calls no handler has taken yet, grace period or not (grpc/grpc#41785).
 TRANSIENT_CODES = frozenset(
     {
         grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.CANCELLED,
         grpc.StatusCode.DEADLINE_EXCEEDED,
         grpc.StatusCode.RESOURCE_EXHAUSTED,
         grpc.StatusCode.ABORTED,

@@ -113,8 +113,10 @@ def wait_processed(url: str, at_least: int, timeout: float) -> int:
         time.sleep(0.2)
     with psycopg.connect(url) as conn:
         statuses = dict(conn.execute("SELECT status, count(*) FROM event_outcomes GROUP BY status").fetchall())
+        reasons = conn.execute("SELECT reason, count(*) FROM event_outcomes WHERE status = 'dead_lettered' "
+                               "GROUP BY reason ORDER BY 2 DESC LIMIT 5").fetchall()
     raise AssertionError(f"only {statuses.get('processed', 0)} of {at_least} events processed after {timeout}s "
-                         f"(outcomes by status: {statuses})")
+                         f"(outcomes by status: {statuses}; dead-letter reasons: {reasons})")
 
 
 @pytest.mark.timeout(480)

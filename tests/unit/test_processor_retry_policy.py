@@ -32,6 +32,7 @@ DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
     (RpcFailure("UpsertCustomer", grpc.StatusCode.DEADLINE_EXCEEDED), Kind.TRANSIENT),
     (RpcFailure("AssignIdentifier", grpc.StatusCode.RESOURCE_EXHAUSTED), Kind.TRANSIENT),
     (RpcFailure("AssignIdentifier", grpc.StatusCode.ABORTED), Kind.TRANSIENT),
+    (RpcFailure("UpsertCustomer", grpc.StatusCode.CANCELLED), Kind.TRANSIENT),  # service shut down mid-call
     (Unavailable("the database is unavailable: 08006"), Kind.TRANSIENT),
     (psycopg.OperationalError("connection lost"), Kind.TRANSIENT),
     (nats.errors.TimeoutError(), Kind.TRANSIENT),
