@@ -19,6 +19,9 @@ process of the system as `make run` does (devstack.system), with GATEWAY_RATE_LI
 
 Prints a table and one PASS/FAIL line per target; writes bench/results/latest.json. Exit code 0 when
 the harness ran (whatever the verdicts), 1 when it failed. --quick: tiny sizes, same lines, marked quick.
+--only PART[,PART] (repeatable): run only those parts (ingest, drain, latency, growth, memory) plus the
+parts their figures are measured against (latency needs ingest and drain, growth needs drain, memory is
+sampled during ingest and drain); the table and verdicts cover what ran.
 """
 
 from __future__ import annotations
@@ -61,6 +64,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 TENANT = "bench"
 WORKERS, THREADS = 2, 8  # the gateway's defaults on this 2-core machine (GATEWAY_WORKERS = nproc, 8 threads)
 CONNECTIONS = (16, 64)
+PARTS = ("ingest", "drain", "latency", "growth", "memory")
+# What each part's figures are measured against or during: run too when the part is asked for.
+NEEDS = {"latency": ("ingest", "drain"), "growth": ("drain",), "memory": ("ingest", "drain")}
 
 SIZES: dict[str, dict[str, Any]] = {
     "full": {"ingest_seconds": 8.0, "ingest_max": 50_000, "nats_seconds": 3.0, "drain_events": 20_000,
@@ -354,7 +360,7 @@ def verdict(name: str, ok: bool, detail: str, quick: bool) -> dict[str, Any]:
 
 def judge(f: dict[str, Any], quick: bool) -> list[dict[str, Any]]:
     out = []
-    for c in CONNECTIONS:
+    for c in CONNECTIONS if "ingest" in f else ():
         g, b = f["ingest"]["gateway"][f"c{c}"], f["ingest"]["baseline"][f"c{c}"]
         ratio = g["accepted_per_s"] / b["accepted_per_s"] if b["accepted_per_s"] else 0.0
         out.append(verdict(f"ingest rate @{c} conns", ratio >= 0.8,
@@ -364,58 +370,65 @@ def judge(f: dict[str, Any], quick: bool) -> list[dict[str, Any]]:
         out.append(verdict(f"ingest p99 @{c} conns", ratio <= 2.0,
                            f"{g['p99_ms']:.1f} ms vs baseline {b['p99_ms']:.1f} ms = {ratio:.2f}x (target <= 2.00x)",
                            quick))
-    d, b = f["drain"]["replicas"]["1"], f["drain"]["baseline"]
-    ratio = d["steady_events_per_s"] / b["events_per_s"]
-    out.append(verdict("drain rate (1 processor)", ratio >= 1.0,
-                       f"{d['steady_events_per_s']:.0f} events/s vs baseline {b['events_per_s']:.0f} events/s = "
-                       f"{ratio:.2f}x (target >= 1.00x)", quick))
-    lat = f["latency"]["at_half_ingest"]
-    out.append(verdict("latency p99 202->assigned @50% ingest capacity", lat["assigned_p99_ms"] <= 500,
-                       f"{lat['assigned_p99_ms']:.0f} ms at {lat['target_rate_per_s']:.0f}/s "
-                       f"(p50 {lat['assigned_p50_ms']:.0f} ms; target <= 500 ms)", quick))
-    g = f["growth"]
-    ratio = g["loaded"]["steady_events_per_s"] / g["empty_steady_events_per_s"]
-    out.append(verdict("drain rate with loaded tables", ratio >= 0.8,
-                       f"{g['loaded']['steady_events_per_s']:.0f} events/s with {g['preload']['identifiers']:,} "
-                       f"identifiers + {g['preload']['customers']:,} customers vs {g['empty_steady_events_per_s']:.0f}"
-                       f" events/s = {ratio:.2f}x (target >= 0.80x)", quick))
-    for role, mb in f["memory_peak_mb"].items():
+    if "drain" in f:
+        d, b = f["drain"]["replicas"]["1"], f["drain"]["baseline"]
+        ratio = d["steady_events_per_s"] / b["events_per_s"]
+        out.append(verdict("drain rate (1 processor)", ratio >= 1.0,
+                           f"{d['steady_events_per_s']:.0f} events/s vs baseline {b['events_per_s']:.0f} events/s = "
+                           f"{ratio:.2f}x (target >= 1.00x)", quick))
+    if "latency" in f:
+        lat = f["latency"]["at_half_ingest"]
+        out.append(verdict("latency p99 202->assigned @50% ingest capacity", lat["assigned_p99_ms"] <= 500,
+                           f"{lat['assigned_p99_ms']:.0f} ms at {lat['target_rate_per_s']:.0f}/s "
+                           f"(p50 {lat['assigned_p50_ms']:.0f} ms; target <= 500 ms)", quick))
+    if "growth" in f:
+        g = f["growth"]
+        ratio = g["loaded"]["steady_events_per_s"] / g["empty_steady_events_per_s"]
+        out.append(verdict("drain rate with loaded tables", ratio >= 0.8,
+                           f"{g['loaded']['steady_events_per_s']:.0f} events/s with {g['preload']['identifiers']:,} "
+                           f"identifiers + {g['preload']['customers']:,} customers vs "
+                           f"{g['empty_steady_events_per_s']:.0f} events/s = {ratio:.2f}x (target >= 0.80x)", quick))
+    for role, mb in f.get("memory_peak_mb", {}).items():
         out.append(verdict(f"peak RSS {role}", mb <= 150, f"{mb:.0f} MB (target <= 150 MB)", quick))
     return out
 
 
 def table(f: dict[str, Any]) -> str:
     rows = [("figure", "system", "baseline", "ratio")]
-    for c in CONNECTIONS:
+    for c in CONNECTIONS if "ingest" in f else ():
         g, b = f["ingest"]["gateway"][f"c{c}"], f["ingest"]["baseline"][f"c{c}"]
         for key, unit in (("accepted_per_s", "/s"), ("p50_ms", " ms"), ("p99_ms", " ms")):
             rows.append((f"ingest @{c} conns {key}", f"{g[key]:.1f}{unit}", f"{b[key]:.1f}{unit}",
                          f"{g[key] / b[key]:.2f}x" if b[key] else "-"))
-    n = f["nats_raw"]
-    rows.append(("nats-py JetStream publish, sequential", f"{n['sequential_per_s']:.0f}/s", "", ""))
-    rows.append((f"nats-py JetStream publish, pipelined x{n['pipeline_depth']}", f"{n['pipelined_per_s']:.0f}/s", "", ""))
-    b = f["drain"]["baseline"]
-    for r, d in f["drain"]["replicas"].items():
-        rows.append((f"drain {d['events']} events, {r} processor(s), steady", f"{d['steady_events_per_s']:.1f}/s",
-                     f"{b['events_per_s']:.1f}/s", f"{d['steady_events_per_s'] / b['events_per_s']:.2f}x"))
-        rows.append((f"  same, incl. start-up ({d['startup_s']} s)", f"{d['events_per_s']:.1f}/s", "", ""))
-    for key, lat in f["latency"].items():
+    if "nats_raw" in f:
+        n = f["nats_raw"]
+        rows.append(("nats-py JetStream publish, sequential", f"{n['sequential_per_s']:.0f}/s", "", ""))
+        rows.append((f"nats-py JetStream publish, pipelined x{n['pipeline_depth']}", f"{n['pipelined_per_s']:.0f}/s",
+                     "", ""))
+    if "drain" in f:
+        b = f["drain"]["baseline"]
+        for r, d in f["drain"]["replicas"].items():
+            rows.append((f"drain {d['events']} events, {r} processor(s), steady", f"{d['steady_events_per_s']:.1f}/s",
+                         f"{b['events_per_s']:.1f}/s", f"{d['steady_events_per_s'] / b['events_per_s']:.2f}x"))
+            rows.append((f"  same, incl. start-up ({d['startup_s']} s)", f"{d['events_per_s']:.1f}/s", "", ""))
+    for key, lat in f.get("latency", {}).items():
         rows.append((f"latency {key} ({lat['target_rate_per_s']:.0f}/s) 202->assigned p50",
                      f"{lat['assigned_p50_ms']:.0f} ms", "", ""))
         rows.append((f"latency {key} ({lat['target_rate_per_s']:.0f}/s) 202->assigned p99",
                      f"{lat['assigned_p99_ms']:.0f} ms", "", ""))
         rows.append((f"latency {key} http p99", f"{lat['http_p99_ms']:.1f} ms", "", ""))
-    g = f["growth"]
-    rows.append((f"drain, loaded tables ({g['preload']['identifiers']:,} ids, {g['preload']['customers']:,} cust)",
-                 f"{g['loaded']['steady_events_per_s']:.1f}/s", f"{g['empty_steady_events_per_s']:.1f}/s (empty)",
-                 f"{g['loaded']['steady_events_per_s'] / g['empty_steady_events_per_s']:.2f}x"))
-    for role, mb in f["memory_peak_mb"].items():
+    if "growth" in f:
+        g = f["growth"]
+        rows.append((f"drain, loaded tables ({g['preload']['identifiers']:,} ids, {g['preload']['customers']:,} cust)",
+                     f"{g['loaded']['steady_events_per_s']:.1f}/s", f"{g['empty_steady_events_per_s']:.1f}/s (empty)",
+                     f"{g['loaded']['steady_events_per_s'] / g['empty_steady_events_per_s']:.2f}x"))
+    for role, mb in f.get("memory_peak_mb", {}).items():
         rows.append((f"peak RSS {role}", f"{mb:.0f} MB", "", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows)
 
 
-def run(sizes: dict[str, Any], quick: bool) -> dict[str, Any]:
+def run(sizes: dict[str, Any], quick: bool, parts: frozenset[str] = frozenset(PARTS)) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="autentikapp-bench-"))
     bench = Bench(workdir, sizes)
     figures: dict[str, Any] = {}
@@ -424,43 +437,49 @@ def run(sizes: dict[str, Any], quick: bool) -> dict[str, Any]:
         log(f"starting NATS, durable Postgres and the system under {workdir}")
         bench.start()
         figures["postgres"] = bench.postgres_settings
-        memory = PeakMemory(bench.group, {"customer_service": "customer_service",
-                                          "identifier_service": "identifier_service",
-                                          "gateway": "gateway_master", "processor": "processor",
-                                          "processor-2": "processor", "processor-3": "processor",
-                                          "processor-4": "processor"}).start()
+        if "memory" in parts:
+            memory = PeakMemory(bench.group, {"customer_service": "customer_service",
+                                              "identifier_service": "identifier_service",
+                                              "gateway": "gateway_master", "processor": "processor",
+                                              "processor-2": "processor", "processor-3": "processor",
+                                              "processor-4": "processor"}).start()
         # 1. ingest (processor stopped: the gateway's own figures), then the broker's own limit
-        bench.set_processors(0)
-        figures["ingest"] = {"workers": WORKERS, "threads": THREADS, "baseline": bench.ingest_baseline(),
-                             "gateway": bench.ingest(bench.ports["gateway"], "g")}
-        asyncio.run(bench._purge())
-        figures["nats_raw"] = asyncio.run(bench._nats_raw())
-        log(f"nats raw: {figures['nats_raw']}")
+        if "ingest" in parts:
+            bench.set_processors(0)
+            figures["ingest"] = {"workers": WORKERS, "threads": THREADS, "baseline": bench.ingest_baseline(),
+                                 "gateway": bench.ingest(bench.ports["gateway"], "g")}
+            asyncio.run(bench._purge())
+            figures["nats_raw"] = asyncio.run(bench._nats_raw())
+            log(f"nats raw: {figures['nats_raw']}")
         # 2. drain: baseline script, then 1, 2 and 4 processors
-        n = sizes["drain_events"]
-        batch = sales("d1", 1, n)
-        base_url = with_database(bench.env["PROCESSOR_DATABASE_URL"], "bench_baseline")
-        ensure_database(bench.env["PROCESSOR_DATABASE_URL"], "bench_baseline")
-        baseline_db.prepare(base_url, batch)
-        figures["drain"] = {"baseline": baseline_db.apply_all(base_url, batch), "replicas": {}}
-        log(f"drain baseline: {figures['drain']['baseline']}")
-        figures["drain"]["replicas"]["1"] = bench.drain("d1", 1, n, 1, batch)
-        for run_no, replicas in ((2, 2), (3, 4)):
-            figures["drain"]["replicas"][str(replicas)] = bench.drain(
-                f"d{replicas}", run_no, sizes["replica_events"], replicas)
-        figures["memory_peak_mb"] = memory.stop()
+        if "drain" in parts:
+            n = sizes["drain_events"]
+            batch = sales("d1", 1, n)
+            base_url = with_database(bench.env["PROCESSOR_DATABASE_URL"], "bench_baseline")
+            ensure_database(bench.env["PROCESSOR_DATABASE_URL"], "bench_baseline")
+            baseline_db.prepare(base_url, batch)
+            figures["drain"] = {"baseline": baseline_db.apply_all(base_url, batch), "replicas": {}}
+            log(f"drain baseline: {figures['drain']['baseline']}")
+            figures["drain"]["replicas"]["1"] = bench.drain("d1", 1, n, 1, batch)
+            for run_no, replicas in ((2, 2), (3, 4)):
+                figures["drain"]["replicas"][str(replicas)] = bench.drain(
+                    f"d{replicas}", run_no, sizes["replica_events"], replicas)
+        if "memory" in parts:
+            figures["memory_peak_mb"] = memory.stop()
         # 3. latency at half the ingest capacity (and, for reference, at half the drain rate)
-        capacity = max(figures["ingest"]["gateway"][f"c{c}"]["accepted_per_s"] for c in CONNECTIONS)
-        figures["latency"] = {"at_half_ingest": bench.latency("l1", 4, capacity / 2)}
-        drain_rate = figures["drain"]["replicas"]["1"]["steady_events_per_s"]
-        figures["latency"]["at_half_drain"] = bench.latency("l2", 5, drain_rate / 2)
+        if "latency" in parts:
+            capacity = max(figures["ingest"]["gateway"][f"c{c}"]["accepted_per_s"] for c in CONNECTIONS)
+            figures["latency"] = {"at_half_ingest": bench.latency("l1", 4, capacity / 2)}
+            drain_rate = figures["drain"]["replicas"]["1"]["steady_events_per_s"]
+            figures["latency"]["at_half_drain"] = bench.latency("l2", 5, drain_rate / 2)
         # 4. growth
-        preload = bench.preload(sizes["growth_identifiers"], sizes["growth_customers"])
-        figures["growth"] = {"preload": preload,
-                             "empty_steady_events_per_s": drain_rate,
-                             "loaded": bench.drain("g1", 6, sizes["growth_events"], 1)}
-        figures["growth"]["note"] = (f"empty-table rate is step 2's ({n} events); loaded rate over "
-                                     f"{sizes['growth_events']} events")
+        if "growth" in parts:
+            preload = bench.preload(sizes["growth_identifiers"], sizes["growth_customers"])
+            figures["growth"] = {"preload": preload,
+                                 "empty_steady_events_per_s": figures["drain"]["replicas"]["1"]["steady_events_per_s"],
+                                 "loaded": bench.drain("g1", 6, sizes["growth_events"], 1)}
+            figures["growth"]["note"] = (f"empty-table rate is step 2's ({n} events); loaded rate over "
+                                         f"{sizes['growth_events']} events")
     finally:
         bench.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -468,21 +487,43 @@ def run(sizes: dict[str, Any], quick: bool) -> dict[str, Any]:
     return figures
 
 
+def parse_parts(text: str) -> set[str]:
+    """One --only value: a comma-separated list of part names (argparse shows a bad one as a usage error)."""
+    parts = {p.strip() for p in text.split(",") if p.strip()}
+    unknown = sorted(parts - set(PARTS))
+    if unknown or not parts:
+        raise argparse.ArgumentTypeError(f"unknown part {', '.join(unknown) or repr(text)}; "
+                                         f"choose from {', '.join(PARTS)}")
+    return parts
+
+
+def with_needs(parts: set[str]) -> set[str]:
+    """The parts asked for plus those whose figures they are measured against (NEEDS)."""
+    return parts.union(*(NEEDS.get(p, ()) for p in parts))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (under a minute): checks the harness")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json", help="where to write the JSON")
+    parser.add_argument("--only", action="append", type=parse_parts, metavar="PART[,PART]",
+                        help=f"run only these parts ({', '.join(PARTS)}; repeatable), plus what they are "
+                             "measured against; default: all")
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     sizes = SIZES[mode]
+    parts = frozenset(with_needs(set().union(*args.only)) if args.only else PARTS)
+    if args.only:
+        log(f"parts: {', '.join(p for p in PARTS if p in parts)}")
     try:
-        figures = run(sizes, args.quick)
+        figures = run(sizes, args.quick, parts)
     except Exception as exc:  # noqa: BLE001 - one line, the processes are already stopped
         print(f"bench: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     verdicts = judge(figures, args.quick)
-    document = {"mode": mode, "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    document = {"mode": mode, "parts": [p for p in PARTS if p in parts],
+                "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "machine": machine(), "sizes": sizes, "figures": figures,
                 "targets": [{k: v for k, v in t.items()} for t in verdicts]}
     args.output.parent.mkdir(parents=True, exist_ok=True)
