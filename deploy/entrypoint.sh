@@ -1,0 +1,64 @@
+#!/bin/sh
+# The image's entrypoint: the first argument picks the role, the rest go to that role's command.
+#
+#   gateway             python -m gateway serve            (gunicorn; HTTP on GATEWAY_PORT, 8080)
+#   processor           python -m processor run            (JetStream consumer; no port)
+#   customer-service    python -m customer_service serve   (gRPC on CUSTOMER_SERVICE_PORT, 50051)
+#   identifier-service  python -m identifier_service serve (gRPC on IDENTIFIER_SERVICE_PORT, 50052)
+#   migrate             every service's migrations, in the order `make migrate` runs them, then exit
+#   cli                 autentikapp ARGS...                (the operator's CLI)
+#
+# Long-running roles are exec'd, so the process gets the container's signals (SIGTERM = drain, stop).
+# Configuration is the environment only: see docs/operations.md and README "Configuration".
+set -eu
+
+usage() {
+    echo "usage: ENTRYPOINT ROLE [ARGS...]" >&2
+    echo "roles: gateway | processor | customer-service | identifier-service | migrate | cli [autentikapp args]" >&2
+}
+
+if [ "$#" -eq 0 ]; then
+    usage
+    exit 2
+fi
+role="$1"
+shift
+
+case "$role" in
+    gateway)
+        exec python -m gateway serve "$@"
+        ;;
+    processor)
+        exec python -m processor run "$@"
+        ;;
+    customer-service)
+        exec python -m customer_service serve "$@"
+        ;;
+    identifier-service)
+        exec python -m identifier_service serve "$@"
+        ;;
+    migrate)
+        if [ "$#" -ne 0 ]; then
+            echo "entrypoint: migrate takes no arguments" >&2
+            exit 2
+        fi
+        # Each needs its own database URL (CUSTOMER_SERVICE_DATABASE_URL, IDENTIFIER_SERVICE_DATABASE_URL,
+        # GATEWAY_DATABASE_URL, PROCESSOR_DATABASE_URL); the gateway's step also needs GATEWAY_SECRETS_KEYS
+        # (it seals secret rows still in plain text). Migrations are advisory-locked and checksummed.
+        python -m customer_service migrate
+        python -m identifier_service migrate
+        python -m gateway migrate
+        python -m processor migrate
+        ;;
+    cli)
+        exec autentikapp "$@"
+        ;;
+    -h | --help | help)
+        usage
+        ;;
+    *)
+        echo "entrypoint: unknown role '$role'" >&2
+        usage
+        exit 2
+        ;;
+esac
