@@ -18,6 +18,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from autentikapp.v1 import errors_pb2
 from common import errors
 
 log = logging.getLogger("grpc")
@@ -37,6 +38,11 @@ def status_for(exc: errors.DomainError) -> grpc.StatusCode:
         if kind in _STATUS_FOR:
             return _STATUS_FOR[kind]
     return grpc.StatusCode.UNKNOWN
+
+
+def item_error(exc: errors.DomainError) -> errors_pb2.ItemError:
+    """A domain error as the ItemError of one item of a batch call (same code as the single-item RPC)."""
+    return errors_pb2.ItemError(code=status_for(exc).value[0], message=str(exc))
 
 
 class BoundaryInterceptor(grpc.aio.ServerInterceptor):

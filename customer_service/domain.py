@@ -79,6 +79,14 @@ class UpsertPlan:
         return self.target is None or bool(self.values) or self.data_observed_at != self.target["data_observed_at"]
 
 
+def shares_contact(row: dict[str, Any], tenant_id: str, incoming: CustomerFields) -> bool:
+    """True when the stored customer is the tenant's and holds one of the event's contact values
+    (what the candidate lookup selects, for picking one item's candidates out of a batch's)."""
+    return row["tenant_id"] == tenant_id and any(
+        getattr(incoming, name) and row[name] == getattr(incoming, name) for name in IDENTITY_FIELDS
+    )
+
+
 def _holder(rows: list[dict[str, Any]], name: str, value: str) -> dict[str, Any] | None:
     if not value:
         return None

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from autentikapp.v1 import customer_pb2, customer_pb2_grpc
-from common.errors import InvalidArgument
+from common.errors import DomainError, InvalidArgument
+from common.grpc_server import item_error
 from common.timestamps import now, to_datetime, to_timestamp
 from customer_service.domain import CUSTOMER_FIELDS, CustomerFields
-from customer_service.service import CustomerService
+from customer_service.service import CustomerService, UpsertItem, UpsertResult
 
 
 def customer_message(row: dict[str, Any]) -> customer_pb2.Customer:
@@ -23,6 +24,31 @@ def customer_message(row: dict[str, Any]) -> customer_pb2.Customer:
     )
 
 
+def upsert_item(request: customer_pb2.UpsertCustomerRequest) -> UpsertItem:
+    """The service-layer item for one UpsertCustomerRequest; InvalidArgument when its data is bad."""
+    if not request.HasField("data"):
+        raise InvalidArgument("data is required", "data")
+    return UpsertItem(request.tenant_id, CustomerFields.parse(request.data),
+                      to_datetime(request.observed_at, default=now()))
+
+
+def upsert_response(result: UpsertResult) -> customer_pb2.UpsertCustomerResponse:
+    """What UpsertCustomer answers for one applied buyer."""
+    return customer_pb2.UpsertCustomerResponse(
+        customer=customer_message(result.customer),
+        created=result.created,
+        clashes=[customer_pb2.Clash(field=c.field, other_customer_id=c.other_customer_id) for c in result.clashes],
+    )
+
+
+def parsed_or_error(request: customer_pb2.UpsertCustomerRequest) -> UpsertItem | DomainError:
+    """One batch item parsed, or the error that refuses it (the rest of the batch goes on)."""
+    try:
+        return upsert_item(request)
+    except DomainError as exc:
+        return exc
+
+
 class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
     """Thin translation layer; errors are translated by common.grpc_server.BoundaryInterceptor."""
 
@@ -30,16 +56,16 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
         self.service = service
 
     async def UpsertCustomer(self, request, context):
-        if not request.HasField("data"):
-            raise InvalidArgument("data is required", "data")
-        incoming = CustomerFields.parse(request.data)
-        observed_at = to_datetime(request.observed_at, default=now())
-        result = await self.service.upsert(request.tenant_id, incoming, observed_at)
-        return customer_pb2.UpsertCustomerResponse(
-            customer=customer_message(result.customer),
-            created=result.created,
-            clashes=[customer_pb2.Clash(field=c.field, other_customer_id=c.other_customer_id) for c in result.clashes],
-        )
+        item = upsert_item(request)
+        return upsert_response(await self.service.upsert(item.tenant_id, item.incoming, item.observed_at))
+
+    async def UpsertCustomers(self, request, context):
+        results = await self.service.upsert_many([parsed_or_error(item) for item in request.items])
+        return customer_pb2.UpsertCustomersResponse(results=[
+            customer_pb2.UpsertCustomerResult(error=item_error(r)) if isinstance(r, DomainError)
+            else customer_pb2.UpsertCustomerResult(upserted=upsert_response(r))
+            for r in results
+        ])
 
     async def GetCustomer(self, request, context):
         row = await self.service.get(request.tenant_id, request.customer_id)

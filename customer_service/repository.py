@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from customer_service.domain import CUSTOMER_FIELDS, CustomerFields
+from customer_service.domain import CUSTOMER_FIELDS, IDENTITY_FIELDS, CustomerFields
 
 _COLUMNS = sql.SQL(", ").join(
     sql.Identifier(c)
@@ -16,21 +17,72 @@ _COLUMNS = sql.SQL(", ").join(
 )
 
 
-async def lock_candidates(conn: psycopg.AsyncConnection, tenant_id: str, incoming: CustomerFields) -> list[dict[str, Any]]:
-    """Every customer sharing a contact value with the event, locked until the transaction ends."""
-    cur = await conn.execute(
-        sql.SQL(
-            "SELECT {cols} FROM customers WHERE tenant_id = %(tenant)s"
-            " AND (national_id = %(national_id)s OR email = %(email)s OR phone_number = %(phone)s)"
-            " ORDER BY id FOR NO KEY UPDATE"
-        ).format(cols=_COLUMNS),
-        {
-            "tenant": tenant_id,
-            "national_id": incoming.national_id or None,
-            "email": incoming.email or None,
-            "phone": incoming.phone_number or None,
-        },
-    )
+# Advisory locks on the batch's contact values, taken first and in sorted order: two batches that carry
+# the same buyer (or the same e-mail...) queue one behind the other, so neither inserts a customer the
+# other is inserting (no unique violation) and neither waits for the other while holding what it needs
+# (no deadlock). Keys are 64-bit hashes in this namespace; a collision only makes two batches queue.
+# A batch with very many values folds them into MAX_IDENTITY_LOCKS buckets to bound the lock table.
+_LOCK_NAMESPACE = b"autentikapp.customers.identity"
+MAX_IDENTITY_LOCKS = 512
+_LOCK_IDENTITIES = "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k"
+
+
+def identity_lock_keys(buyers: list[tuple[str, CustomerFields]]) -> list[int]:
+    """The sorted advisory lock keys for the contact values of (tenant_id, buyer) pairs."""
+    keys = set()
+    for tenant_id, buyer in buyers:
+        for name in IDENTITY_FIELDS:
+            value = getattr(buyer, name)
+            if value:
+                digest = hashlib.blake2b(f"{tenant_id}\0{name}\0{value}".encode(), digest_size=8,
+                                         key=_LOCK_NAMESPACE).digest()
+                keys.add(int.from_bytes(digest, "big", signed=True))
+    if len(keys) > MAX_IDENTITY_LOCKS:
+        keys = {key % MAX_IDENTITY_LOCKS for key in keys}
+    return sorted(keys)
+
+
+async def lock_identities(conn: psycopg.AsyncConnection, buyers: list[tuple[str, CustomerFields]]) -> None:
+    """Take the batch's advisory locks (until the transaction ends), in sorted order."""
+    await conn.execute(_LOCK_IDENTITIES, (identity_lock_keys(buyers),))
+
+
+# One index lookup per contact value (each branch uses its unique partial index), then the rows are
+# locked in id order: two batches that share customers lock them in the same order, so they wait for
+# each other instead of deadlocking.
+_LOCK_CANDIDATES = sql.SQL("""
+SELECT {cols} FROM customers WHERE id IN (
+    SELECT c.id FROM customers AS c
+    JOIN unnest(%(nid_tenants)s::text[], %(nids)s::text[]) AS k(tenant_id, value)
+      ON c.tenant_id = k.tenant_id AND c.national_id = k.value
+    WHERE c.national_id IS NOT NULL
+    UNION ALL
+    SELECT c.id FROM customers AS c
+    JOIN unnest(%(email_tenants)s::text[], %(emails)s::text[]) AS k(tenant_id, value)
+      ON c.tenant_id = k.tenant_id AND c.email = k.value
+    WHERE c.email IS NOT NULL
+    UNION ALL
+    SELECT c.id FROM customers AS c
+    JOIN unnest(%(phone_tenants)s::text[], %(phones)s::text[]) AS k(tenant_id, value)
+      ON c.tenant_id = k.tenant_id AND c.phone_number = k.value
+    WHERE c.phone_number IS NOT NULL
+)
+ORDER BY id
+FOR NO KEY UPDATE
+""")
+
+
+async def lock_candidates(
+    conn: psycopg.AsyncConnection, buyers: list[tuple[str, CustomerFields]]
+) -> list[dict[str, Any]]:
+    """Every customer sharing a contact value with any of the (tenant_id, buyer) pairs, locked until the
+    transaction ends; one statement for the whole batch."""
+    params: dict[str, list[str]] = {}
+    for key, name in (("nid", "national_id"), ("email", "email"), ("phone", "phone_number")):
+        pairs = sorted({(tenant_id, getattr(buyer, name)) for tenant_id, buyer in buyers if getattr(buyer, name)})
+        params[f"{key}_tenants"] = [tenant_id for tenant_id, _ in pairs]
+        params[f"{key}s"] = [value for _, value in pairs]
+    cur = await conn.execute(_LOCK_CANDIDATES.format(cols=_COLUMNS), params)
     return await cur.fetchall()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,16 +12,15 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from common import db, ids, normalize, paging
-from common.errors import InvalidArgument, NotFound, Unavailable
+from common.batches import screen, single
+from common.errors import DomainError, InvalidArgument, NotFound, Unavailable
 from common.timestamps import now
 from customer_service import repository
-from customer_service.domain import Clash, CustomerFields, plan_upsert
+from customer_service.domain import Clash, CustomerFields, plan_upsert, shares_contact
 
 log = logging.getLogger(__name__)
 
-# A unique violation means a concurrent event claimed one of our contact values between our read
-# and our write; the retry sees its row and becomes an update. A few attempts always suffice unless
-# something is badly wrong, which is then reported as retryable.
+# A few attempts always suffice unless something is badly wrong, which is then reported as retryable.
 MAX_UPSERT_ATTEMPTS = 5
 # An event dated further ahead than this would freeze the customer's data against every real event.
 MAX_FUTURE_SKEW = timedelta(hours=24)
@@ -35,6 +35,23 @@ class UpsertResult:
     clashes: list[Clash]
 
 
+@dataclass(frozen=True)
+class UpsertItem:
+    """One buyer to apply: the tenant, the event's buyer data (already normalised), and its time."""
+
+    tenant_id: str
+    incoming: CustomerFields
+    observed_at: datetime
+
+
+def check_item(item: UpsertItem) -> UpsertItem:
+    """The checks on one item that need no database; raises InvalidArgument."""
+    ids.tenant_id(item.tenant_id)
+    if item.observed_at > now() + MAX_FUTURE_SKEW:
+        raise InvalidArgument("observed_at is more than 24 hours in the future", "observed_at")
+    return item
+
+
 class CustomerService:
     """Upserts and reads customers; each call is one short transaction on a pooled connection."""
 
@@ -43,26 +60,62 @@ class CustomerService:
 
     async def upsert(self, tenant_id: str, incoming: CustomerFields, observed_at: datetime) -> UpsertResult:
         """Apply one event's buyer data following the rules in customer_service.domain."""
-        ids.tenant_id(tenant_id)
-        if observed_at > now() + MAX_FUTURE_SKEW:
-            raise InvalidArgument("observed_at is more than 24 hours in the future", "observed_at")
-        for attempt in range(1, MAX_UPSERT_ATTEMPTS + 1):
-            try:
-                async with db.connection(self.pool) as conn, conn.transaction():
-                    candidates = await repository.lock_candidates(conn, tenant_id, incoming)
-                    plan = plan_upsert(incoming, observed_at, candidates)
-                    if plan.creates:
-                        row = await repository.insert(conn, tenant_id, plan.values, plan.data_observed_at)
-                    elif plan.changes_anything:
-                        row = await repository.update(conn, plan.target["id"], plan.values, plan.data_observed_at)
-                    else:
-                        row = plan.target
-                    return UpsertResult(row, plan.creates, plan.clashes)
-            except psycopg.errors.UniqueViolation:
-                log.info("upsert raced with a concurrent writer (attempt %d); retrying", attempt)
-            except psycopg.errors.DeadlockDetected:
-                log.info("upsert deadlocked with a concurrent writer (attempt %d); retrying", attempt)
-        raise Unavailable("too much contention on this customer; retry")
+        return single(await self.upsert_many([UpsertItem(tenant_id, incoming, observed_at)]))
+
+    async def upsert_many(self, items: Sequence[UpsertItem | DomainError]) -> list[UpsertResult | DomainError]:
+        """Apply many buyers in order, in one transaction; one result per item.
+
+        An item that is already an error (its data did not parse) or fails check_item is answered with
+        that error and writes nothing; the others are applied together. A failure of the transaction
+        (database down, contention that outlasts the retries) raises and writes nothing.
+        """
+        screened = screen(items, check_item)
+        if screened.valid:
+            applied = await self._apply(screened.valid)
+            for index, result in zip(screened.positions, applied):
+                screened.results[index] = result
+        return screened.results
+
+    async def _apply(self, items: list[UpsertItem]) -> list[UpsertResult]:
+        """Lock the batch's contact values, then every candidate in one statement, then plan and write
+        item by item.
+
+        The identity locks make concurrent batches that share a buyer queue rather than collide; a
+        unique violation or a deadlock is still retried (a writer that takes no such locks, e.g. a
+        hand-run SQL fix), and the retry sees the other's row and becomes an update.
+        """
+        # The retries are caught inside db.connection: DeadlockDetected is a psycopg.OperationalError, which
+        # db.connection turns into Unavailable, so caught outside it the deadlock would never be retried.
+        async with db.connection(self.pool) as conn:
+            for attempt in range(1, MAX_UPSERT_ATTEMPTS + 1):
+                try:
+                    async with conn.transaction():
+                        buyers = [(item.tenant_id, item.incoming) for item in items]
+                        await repository.lock_identities(conn, buyers)
+                        locked = await repository.lock_candidates(conn, buyers)
+                        known = {row["id"]: row for row in locked}
+                        return [await self._apply_one(conn, item, known) for item in items]
+                except psycopg.errors.UniqueViolation:
+                    log.info("upsert of %d buyer(s) raced with a concurrent writer (attempt %d); retrying",
+                             len(items), attempt)
+                except psycopg.errors.DeadlockDetected:
+                    log.info("upsert of %d buyer(s) deadlocked with a concurrent writer (attempt %d); retrying",
+                             len(items), attempt)
+        raise Unavailable("too much contention on these customers; retry")
+
+    @staticmethod
+    async def _apply_one(conn: psycopg.AsyncConnection, item: UpsertItem, known: dict[Any, dict[str, Any]]) -> UpsertResult:
+        """Plan and write one item against the rows the batch holds (`known` is updated with the write)."""
+        candidates = [row for row in known.values() if shares_contact(row, item.tenant_id, item.incoming)]
+        plan = plan_upsert(item.incoming, item.observed_at, candidates)
+        if plan.creates:
+            row = await repository.insert(conn, item.tenant_id, plan.values, plan.data_observed_at)
+        elif plan.changes_anything:
+            row = await repository.update(conn, plan.target["id"], plan.values, plan.data_observed_at)
+        else:
+            row = plan.target
+        known[row["id"]] = row
+        return UpsertResult(row, plan.creates, plan.clashes)
 
     async def get(self, tenant_id: str, customer_id: str) -> dict[str, Any]:
         """One customer of the tenant; another tenant's id is NOT_FOUND too."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from autentikapp.v1 import identifier_pb2, identifier_pb2_grpc
+from common.errors import DomainError
+from common.grpc_server import item_error
 from common.timestamps import now, to_datetime, to_timestamp
-from identifier_service.repository import Provenance
-from identifier_service.service import IdentifierService, Outcome
+from identifier_service.repository import Assignment, Provenance
+from identifier_service.service import AssignResult, IdentifierService, Outcome
 
 _OUTCOME = {
     Outcome.ASSIGNED: identifier_pb2.ASSIGN_OUTCOME_ASSIGNED,
@@ -33,6 +35,27 @@ def identifier_message(row: dict[str, Any]) -> identifier_pb2.Identifier:
     )
 
 
+def assignment(request: identifier_pb2.AssignIdentifierRequest) -> Assignment:
+    """The service-layer assignment for one AssignIdentifierRequest (validated by the service)."""
+    p = request.provenance
+    provenance = Provenance(
+        transaction_id=p.transaction_id,
+        product_sku=p.product_sku,
+        product_name=p.product_name,
+        event_id=p.event_id,
+        sold_at=to_datetime(p.sold_at, default=now()),
+    )
+    return Assignment(request.tenant_id, request.code, request.customer_id, provenance)
+
+
+def assign_response(result: AssignResult) -> identifier_pb2.AssignIdentifierResponse:
+    """What AssignIdentifier answers for one assignment."""
+    return identifier_pb2.AssignIdentifierResponse(
+        outcome=_OUTCOME[result.outcome],
+        identifier=identifier_message(result.identifier) if result.identifier else None,
+    )
+
+
 class IdentifierServicer(identifier_pb2_grpc.IdentifierServiceServicer):
     """Thin translation layer; errors are translated by common.grpc_server.BoundaryInterceptor."""
 
@@ -48,19 +71,16 @@ class IdentifierServicer(identifier_pb2_grpc.IdentifierServiceServicer):
         return identifier_pb2.GetIdentifierResponse(identifier=identifier_message(row))
 
     async def AssignIdentifier(self, request, context):
-        p = request.provenance
-        provenance = Provenance(
-            transaction_id=p.transaction_id,
-            product_sku=p.product_sku,
-            product_name=p.product_name,
-            event_id=p.event_id,
-            sold_at=to_datetime(p.sold_at, default=now()),
-        )
-        result = await self.service.assign(request.tenant_id, request.code, request.customer_id, provenance)
-        return identifier_pb2.AssignIdentifierResponse(
-            outcome=_OUTCOME[result.outcome],
-            identifier=identifier_message(result.identifier) if result.identifier else None,
-        )
+        a = assignment(request)
+        return assign_response(await self.service.assign(a.tenant_id, a.code, a.customer_id, a.provenance))
+
+    async def AssignIdentifiers(self, request, context):
+        results = await self.service.assign_many([assignment(item) for item in request.items])
+        return identifier_pb2.AssignIdentifiersResponse(results=[
+            identifier_pb2.AssignIdentifierResult(error=item_error(r)) if isinstance(r, DomainError)
+            else identifier_pb2.AssignIdentifierResult(response=assign_response(r))
+            for r in results
+        ])
 
     async def ListIdentifiers(self, request, context):
         rows, token = await self.service.list(request.tenant_id, request.customer_id, request.page_size, request.page_token)

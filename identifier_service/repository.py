@@ -40,25 +40,45 @@ class Provenance:
     sold_at: datetime
 
 
-# One statement decides the outcome. `current` locks the row, and under READ COMMITTED a concurrent
-# assignment makes it wait and then read the committed holder; `assigned` writes only when the code
-# was free. previous_customer_id tells: no row = unknown_code, NULL = assigned now, the same customer =
-# already_assigned, another = conflict.
+@dataclass(frozen=True)
+class Assignment:
+    """One code to link to one customer, with the sale as provenance."""
+
+    tenant_id: str
+    code: str
+    customer_id: str
+    provenance: Provenance
+
+
+# One statement decides the outcome of every assignment of a batch (keys must be unique within it:
+# common.batches.rounds). `current` locks the rows in key order, so concurrent batches wait for each
+# other instead of deadlocking, and under READ COMMITTED a concurrent assignment makes it wait and then
+# read the committed holder; `assigned` writes only where the code was free. previous_customer_id
+# tells: no row = unknown_code, NULL = assigned now, the same customer = already_assigned, another =
+# conflict. `n` is the item's position in the arrays (1-based).
 _ASSIGN = f"""
-WITH current AS (
-    SELECT {COLUMNS} FROM identifiers
-    WHERE tenant_id = %(tenant_id)s AND code = %(code)s
-    FOR NO KEY UPDATE
+WITH input AS (
+    SELECT * FROM unnest(%(tenant_id)s::text[], %(code)s::text[], %(customer_id)s::uuid[],
+                         %(sold_at)s::timestamptz[], %(transaction_id)s::text[], %(product_sku)s::text[],
+                         %(product_name)s::text[], %(event_id)s::text[])
+        WITH ORDINALITY AS x(tenant_id, code, customer_id, sold_at, transaction_id, product_sku,
+                             product_name, event_id, n)
+), current AS (
+    SELECT i.tenant_id, i.code, i.customer_id, i.assigned_at, i.sold_at, i.transaction_id, i.product_sku,
+           i.product_name, i.event_id, i.registered_at, x.n
+    FROM identifiers AS i JOIN input AS x ON i.tenant_id = x.tenant_id AND i.code = x.code
+    ORDER BY i.tenant_id, i.code
+    FOR NO KEY UPDATE OF i
 ), assigned AS (
     UPDATE identifiers AS i
-    SET customer_id = %(customer_id)s, assigned_at = now(), sold_at = %(sold_at)s,
-        transaction_id = %(transaction_id)s, product_sku = %(product_sku)s,
-        product_name = %(product_name)s, event_id = %(event_id)s
-    FROM current AS c
+    SET customer_id = x.customer_id, assigned_at = now(), sold_at = x.sold_at,
+        transaction_id = x.transaction_id, product_sku = x.product_sku,
+        product_name = x.product_name, event_id = x.event_id
+    FROM current AS c JOIN input AS x ON x.n = c.n
     WHERE i.tenant_id = c.tenant_id AND i.code = c.code AND c.customer_id IS NULL
     RETURNING i.*
 )
-SELECT c.customer_id AS previous_customer_id,
+SELECT c.n, c.customer_id AS previous_customer_id,
        c.tenant_id, c.code, c.registered_at,
        COALESCE(a.customer_id, c.customer_id) AS customer_id,
        COALESCE(a.assigned_at, c.assigned_at) AS assigned_at,
@@ -67,28 +87,27 @@ SELECT c.customer_id AS previous_customer_id,
        COALESCE(a.product_sku, c.product_sku) AS product_sku,
        COALESCE(a.product_name, c.product_name) AS product_name,
        COALESCE(a.event_id, c.event_id) AS event_id
-FROM current AS c LEFT JOIN assigned AS a ON true
+FROM current AS c LEFT JOIN assigned AS a ON a.tenant_id = c.tenant_id AND a.code = c.code
 """
 
 
-async def assign(
-    conn: psycopg.AsyncConnection, tenant_id: str, code: str, customer_id: str, provenance: Provenance
-) -> dict[str, Any] | None:
-    """Link the code to the customer if it is free; return the row as stored plus previous_customer_id."""
-    cur = await conn.execute(
-        _ASSIGN,
-        {
-            "tenant_id": tenant_id,
-            "code": code,
-            "customer_id": customer_id,
-            "sold_at": provenance.sold_at,
-            "transaction_id": provenance.transaction_id or None,
-            "product_sku": provenance.product_sku or None,
-            "product_name": provenance.product_name or None,
-            "event_id": provenance.event_id or None,
-        },
-    )
-    return await cur.fetchone()
+async def assign(conn: psycopg.AsyncConnection, assignments: list[Assignment]) -> list[dict[str, Any] | None]:
+    """Link each code to its customer where the code is free, in one statement; per assignment, the row as
+    stored plus previous_customer_id, or None for a code the tenant does not have. Keys must be unique."""
+    columns: dict[str, list[Any]] = {name: [] for name in (
+        "tenant_id", "code", "customer_id", "sold_at", "transaction_id", "product_sku", "product_name", "event_id")}
+    for a in assignments:
+        p = a.provenance
+        for name, value in (("tenant_id", a.tenant_id), ("code", a.code), ("customer_id", a.customer_id),
+                            ("sold_at", p.sold_at), ("transaction_id", p.transaction_id or None),
+                            ("product_sku", p.product_sku or None), ("product_name", p.product_name or None),
+                            ("event_id", p.event_id or None)):
+            columns[name].append(value)
+    cur = await conn.execute(_ASSIGN, columns)
+    rows: list[dict[str, Any] | None] = [None] * len(assignments)
+    for row in await cur.fetchall():
+        rows[row.pop("n") - 1] = row
+    return rows
 
 
 async def page(

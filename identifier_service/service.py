@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
 from common import db, ids, normalize, paging
-from common.errors import InvalidArgument, NotFound
+from common.batches import rounds, screen, single
+from common.errors import DomainError, InvalidArgument, NotFound
 from identifier_service import repository
-from identifier_service.repository import Provenance
+from identifier_service.repository import Assignment, Provenance
 
 MAX_CODES_PER_CALL = 100_000
 MAX_PROVENANCE_FIELD = 200
@@ -45,8 +47,29 @@ def clean_provenance(provenance: Provenance) -> Provenance:
     )
 
 
+def checked(item: Assignment) -> Assignment:
+    """The assignment validated (ids, provenance texts), customer id in canonical form; InvalidArgument."""
+    ids.tenant_id(item.tenant_id)
+    ids.code(item.code)
+    return Assignment(item.tenant_id, item.code, ids.customer_uuid(item.customer_id), clean_provenance(item.provenance))
+
+
+def assign_result(row: dict[str, Any] | None, customer_id: str) -> AssignResult:
+    """The outcome of one assignment from the row the statement returned (None: no such code)."""
+    if row is None:
+        return AssignResult(Outcome.UNKNOWN_CODE, None)
+    previous = row.pop("previous_customer_id")
+    if previous is None:
+        outcome = Outcome.ASSIGNED
+    elif str(previous) == customer_id:
+        outcome = Outcome.ALREADY_ASSIGNED
+    else:
+        outcome = Outcome.CONFLICT
+    return AssignResult(outcome, row)
+
+
 class IdentifierService:
-    """Registers, reads and assigns identifiers; each call is one statement on a pooled connection."""
+    """Registers, reads and assigns identifiers; each call is one statement (per round) on a pooled connection."""
 
     def __init__(self, pool: AsyncConnectionPool):
         self.pool = pool
@@ -75,22 +98,24 @@ class IdentifierService:
 
     async def assign(self, tenant_id: str, code: str, customer_id: str, provenance: Provenance) -> AssignResult:
         """Link the code to the customer, atomically; see Outcome."""
-        ids.tenant_id(tenant_id)
-        ids.code(code)
-        customer_id = ids.customer_uuid(customer_id)
-        provenance = clean_provenance(provenance)
-        async with db.connection(self.pool) as conn:
-            row = await repository.assign(conn, tenant_id, code, customer_id, provenance)
-        if row is None:
-            return AssignResult(Outcome.UNKNOWN_CODE, None)
-        previous = row.pop("previous_customer_id")
-        if previous is None:
-            outcome = Outcome.ASSIGNED
-        elif str(previous) == customer_id:
-            outcome = Outcome.ALREADY_ASSIGNED
-        else:
-            outcome = Outcome.CONFLICT
-        return AssignResult(outcome, row)
+        return single(await self.assign_many([Assignment(tenant_id, code, customer_id, provenance)]))
+
+    async def assign_many(self, items: Sequence[Assignment | DomainError]) -> list[AssignResult | DomainError]:
+        """Make many assignments in order; one result per item.
+
+        An item that is already an error, or fails validation, is answered with that error and changes
+        nothing. The valid ones run as one statement per round (common.batches.rounds: a code named twice
+        is assigned by its first item and seen as taken by the second) on one connection.
+        """
+        screened = screen(items, checked)
+        valid = screened.valid
+        if valid:
+            async with db.connection(self.pool) as conn:
+                for round_ in rounds([(a.tenant_id, a.code) for a in valid]):
+                    rows = await repository.assign(conn, [valid[i] for i in round_])
+                    for i, row in zip(round_, rows):
+                        screened.results[screened.positions[i]] = assign_result(row, valid[i].customer_id)
+        return screened.results
 
     async def list(
         self, tenant_id: str, customer_id: str, page_size: int, page_token: str

@@ -1,8 +1,10 @@
 """The processor's gRPC clients: one grpc.aio channel per service, reused by every message.
 
-Every call carries a deadline and the event's ids as metadata (x-event-id, x-tenant-id) so the
-services' logs can follow a sale. A failed call becomes failures.RpcFailure (method, code, details),
-which is all the rest of the processor needs to know about gRPC.
+Handlers ask for one buyer or one assignment at a time; processor.batching gathers the requests of
+concurrent handlers into one UpsertCustomers or AssignIdentifiers call. Every call carries a deadline.
+A failed call, or a refused item, becomes failures.RpcFailure (method, code, details), which is all the
+rest of the processor needs to know about gRPC. The event id travels inside each item (for the
+services' logs), since one call now serves many events.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from typing import Any
 
 import grpc
 
-from autentikapp.v1 import customer_pb2, customer_pb2_grpc, events_pb2, identifier_pb2, identifier_pb2_grpc
+from autentikapp.v1 import customer_pb2, customer_pb2_grpc, errors_pb2, events_pb2, identifier_pb2, identifier_pb2_grpc
+from processor.batching import Coalescer
 from processor.failures import RpcFailure
 
 # Reconnect quickly after a service restarts: gRPC's default backoff grows to two minutes, during
@@ -25,14 +28,21 @@ CHANNEL_OPTIONS = (
     ("grpc.keepalive_timeout_ms", 10_000),
 )
 
+# Items per batch call (the services accept up to 1000) and batch calls in flight per service: while
+# both calls are out, new requests queue and then leave together, so batches grow with the load.
+MAX_BATCH_ITEMS = 500
+MAX_BATCH_CALLS = 2
 
-def call_metadata(event: events_pb2.WebhookEvent) -> tuple[tuple[str, str], ...]:
-    """The metadata sent with every call made for `event`."""
-    return (("x-event-id", event.event_id), ("x-tenant-id", event.tenant_id))
+_STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def item_failure(method: str, error: errors_pb2.ItemError) -> RpcFailure:
+    """A refused batch item as the failure the single-item RPC would have raised."""
+    return RpcFailure(method, _STATUS_BY_NUMBER.get(error.code, grpc.StatusCode.UNKNOWN), error.message)
 
 
 class ServiceClients:
-    """Calls to customer_service and identifier_service on behalf of one event at a time.
+    """Calls to customer_service and identifier_service on behalf of events.
 
     Create it inside the running event loop (grpc.aio channels belong to a loop).
     """
@@ -44,14 +54,17 @@ class ServiceClients:
         self._identifier_channel = grpc.aio.insecure_channel(identifier_addr, options=CHANNEL_OPTIONS)
         self._customers = customer_pb2_grpc.CustomerServiceStub(self._customer_channel)
         self._identifiers = identifier_pb2_grpc.IdentifierServiceStub(self._identifier_channel)
+        self._upserts = Coalescer(self._upsert_batch, max_items=MAX_BATCH_ITEMS, max_calls=MAX_BATCH_CALLS)
+        self._assignments = Coalescer(self._assign_batch, max_items=MAX_BATCH_ITEMS, max_calls=MAX_BATCH_CALLS)
 
     async def upsert_customer(self, event: events_pb2.WebhookEvent) -> customer_pb2.UpsertCustomerResponse:
         """Create or update the sale's buyer, dated by the sale's timestamp."""
         sale = event.sale
-        request = customer_pb2.UpsertCustomerRequest(tenant_id=event.tenant_id, data=sale.customer)
+        request = customer_pb2.UpsertCustomerRequest(tenant_id=event.tenant_id, data=sale.customer,
+                                                     event_id=event.event_id)
         if sale.HasField("event_timestamp"):
             request.observed_at.CopyFrom(sale.event_timestamp)
-        return await self._call(self._customers.UpsertCustomer, "UpsertCustomer", request, event)
+        return await self._upserts.call(request)
 
     async def assign_identifier(
         self, event: events_pb2.WebhookEvent, item: events_pb2.LineItem, customer_id: str
@@ -69,18 +82,36 @@ class ServiceClients:
         request = identifier_pb2.AssignIdentifierRequest(
             tenant_id=event.tenant_id, code=item.autentikapp_code, customer_id=customer_id, provenance=provenance
         )
-        return await self._call(self._identifiers.AssignIdentifier, "AssignIdentifier", request, event)
+        return await self._assignments.call(request)
 
-    async def _call(
-        self, rpc: Callable[..., Awaitable[Any]], method: str, request: Any, event: events_pb2.WebhookEvent
-    ) -> Any:
-        """One unary call with the deadline and the event's metadata; errors become RpcFailure."""
+    async def _upsert_batch(
+        self, items: list[customer_pb2.UpsertCustomerRequest]
+    ) -> list[customer_pb2.UpsertCustomerResponse | RpcFailure]:
+        """One UpsertCustomers call for the queued buyers."""
+        response = await self._call(self._customers.UpsertCustomers, "UpsertCustomers",
+                                    customer_pb2.UpsertCustomersRequest(items=items))
+        return [r.upserted if r.HasField("upserted") else item_failure("UpsertCustomer", r.error)
+                for r in response.results]
+
+    async def _assign_batch(
+        self, items: list[identifier_pb2.AssignIdentifierRequest]
+    ) -> list[identifier_pb2.AssignIdentifierResponse | RpcFailure]:
+        """One AssignIdentifiers call for the queued line items."""
+        response = await self._call(self._identifiers.AssignIdentifiers, "AssignIdentifiers",
+                                    identifier_pb2.AssignIdentifiersRequest(items=items))
+        return [r.response if r.HasField("response") else item_failure("AssignIdentifier", r.error)
+                for r in response.results]
+
+    async def _call(self, rpc: Callable[..., Awaitable[Any]], method: str, request: Any) -> Any:
+        """One unary call with the deadline; errors become RpcFailure."""
         try:
-            return await rpc(request, timeout=self.timeout, metadata=call_metadata(event))
+            return await rpc(request, timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
             raise RpcFailure(method, exc.code(), exc.details() or "") from None
 
     async def close(self) -> None:
-        """Close both channels (pending calls are cancelled)."""
+        """Stop the batches in flight and close both channels (pending calls are cancelled)."""
+        await self._upserts.close()
+        await self._assignments.close()
         await self._customer_channel.close()
         await self._identifier_channel.close()

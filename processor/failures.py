@@ -44,10 +44,13 @@ class RpcFailure(Exception):
     """A gRPC call failed: which method, the status code, and the server's details."""
 
     def __init__(self, method: str, code: grpc.StatusCode, details: str = "") -> None:
-        super().__init__(f"{method}: {code.name}")
+        super().__init__(method, code, details)  # all arguments in args: copy.copy can rebuild it
         self.method = method
         self.code = code
         self.details = details
+
+    def __str__(self) -> str:
+        return f"{self.method}: {self.code.name}"
 
 
 # CANCELLED is transient here: the processor never cancels its own calls (a stopping processor gets

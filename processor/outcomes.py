@@ -17,6 +17,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from common.batches import rounds
 from common.errors import Unavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -73,11 +74,16 @@ class EventOutcome:
         return data
 
 
+# Many outcomes in one statement (keys unique within it: common.batches.rounds); `n` is the outcome's
+# position in the arrays (1-based).
 _UPSERT = """
 INSERT INTO event_outcomes AS o (event_id, tenant_id, status, customer_id, customer_created, clashes,
                                  line_items, reason, deliveries)
-VALUES (%(event_id)s, %(tenant_id)s, %(status)s, %(customer_id)s, %(customer_created)s, %(clashes)s,
-        %(line_items)s, %(reason)s, %(deliveries)s)
+SELECT event_id, tenant_id, status, customer_id, customer_created, clashes, line_items, reason, deliveries
+FROM unnest(%(event_id)s::text[], %(tenant_id)s::text[], %(status)s::text[], %(customer_id)s::uuid[],
+            %(customer_created)s::boolean[], %(clashes)s::jsonb[], %(line_items)s::jsonb[], %(reason)s::text[],
+            %(deliveries)s::integer[])
+    AS x(event_id, tenant_id, status, customer_id, customer_created, clashes, line_items, reason, deliveries)
 ON CONFLICT (event_id) DO UPDATE SET
     tenant_id = EXCLUDED.tenant_id,
     status = EXCLUDED.status,
@@ -90,7 +96,7 @@ ON CONFLICT (event_id) DO UPDATE SET
     reason = EXCLUDED.reason,
     deliveries = EXCLUDED.deliveries,
     processed_at = now()
-RETURNING first_processed_at, processed_at
+RETURNING event_id, first_processed_at, processed_at
 """
 
 _SELECT = """
@@ -102,23 +108,29 @@ FROM event_outcomes WHERE event_id = %s
 
 async def record(conn: psycopg.AsyncConnection, outcome: EventOutcome) -> None:
     """Insert or rewrite the event's row; fills in the outcome's two timestamps."""
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
-        _UPSERT,
-        {
-            "event_id": outcome.event_id,
-            "tenant_id": outcome.tenant_id,
-            "status": outcome.status,
-            "customer_id": outcome.customer_id or None,
-            "customer_created": outcome.customer_created,
-            "clashes": Jsonb(outcome.clashes),
-            "line_items": Jsonb([asdict(item) for item in outcome.line_items]),
-            "reason": outcome.reason,
-            "deliveries": outcome.deliveries,
-        },
-    )
-    row = await cur.fetchone()
-    outcome.first_processed_at, outcome.processed_at = row["first_processed_at"], row["processed_at"]
+    await record_many(conn, [outcome])
+
+
+async def record_many(conn: psycopg.AsyncConnection, batch: list[EventOutcome]) -> None:
+    """Insert or rewrite each event's row, one statement per round (an event twice in the batch is
+    written twice, in order); fills in each outcome's two timestamps."""
+    for round_ in rounds([outcome.event_id for outcome in batch]):
+        chosen = [batch[i] for i in round_]
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(_UPSERT, {
+            "event_id": [o.event_id for o in chosen],
+            "tenant_id": [o.tenant_id for o in chosen],
+            "status": [o.status for o in chosen],
+            "customer_id": [o.customer_id or None for o in chosen],
+            "customer_created": [o.customer_created for o in chosen],
+            "clashes": [Jsonb(o.clashes) for o in chosen],
+            "line_items": [Jsonb([asdict(item) for item in o.line_items]) for o in chosen],
+            "reason": [o.reason for o in chosen],
+            "deliveries": [o.deliveries for o in chosen],
+        })
+        stamps = {row["event_id"]: (row["first_processed_at"], row["processed_at"]) for row in await cur.fetchall()}
+        for outcome in chosen:
+            outcome.first_processed_at, outcome.processed_at = stamps[outcome.event_id]
 
 
 async def get(conn: psycopg.AsyncConnection, event_id: str) -> EventOutcome | None:

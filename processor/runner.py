@@ -25,6 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from common import bus, db
 from processor import outcomes
+from processor.batching import Coalescer
 from processor.clients import ServiceClients
 from processor.handler import MessageHandler, Policy
 from processor.outcomes import EventOutcome
@@ -34,6 +35,8 @@ log = logging.getLogger("processor")
 
 T = TypeVar("T")
 FETCH_ERROR_PAUSE_SECONDS = 1.0
+OUTCOMES_PER_WRITE = 500
+OUTCOME_WRITES_IN_FLIGHT = 2
 
 
 def policy_for(settings: ProcessorSettings, consumer: ConsumerConfig) -> Policy:
@@ -49,15 +52,20 @@ def policy_for(settings: ProcessorSettings, consumer: ConsumerConfig) -> Policy:
     )
 
 
-def recorder(pool: AsyncConnectionPool) -> Callable[[EventOutcome], Awaitable[None]]:
-    """outcomes.record on a pooled connection; a database that is down raises Unavailable (transient)."""
+def recorder(pool: AsyncConnectionPool) -> tuple[Callable[[EventOutcome], Awaitable[None]], Coalescer]:
+    """outcomes.record for the handlers, coalesced: the outcomes recorded at about the same time are
+    written by one statement on one pooled connection. A database that is down raises Unavailable
+    (transient) in every handler of the batch. Returns the function and its coalescer (to close)."""
 
-    async def record(outcome: EventOutcome) -> None:
-        """Write one outcome on a connection borrowed from the pool."""
+    async def record_batch(batch: list[EventOutcome]) -> list[None]:
+        """Write the queued outcomes on a connection borrowed from the pool."""
         async with db.connection(pool) as conn:
-            await outcomes.record(conn, outcome)
+            await outcomes.record_many(conn, batch)
+        return [None] * len(batch)
 
-    return record
+    coalescer: Coalescer[EventOutcome, None] = Coalescer(record_batch, max_items=OUTCOMES_PER_WRITE,
+                                                         max_calls=OUTCOME_WRITES_IN_FLIGHT)
+    return coalescer.call, coalescer
 
 
 async def unless_stopped(awaitable: Awaitable[T], stop: asyncio.Event) -> T | None:
@@ -167,6 +175,7 @@ class Resources:
     subscription: Any = None
     clients: ServiceClients | None = None
     pool: AsyncConnectionPool | None = None
+    outcome_writes: Coalescer | None = None
 
     async def close(self) -> None:
         """Unsubscribe, drain NATS (flushing acks), close the channels and the pool.
@@ -186,6 +195,8 @@ class Resources:
                     await self.nc.close()
         if self.clients is not None:
             await self.clients.close()
+        if self.outcome_writes is not None:
+            await self.outcome_writes.close()
         if self.pool is not None:
             await self.pool.close()
 
@@ -204,7 +215,8 @@ async def start(settings: ProcessorSettings, res: Resources) -> MessageHandler:
                                  settings.rpc_timeout_seconds)
     res.pool = await db.open_pool(settings.database_url, min_size=settings.pool_min, max_size=settings.pool_max)
     policy = policy_for(settings, consumer.config)
-    handler = MessageHandler(js, res.clients, recorder(res.pool), policy)
+    record, res.outcome_writes = recorder(res.pool)
+    handler = MessageHandler(js, res.clients, record, policy)
     log.info("processor ready: consuming %s as %s (batch %d, concurrency %d, max_deliver %s, customers at %s, "
              "identifiers at %s)", bus.STREAM, bus.CONSUMER, settings.batch_size, settings.concurrency,
              policy.max_deliver or "unlimited", settings.customer_service_addr, settings.identifier_service_addr)

@@ -1,5 +1,6 @@
 import datetime
 
+from autentikapp.v1 import errors_pb2 as _errors_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -52,14 +53,36 @@ class CustomerData(_message.Message):
     def __init__(self, national_id: _Optional[str] = ..., email: _Optional[str] = ..., phone_number: _Optional[str] = ..., first_name: _Optional[str] = ..., last_name: _Optional[str] = ..., whatsapp_number: _Optional[str] = ...) -> None: ...
 
 class UpsertCustomerRequest(_message.Message):
-    __slots__ = ("tenant_id", "data", "observed_at")
+    __slots__ = ("tenant_id", "data", "observed_at", "event_id")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     OBSERVED_AT_FIELD_NUMBER: _ClassVar[int]
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     data: CustomerData
     observed_at: _timestamp_pb2.Timestamp
-    def __init__(self, tenant_id: _Optional[str] = ..., data: _Optional[_Union[CustomerData, _Mapping]] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    event_id: str
+    def __init__(self, tenant_id: _Optional[str] = ..., data: _Optional[_Union[CustomerData, _Mapping]] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_id: _Optional[str] = ...) -> None: ...
+
+class UpsertCustomersRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[UpsertCustomerRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[UpsertCustomerRequest, _Mapping]]] = ...) -> None: ...
+
+class UpsertCustomersResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[UpsertCustomerResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[UpsertCustomerResult, _Mapping]]] = ...) -> None: ...
+
+class UpsertCustomerResult(_message.Message):
+    __slots__ = ("upserted", "error")
+    UPSERTED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    upserted: UpsertCustomerResponse
+    error: _errors_pb2.ItemError
+    def __init__(self, upserted: _Optional[_Union[UpsertCustomerResponse, _Mapping]] = ..., error: _Optional[_Union[_errors_pb2.ItemError, _Mapping]] = ...) -> None: ...
 
 class Clash(_message.Message):
     __slots__ = ("field", "other_customer_id")

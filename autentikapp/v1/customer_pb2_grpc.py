@@ -40,6 +40,11 @@ class CustomerServiceStub:
                 request_serializer=autentikapp_dot_v1_dot_customer__pb2.UpsertCustomerRequest.SerializeToString,
                 response_deserializer=autentikapp_dot_v1_dot_customer__pb2.UpsertCustomerResponse.FromString,
                 _registered_method=True)
+        self.UpsertCustomers = channel.unary_unary(
+                '/autentikapp.v1.CustomerService/UpsertCustomers',
+                request_serializer=autentikapp_dot_v1_dot_customer__pb2.UpsertCustomersRequest.SerializeToString,
+                response_deserializer=autentikapp_dot_v1_dot_customer__pb2.UpsertCustomersResponse.FromString,
+                _registered_method=True)
         self.GetCustomer = channel.unary_unary(
                 '/autentikapp.v1.CustomerService/GetCustomer',
                 request_serializer=autentikapp_dot_v1_dot_customer__pb2.GetCustomerRequest.SerializeToString,
@@ -64,6 +69,17 @@ class CustomerServiceServicer:
     def UpsertCustomer(self, request, context):
         """UpsertCustomer creates or updates the tenant's customer matched by national_id, else email,
         else phone_number. Newest data wins by observed_at; absent fields never erase stored ones.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpsertCustomers(self, request, context):
+        """UpsertCustomers applies up to 1000 buyers in one call and one transaction, in order: an item sees
+        what the items before it wrote. Results answer the items index by index: the customer, or an
+        ItemError for an item that was refused (e.g. INVALID_ARGUMENT for bad data; nothing written for it).
+        A failure of the whole call (UNAVAILABLE, an oversized batch...) is the call's status, and then
+        nothing was written. This is what the processor calls: one transaction per batch, not per event.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -97,6 +113,11 @@ def add_CustomerServiceServicer_to_server(servicer, server):
                     servicer.UpsertCustomer,
                     request_deserializer=autentikapp_dot_v1_dot_customer__pb2.UpsertCustomerRequest.FromString,
                     response_serializer=autentikapp_dot_v1_dot_customer__pb2.UpsertCustomerResponse.SerializeToString,
+            ),
+            'UpsertCustomers': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertCustomers,
+                    request_deserializer=autentikapp_dot_v1_dot_customer__pb2.UpsertCustomersRequest.FromString,
+                    response_serializer=autentikapp_dot_v1_dot_customer__pb2.UpsertCustomersResponse.SerializeToString,
             ),
             'GetCustomer': grpc.unary_unary_rpc_method_handler(
                     servicer.GetCustomer,
@@ -142,6 +163,33 @@ class CustomerService:
             '/autentikapp.v1.CustomerService/UpsertCustomer',
             autentikapp_dot_v1_dot_customer__pb2.UpsertCustomerRequest.SerializeToString,
             autentikapp_dot_v1_dot_customer__pb2.UpsertCustomerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertCustomers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/autentikapp.v1.CustomerService/UpsertCustomers',
+            autentikapp_dot_v1_dot_customer__pb2.UpsertCustomersRequest.SerializeToString,
+            autentikapp_dot_v1_dot_customer__pb2.UpsertCustomersResponse.FromString,
             options,
             channel_credentials,
             insecure,

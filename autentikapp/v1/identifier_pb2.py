@@ -22,38 +22,45 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from autentikapp.v1 import errors_pb2 as autentikapp_dot_v1_dot_errors__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61utentikapp/v1/identifier.proto\x12\x0e\x61utentikapp.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa8\x02\n\nIdentifier\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12/\n\x0b\x61ssigned_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0etransaction_id\x18\x05 \x01(\t\x12\x13\n\x0bproduct_sku\x18\x06 \x01(\t\x12\x14\n\x0cproduct_name\x18\x07 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x08 \x01(\t\x12\x31\n\rregistered_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07sold_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\">\n\x1aRegisterIdentifiersRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\r\n\x05\x63odes\x18\x02 \x03(\t\"M\n\x1bRegisterIdentifiersResponse\x12\x12\n\nregistered\x18\x01 \x01(\x05\x12\x1a\n\x12\x61lready_registered\x18\x02 \x01(\x05\"7\n\x14GetIdentifierRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\"G\n\x15GetIdentifierResponse\x12.\n\nidentifier\x18\x01 \x01(\x0b\x32\x1a.autentikapp.v1.Identifier\"\x8e\x01\n\nProvenance\x12\x16\n\x0etransaction_id\x18\x01 \x01(\t\x12\x13\n\x0bproduct_sku\x18\x02 \x01(\t\x12\x14\n\x0cproduct_name\x18\x03 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x04 \x01(\t\x12+\n\x07sold_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x7f\n\x17\x41ssignIdentifierRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12.\n\nprovenance\x18\x04 \x01(\x0b\x32\x1a.autentikapp.v1.Provenance\"z\n\x18\x41ssignIdentifierResponse\x12.\n\x07outcome\x18\x01 \x01(\x0e\x32\x1d.autentikapp.v1.AssignOutcome\x12.\n\nidentifier\x18\x02 \x01(\x0b\x32\x1a.autentikapp.v1.Identifier\"g\n\x16ListIdentifiersRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"c\n\x17ListIdentifiersResponse\x12/\n\x0bidentifiers\x18\x01 \x03(\x0b\x32\x1a.autentikapp.v1.Identifier\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xaf\x01\n\rAssignOutcome\x12\x1e\n\x1a\x41SSIGN_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41SSIGN_OUTCOME_ASSIGNED\x10\x01\x12#\n\x1f\x41SSIGN_OUTCOME_ALREADY_ASSIGNED\x10\x02\x12\x1b\n\x17\x41SSIGN_OUTCOME_CONFLICT\x10\x03\x12\x1f\n\x1b\x41SSIGN_OUTCOME_UNKNOWN_CODE\x10\x04\x32\xac\x03\n\x11IdentifierService\x12n\n\x13RegisterIdentifiers\x12*.autentikapp.v1.RegisterIdentifiersRequest\x1a+.autentikapp.v1.RegisterIdentifiersResponse\x12\\\n\rGetIdentifier\x12$.autentikapp.v1.GetIdentifierRequest\x1a%.autentikapp.v1.GetIdentifierResponse\x12\x65\n\x10\x41ssignIdentifier\x12\'.autentikapp.v1.AssignIdentifierRequest\x1a(.autentikapp.v1.AssignIdentifierResponse\x12\x62\n\x0fListIdentifiers\x12&.autentikapp.v1.ListIdentifiersRequest\x1a\'.autentikapp.v1.ListIdentifiersResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61utentikapp/v1/identifier.proto\x12\x0e\x61utentikapp.v1\x1a\x1b\x61utentikapp/v1/errors.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa8\x02\n\nIdentifier\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12/\n\x0b\x61ssigned_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0etransaction_id\x18\x05 \x01(\t\x12\x13\n\x0bproduct_sku\x18\x06 \x01(\t\x12\x14\n\x0cproduct_name\x18\x07 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x08 \x01(\t\x12\x31\n\rregistered_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07sold_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\">\n\x1aRegisterIdentifiersRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\r\n\x05\x63odes\x18\x02 \x03(\t\"M\n\x1bRegisterIdentifiersResponse\x12\x12\n\nregistered\x18\x01 \x01(\x05\x12\x1a\n\x12\x61lready_registered\x18\x02 \x01(\x05\"7\n\x14GetIdentifierRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\"G\n\x15GetIdentifierResponse\x12.\n\nidentifier\x18\x01 \x01(\x0b\x32\x1a.autentikapp.v1.Identifier\"\x8e\x01\n\nProvenance\x12\x16\n\x0etransaction_id\x18\x01 \x01(\t\x12\x13\n\x0bproduct_sku\x18\x02 \x01(\t\x12\x14\n\x0cproduct_name\x18\x03 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x04 \x01(\t\x12+\n\x07sold_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x7f\n\x17\x41ssignIdentifierRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12.\n\nprovenance\x18\x04 \x01(\x0b\x32\x1a.autentikapp.v1.Provenance\"z\n\x18\x41ssignIdentifierResponse\x12.\n\x07outcome\x18\x01 \x01(\x0e\x32\x1d.autentikapp.v1.AssignOutcome\x12.\n\nidentifier\x18\x02 \x01(\x0b\x32\x1a.autentikapp.v1.Identifier\"R\n\x18\x41ssignIdentifiersRequest\x12\x36\n\x05items\x18\x01 \x03(\x0b\x32\'.autentikapp.v1.AssignIdentifierRequest\"T\n\x19\x41ssignIdentifiersResponse\x12\x37\n\x07results\x18\x01 \x03(\x0b\x32&.autentikapp.v1.AssignIdentifierResult\"\x8c\x01\n\x16\x41ssignIdentifierResult\x12<\n\x08response\x18\x01 \x01(\x0b\x32(.autentikapp.v1.AssignIdentifierResponseH\x00\x12*\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x19.autentikapp.v1.ItemErrorH\x00\x42\x08\n\x06result\"g\n\x16ListIdentifiersRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"c\n\x17ListIdentifiersResponse\x12/\n\x0bidentifiers\x18\x01 \x03(\x0b\x32\x1a.autentikapp.v1.Identifier\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xaf\x01\n\rAssignOutcome\x12\x1e\n\x1a\x41SSIGN_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41SSIGN_OUTCOME_ASSIGNED\x10\x01\x12#\n\x1f\x41SSIGN_OUTCOME_ALREADY_ASSIGNED\x10\x02\x12\x1b\n\x17\x41SSIGN_OUTCOME_CONFLICT\x10\x03\x12\x1f\n\x1b\x41SSIGN_OUTCOME_UNKNOWN_CODE\x10\x04\x32\x96\x04\n\x11IdentifierService\x12n\n\x13RegisterIdentifiers\x12*.autentikapp.v1.RegisterIdentifiersRequest\x1a+.autentikapp.v1.RegisterIdentifiersResponse\x12\\\n\rGetIdentifier\x12$.autentikapp.v1.GetIdentifierRequest\x1a%.autentikapp.v1.GetIdentifierResponse\x12\x65\n\x10\x41ssignIdentifier\x12\'.autentikapp.v1.AssignIdentifierRequest\x1a(.autentikapp.v1.AssignIdentifierResponse\x12h\n\x11\x41ssignIdentifiers\x12(.autentikapp.v1.AssignIdentifiersRequest\x1a).autentikapp.v1.AssignIdentifiersResponse\x12\x62\n\x0fListIdentifiers\x12&.autentikapp.v1.ListIdentifiersRequest\x1a\'.autentikapp.v1.ListIdentifiersResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'autentikapp.v1.identifier_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ASSIGNOUTCOME']._serialized_start=1261
-  _globals['_ASSIGNOUTCOME']._serialized_end=1436
-  _globals['_IDENTIFIER']._serialized_start=85
-  _globals['_IDENTIFIER']._serialized_end=381
-  _globals['_REGISTERIDENTIFIERSREQUEST']._serialized_start=383
-  _globals['_REGISTERIDENTIFIERSREQUEST']._serialized_end=445
-  _globals['_REGISTERIDENTIFIERSRESPONSE']._serialized_start=447
-  _globals['_REGISTERIDENTIFIERSRESPONSE']._serialized_end=524
-  _globals['_GETIDENTIFIERREQUEST']._serialized_start=526
-  _globals['_GETIDENTIFIERREQUEST']._serialized_end=581
-  _globals['_GETIDENTIFIERRESPONSE']._serialized_start=583
-  _globals['_GETIDENTIFIERRESPONSE']._serialized_end=654
-  _globals['_PROVENANCE']._serialized_start=657
-  _globals['_PROVENANCE']._serialized_end=799
-  _globals['_ASSIGNIDENTIFIERREQUEST']._serialized_start=801
-  _globals['_ASSIGNIDENTIFIERREQUEST']._serialized_end=928
-  _globals['_ASSIGNIDENTIFIERRESPONSE']._serialized_start=930
-  _globals['_ASSIGNIDENTIFIERRESPONSE']._serialized_end=1052
-  _globals['_LISTIDENTIFIERSREQUEST']._serialized_start=1054
-  _globals['_LISTIDENTIFIERSREQUEST']._serialized_end=1157
-  _globals['_LISTIDENTIFIERSRESPONSE']._serialized_start=1159
-  _globals['_LISTIDENTIFIERSRESPONSE']._serialized_end=1258
-  _globals['_IDENTIFIERSERVICE']._serialized_start=1439
-  _globals['_IDENTIFIERSERVICE']._serialized_end=1867
+  _globals['_ASSIGNOUTCOME']._serialized_start=1603
+  _globals['_ASSIGNOUTCOME']._serialized_end=1778
+  _globals['_IDENTIFIER']._serialized_start=114
+  _globals['_IDENTIFIER']._serialized_end=410
+  _globals['_REGISTERIDENTIFIERSREQUEST']._serialized_start=412
+  _globals['_REGISTERIDENTIFIERSREQUEST']._serialized_end=474
+  _globals['_REGISTERIDENTIFIERSRESPONSE']._serialized_start=476
+  _globals['_REGISTERIDENTIFIERSRESPONSE']._serialized_end=553
+  _globals['_GETIDENTIFIERREQUEST']._serialized_start=555
+  _globals['_GETIDENTIFIERREQUEST']._serialized_end=610
+  _globals['_GETIDENTIFIERRESPONSE']._serialized_start=612
+  _globals['_GETIDENTIFIERRESPONSE']._serialized_end=683
+  _globals['_PROVENANCE']._serialized_start=686
+  _globals['_PROVENANCE']._serialized_end=828
+  _globals['_ASSIGNIDENTIFIERREQUEST']._serialized_start=830
+  _globals['_ASSIGNIDENTIFIERREQUEST']._serialized_end=957
+  _globals['_ASSIGNIDENTIFIERRESPONSE']._serialized_start=959
+  _globals['_ASSIGNIDENTIFIERRESPONSE']._serialized_end=1081
+  _globals['_ASSIGNIDENTIFIERSREQUEST']._serialized_start=1083
+  _globals['_ASSIGNIDENTIFIERSREQUEST']._serialized_end=1165
+  _globals['_ASSIGNIDENTIFIERSRESPONSE']._serialized_start=1167
+  _globals['_ASSIGNIDENTIFIERSRESPONSE']._serialized_end=1251
+  _globals['_ASSIGNIDENTIFIERRESULT']._serialized_start=1254
+  _globals['_ASSIGNIDENTIFIERRESULT']._serialized_end=1394
+  _globals['_LISTIDENTIFIERSREQUEST']._serialized_start=1396
+  _globals['_LISTIDENTIFIERSREQUEST']._serialized_end=1499
+  _globals['_LISTIDENTIFIERSRESPONSE']._serialized_start=1501
+  _globals['_LISTIDENTIFIERSRESPONSE']._serialized_end=1600
+  _globals['_IDENTIFIERSERVICE']._serialized_start=1781
+  _globals['_IDENTIFIERSERVICE']._serialized_end=2315
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,6 @@
 import datetime
 
+from autentikapp.v1 import errors_pb2 as _errors_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -110,6 +111,26 @@ class AssignIdentifierResponse(_message.Message):
     outcome: AssignOutcome
     identifier: Identifier
     def __init__(self, outcome: _Optional[_Union[AssignOutcome, str]] = ..., identifier: _Optional[_Union[Identifier, _Mapping]] = ...) -> None: ...
+
+class AssignIdentifiersRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[AssignIdentifierRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[AssignIdentifierRequest, _Mapping]]] = ...) -> None: ...
+
+class AssignIdentifiersResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[AssignIdentifierResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[AssignIdentifierResult, _Mapping]]] = ...) -> None: ...
+
+class AssignIdentifierResult(_message.Message):
+    __slots__ = ("response", "error")
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    response: AssignIdentifierResponse
+    error: _errors_pb2.ItemError
+    def __init__(self, response: _Optional[_Union[AssignIdentifierResponse, _Mapping]] = ..., error: _Optional[_Union[_errors_pb2.ItemError, _Mapping]] = ...) -> None: ...
 
 class ListIdentifiersRequest(_message.Message):
     __slots__ = ("tenant_id", "customer_id", "page_size", "page_token")

@@ -50,6 +50,11 @@ class IdentifierServiceStub:
                 request_serializer=autentikapp_dot_v1_dot_identifier__pb2.AssignIdentifierRequest.SerializeToString,
                 response_deserializer=autentikapp_dot_v1_dot_identifier__pb2.AssignIdentifierResponse.FromString,
                 _registered_method=True)
+        self.AssignIdentifiers = channel.unary_unary(
+                '/autentikapp.v1.IdentifierService/AssignIdentifiers',
+                request_serializer=autentikapp_dot_v1_dot_identifier__pb2.AssignIdentifiersRequest.SerializeToString,
+                response_deserializer=autentikapp_dot_v1_dot_identifier__pb2.AssignIdentifiersResponse.FromString,
+                _registered_method=True)
         self.ListIdentifiers = channel.unary_unary(
                 '/autentikapp.v1.IdentifierService/ListIdentifiers',
                 request_serializer=autentikapp_dot_v1_dot_identifier__pb2.ListIdentifiersRequest.SerializeToString,
@@ -83,6 +88,17 @@ class IdentifierServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AssignIdentifiers(self, request, context):
+        """AssignIdentifiers makes up to 1000 assignments in one call, with the same rules and outcomes as
+        AssignIdentifier, in order: an item naming a code an earlier item assigned sees that assignment
+        (ALREADY_ASSIGNED or CONFLICT). Results answer the items index by index; an invalid item gets an
+        ItemError and changes nothing. A failure of the whole call is the call's status. This is what the
+        processor calls: one statement for a whole batch of line items.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListIdentifiers(self, request, context):
         """ListIdentifiers pages through the tenant's codes in code order, optionally of one customer.
         """
@@ -107,6 +123,11 @@ def add_IdentifierServiceServicer_to_server(servicer, server):
                     servicer.AssignIdentifier,
                     request_deserializer=autentikapp_dot_v1_dot_identifier__pb2.AssignIdentifierRequest.FromString,
                     response_serializer=autentikapp_dot_v1_dot_identifier__pb2.AssignIdentifierResponse.SerializeToString,
+            ),
+            'AssignIdentifiers': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignIdentifiers,
+                    request_deserializer=autentikapp_dot_v1_dot_identifier__pb2.AssignIdentifiersRequest.FromString,
+                    response_serializer=autentikapp_dot_v1_dot_identifier__pb2.AssignIdentifiersResponse.SerializeToString,
             ),
             'ListIdentifiers': grpc.unary_unary_rpc_method_handler(
                     servicer.ListIdentifiers,
@@ -196,6 +217,33 @@ class IdentifierService:
             '/autentikapp.v1.IdentifierService/AssignIdentifier',
             autentikapp_dot_v1_dot_identifier__pb2.AssignIdentifierRequest.SerializeToString,
             autentikapp_dot_v1_dot_identifier__pb2.AssignIdentifierResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignIdentifiers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/autentikapp.v1.IdentifierService/AssignIdentifiers',
+            autentikapp_dot_v1_dot_identifier__pb2.AssignIdentifiersRequest.SerializeToString,
+            autentikapp_dot_v1_dot_identifier__pb2.AssignIdentifiersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -53,7 +53,7 @@ def test_dead_lettered_events_are_replayed_once_the_service_is_back(running_syst
 
     for event_id in buyers:
         dead = status_of(sut, event_id, "dead_lettered")
-        assert dead["reason"].startswith("AssignIdentifier failed: UNAVAILABLE"), dead["reason"]
+        assert dead["reason"].startswith("AssignIdentifiers failed: UNAVAILABLE"), dead["reason"]
         assert dead["reason"].endswith("; gave up after 3 deliveries") and dead["deliveries"] == 3
     listed = sut.cli("dlq", "list")
     assert sorted(e["event_id"] for e in listed) == sorted(buyers)

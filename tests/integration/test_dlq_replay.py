@@ -151,7 +151,7 @@ def test_a_replayed_event_that_now_succeeds_overwrites_its_dead_lettered_outcome
         wait_for(lambda: consumer_idle(nats_server.url, 1), what="the event dead-lettered")
     dead = outcome_rows(processor_db)[event.event_id]
     assert (dead["status"], dead["deliveries"]) == ("dead_lettered", 3)
-    assert dead["reason"].startswith("AssignIdentifier failed: UNAVAILABLE")
+    assert dead["reason"].startswith("AssignIdentifiers failed: UNAVAILABLE")
     [entry] = cli_json(cli, "dlq", "list")
     assert (entry["event_id"], entry["reason"], entry["deliveries"]) == (event.event_id, dead["reason"], 3)
 

@@ -90,7 +90,7 @@ def test_a_dependency_that_stays_down_is_dead_lettered_after_bounded_retries(
 
     assert outcome_rows(processor_db)[plain.event_id]["status"] == "processed"
     assert (row["status"], row["deliveries"]) == ("dead_lettered", 3)
-    assert row["reason"].startswith("AssignIdentifier failed: UNAVAILABLE")
+    assert row["reason"].startswith("AssignIdentifiers failed: UNAVAILABLE")
     assert row["reason"].endswith("; gave up after 3 deliveries")
     [dead] = dead_letters(nats_server.url)
     assert dead.headers[bus.HEADER_DEAD_DELIVERIES] == "3" and dead.headers[bus.HEADER_DEAD_REASON] == row["reason"]
