@@ -2,8 +2,15 @@
 
 Flask views are synchronous and run on gunicorn's threads; nats-py is asyncio. Each gunicorn worker
 starts its own Publisher after the fork (create_app runs in the worker; gunicorn must not preload the
-app), so no connection or thread is ever shared across a fork. Views call `publish(...)`, which runs the
-JetStream publish on the loop and waits for the PubAck.
+app), so no connection or thread is ever shared across a fork. Views call `publish(...)`, which hands the
+message to the loop and blocks until JetStream's PubAck (or an error, or the timeout) comes back.
+
+The hand-off is batched, because it was the gateway's largest per-request cost: request threads append
+to a queue and wake the loop only when no wake-up is pending already; the loop then sends everything
+queued, back to back, with nats-py's `publish_async` (one PUB each, written together by nats-py's
+flusher; the PubAcks are awaited concurrently), and each PubAck releases its thread's lock. No task,
+timer or concurrent.futures.Future per request. A thread that gives up at the timeout asks the loop to
+cancel its pending ack (nats-py keeps it otherwise).
 
 Failing fast: the connection reconnects forever, but its reconnect buffer is disabled
 (`pending_size=0`), so a publish while disconnected fails at once instead of being buffered and sent
@@ -17,10 +24,13 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import contextlib
+import functools
 import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 
 from nats.aio.client import Client
@@ -42,6 +52,37 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+class _Publication:
+    """One message handed from a request thread to the loop, and the way its outcome comes back: the loop
+    settles it once (duplicate flag or error) and releases `done`, which the thread is blocked on."""
+
+    __slots__ = ("subject", "data", "headers", "deadline", "done", "duplicate", "error", "settled", "abandoned",
+                 "ack")
+
+    def __init__(self, subject: str, data: bytes, headers: dict[str, str], deadline: float):
+        """`deadline` on time.monotonic()'s clock; `done` starts locked."""
+        self.subject, self.data, self.headers, self.deadline = subject, data, headers, deadline
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.duplicate = False
+        self.error = ""
+        self.settled = False  # written on the loop thread only
+        self.abandoned = False  # the thread answered already (timeout): nothing more to send or wait for
+        self.ack: asyncio.Future | None = None
+
+    def settle(self, *, duplicate: bool = False, error: str = "") -> None:
+        """On the loop thread: record the outcome and wake the request thread (only the first call counts)."""
+        if self.settled:
+            return
+        self.settled, self.duplicate, self.error = True, duplicate, error
+        self.done.release()
+
+    def abandon(self) -> None:
+        """On the loop thread, after the request thread gave up: drop the PubAck wait nats-py holds for it."""
+        if self.ack is not None:
+            self.ack.cancel()
+
+
 class Publisher:
     """A NATS connection on a private event loop thread, used synchronously from any thread."""
 
@@ -59,6 +100,11 @@ class Publisher:
         self._closed = False
         self._last_error = ""
         self._background: set[asyncio.Task] = set()
+        # The hand-off: request threads append; the loop takes the whole queue per wake-up.
+        self._queue: deque[_Publication] = deque()
+        self._queue_lock = threading.Lock()
+        self._wake_pending = False
+        self._in_flight: set[_Publication] = set()  # handed over and not settled yet (failed at shutdown)
 
     # -- lifecycle (called from the process's main thread) --------------------------------------
 
@@ -119,19 +165,30 @@ class Publisher:
             raise PublishError("the publisher was started in another process (before a fork)")
         if not self.is_connected():
             raise PublishError("not connected to NATS")
-        future = asyncio.run_coroutine_threadsafe(self._publish(subject, data, dict(headers), timeout), loop)
+        item = _Publication(subject, data, dict(headers), time.monotonic() + timeout)
+        self._in_flight.add(item)
+        with self._queue_lock:
+            self._queue.append(item)
+            wake, self._wake_pending = not self._wake_pending, True
         try:
-            return future.result(timeout + 1.0)  # _publish bounds itself by `timeout`; this is a backstop
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise PublishError(f"no acknowledgement within {timeout:g}s") from None
-        except concurrent.futures.CancelledError:  # the connection is being closed (worker exiting)
+            if wake:
+                loop.call_soon_threadsafe(self._take_queue)
+        except RuntimeError:  # the loop was closed meanwhile (worker exiting)
             raise PublishError("the publisher is closing") from None
+        if not item.done.acquire(timeout=timeout):
+            item.abandoned = True
+            with contextlib.suppress(RuntimeError):  # a closed loop has nothing left to cancel
+                loop.call_soon_threadsafe(item.abandon)
+            raise PublishError(f"JetStream did not acknowledge within {timeout:g}s")
+        if item.error:
+            raise PublishError(item.error)
+        return item.duplicate
 
     # -- on the loop thread -------------------------------------------------------------------------
 
     def _run_loop(self, loop: asyncio.AbstractEventLoop) -> None:
-        """The thread's body: run the loop until close(), then cancel what is left and close it."""
+        """The thread's body: run the loop until close(), then cancel what is left, fail the publishes still
+        waiting (their threads answer 503 at once) and close it."""
         asyncio.set_event_loop(loop)
         try:
             loop.run_forever()
@@ -140,6 +197,8 @@ class Publisher:
             for task in pending:
                 task.cancel()
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            for item in list(self._in_flight):
+                item.settle(error="the publisher is closing")
             loop.close()
 
     async def _connect(self) -> None:
@@ -174,26 +233,72 @@ class Publisher:
         except Exception as exc:  # noqa: BLE001 - the next publish tries again
             log.warning("could not check the JetStream stream after reconnecting: %s", _describe(exc))
 
-    async def _publish(self, subject: str, data: bytes, headers: dict[str, str], timeout: float) -> bool:
-        """One JetStream publish within `timeout`; a missing stream is created and the publish retried once."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        try:
+    def _take_queue(self) -> None:
+        """The wake-up callback: take everything queued so far and send it in one task."""
+        with self._queue_lock:
+            batch = list(self._queue)
+            self._queue.clear()
+            self._wake_pending = False
+        if batch:
+            self._keep(asyncio.ensure_future(self._send(batch)))
+
+    async def _send(self, batch: list[_Publication]) -> None:
+        """PUB every message of the batch (nats-py's flusher writes them together); each PubAck settles its
+        publication when it arrives (_on_ack). A message whose thread gave up already is not sent."""
+        for item in batch:
+            if item.abandoned:
+                self._in_flight.discard(item)
+                continue
             try:
-                ack = await self._js.publish(subject, data, timeout=timeout, stream=bus.STREAM, headers=dict(headers))
-            except NoStreamResponseError:
-                remaining = deadline - loop.time()
-                if remaining <= 0 or not await asyncio.wait_for(self._ensure_streams(), remaining):
-                    raise PublishError("the JetStream stream is missing and could not be created") from None
-                remaining = max(deadline - loop.time(), 0.05)
-                ack = await self._js.publish(subject, data, timeout=remaining, stream=bus.STREAM, headers=dict(headers))
-        except PublishError:
-            raise
+                ack = await self._js.publish_async(item.subject, item.data, stream=bus.STREAM, headers=item.headers)
+            except Exception as exc:  # noqa: BLE001 - not connected, connection closing, ...: the thread gets 503
+                self._finish(item, error=_describe(exc))
+                continue
+            item.ack = ack
+            ack.add_done_callback(functools.partial(self._on_ack, item))
+
+    def _on_ack(self, item: _Publication, ack: asyncio.Future) -> None:
+        """A PubAck (or error answer) arrived: settle the publication. No stream at all (a new, empty server)
+        is the one error retried: the stream is created and the message published again."""
+        if ack.cancelled():  # its thread gave up (timeout) and cancelled the wait
+            self._in_flight.discard(item)
+            return
+        error = ack.exception()
+        if error is None:
+            self._finish(item, duplicate=bool(ack.result().duplicate))
+        elif isinstance(error, NoStreamResponseError):
+            self._keep(asyncio.ensure_future(self._create_stream_and_publish(item)))
+        else:
+            self._finish(item, error=_describe(error))
+
+    def _finish(self, item: _Publication, *, duplicate: bool = False, error: str = "") -> None:
+        """Settle a publication and stop tracking it."""
+        self._in_flight.discard(item)
+        item.settle(duplicate=duplicate, error=error)
+
+    async def _create_stream_and_publish(self, item: _Publication) -> None:
+        """The stream is missing (e.g. NATS restarted without its data): create it, then publish once more
+        and await that PubAck, all within the publication's deadline."""
+        remaining = item.deadline - time.monotonic()
+        try:
+            if remaining <= 0 or not await asyncio.wait_for(self._ensure_streams(), remaining):
+                raise PublishError("the JetStream stream is missing and could not be created")
+            remaining = max(item.deadline - time.monotonic(), 0.05)
+            ack = await self._js.publish(item.subject, item.data, timeout=remaining, stream=bus.STREAM,
+                                         headers=item.headers)
+        except PublishError as exc:
+            self._finish(item, error=str(exc))
         except asyncio.TimeoutError:  # nats.errors.TimeoutError is one too
-            raise PublishError(f"JetStream did not acknowledge within {timeout:g}s") from None
+            self._finish(item, error="JetStream did not acknowledge in time (after re-creating the stream)")
         except Exception as exc:  # noqa: BLE001 - any nats-py failure (too many requests, no responders, ...)
-            raise PublishError(_describe(exc)) from None
-        return bool(ack.duplicate)
+            self._finish(item, error=_describe(exc))
+        else:
+            self._finish(item, duplicate=bool(ack.duplicate))
+
+    def _keep(self, task: asyncio.Future) -> None:
+        """Hold a reference to a background task until it is done (the loop keeps only weak ones)."""
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _close_connection(self) -> None:
         """Close the NATS connection (pending requests fail; nothing is buffered to lose)."""
@@ -217,6 +322,4 @@ class Publisher:
         """Back: re-create the stream if the server lost it (not awaited here: callbacks must not block)."""
         self._last_error = ""
         log.info("reconnected to NATS")
-        task = asyncio.ensure_future(self._ensure_streams_if_missing())
-        self._background.add(task)  # keep a reference until it is done
-        task.add_done_callback(self._background.discard)
+        self._keep(asyncio.ensure_future(self._ensure_streams_if_missing()))

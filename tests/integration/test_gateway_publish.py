@@ -136,3 +136,76 @@ def test_publisher_fails_fast_while_nats_is_down_and_recovers_by_itself(nats_ser
     assert not publisher.is_connected()
     with pytest.raises(PublishError):
         publisher.publish("webhooks.inbound.t1", b"x", headers, 1.0)
+
+
+def test_many_threads_publishing_at_once_each_get_their_own_ack(nats_server):
+    """The hand-off to the loop is batched: every thread still gets the PubAck of its own message."""
+    publisher = Publisher(bus_settings(nats_server.url)).start()
+    try:
+        assert publisher.wait_connected(10)
+
+        def publish(n: int) -> bool:
+            return publisher.publish(f"webhooks.inbound.t{n % 3}", f"m{n}".encode(), {bus.HEADER_MSG_ID: f"evt_{n}"},
+                                     2.0)
+
+        with ThreadPoolExecutor(32) as pool:
+            first = list(pool.map(publish, range(200)))
+            again = list(pool.map(publish, range(0, 200, 10)))
+    finally:
+        publisher.close()
+    assert first == [False] * 200
+    assert again == [True] * 20
+    assert sorted(m.data for m in stored_messages(nats_server.url)) == sorted(f"m{n}".encode() for n in range(200))
+
+
+class SilentResponder:
+    """A core NATS subscriber on a subject outside the stream that never answers: a publish to it gets no
+    PubAck, as when JetStream is too slow."""
+
+    def __init__(self, url: str, subject: str):
+        self.url, self.subject = url, subject
+
+    def __enter__(self):
+        self.loop = asyncio.new_event_loop()
+        self.nc = self.loop.run_until_complete(nats.connect(self.url))
+        self.loop.run_until_complete(self.nc.subscribe(self.subject, cb=self._ignore))
+        self.loop.run_until_complete(self.nc.flush())
+        return self
+
+    async def _ignore(self, msg) -> None:
+        """Receive and say nothing."""
+
+    def __exit__(self, *exc):
+        self.loop.run_until_complete(self.nc.close())
+        self.loop.close()
+
+
+def test_no_ack_in_time_is_a_publish_error_after_the_timeout_and_leaves_nothing_pending(nats_server):
+    publisher = Publisher(bus_settings(nats_server.url)).start()
+    try:
+        assert publisher.wait_connected(10)
+        with SilentResponder(nats_server.url, "silent.x"):
+            started = time.monotonic()
+            with pytest.raises(PublishError, match="did not acknowledge within 0.3s"):
+                publisher.publish("silent.x", b"x", {bus.HEADER_MSG_ID: "evt_silent"}, 0.3)
+            assert 0.25 < time.monotonic() - started < 1.5
+            deadline = time.monotonic() + 2
+            while (publisher._in_flight or publisher._js.publish_async_pending()) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert not publisher._in_flight and publisher._js.publish_async_pending() == 0
+        assert publisher.publish("webhooks.inbound.t1", b"y", {bus.HEADER_MSG_ID: "evt_after"}, 1.0) is False
+    finally:
+        publisher.close()
+
+
+def test_closing_the_publisher_fails_a_waiting_publish_at_once(nats_server):
+    publisher = Publisher(bus_settings(nats_server.url)).start()
+    assert publisher.wait_connected(10)
+    with SilentResponder(nats_server.url, "silent.y"), ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(publisher.publish, "silent.y", b"x", {bus.HEADER_MSG_ID: "evt_closing"}, 10.0)
+        time.sleep(0.3)
+        started = time.monotonic()
+        publisher.close()
+        with pytest.raises(PublishError, match="closing"):
+            waiting.result(timeout=5)
+        assert time.monotonic() - started < 5
