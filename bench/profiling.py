@@ -236,18 +236,20 @@ def run_counted_processor() -> int:
 
     counts: collections.Counter = collections.Counter()
     original_call = clients.ServiceClients._call
-    original_record = outcomes.record
+    original_record = outcomes.record_many
 
-    async def counted_call(self, rpc, method, request, event):
+    async def counted_call(self, rpc, method, request):
         counts[f"rpc {method}"] += 1
-        return await original_call(self, rpc, method, request, event)
+        counts[f"rpc {method} items"] += len(getattr(request, "items", ())) or 1
+        return await original_call(self, rpc, method, request)
 
-    async def counted_record(conn, outcome):
+    async def counted_record(conn, batch):
         counts["outcome writes"] += 1
-        return await original_record(conn, outcome)
+        counts["outcome writes items"] += len(batch)
+        return await original_record(conn, batch)
 
     clients.ServiceClients._call = counted_call
-    outcomes.record = counted_record
+    outcomes.record_many = counted_record
     atexit.register(lambda: Path(os.environ[COUNTS_FILE_VAR]).write_text(json.dumps(counts)))
     sys.argv = ["processor"]
     runpy.run_module("processor", run_name="__main__", alter_sys=True)

@@ -56,7 +56,7 @@ def screen(items: Sequence[Item | DomainError], check: Callable[[Item], Item]) -
     if not items:
         raise InvalidArgument("items must not be empty", "items")
     if len(items) > MAX_BATCH_ITEMS:
-        raise InvalidArgument(f"at most {MAX_BATCH_ITEMS} items per call; split the batch", "items")
+        raise InvalidArgument(f"items must hold at most {MAX_BATCH_ITEMS} entries per call; split the batch", "items")
     screened: Screened[Item] = Screened(results=[None] * len(items))
     for index, item in enumerate(items):
         try:

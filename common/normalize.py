@@ -21,6 +21,7 @@ MAX_NAME = 100
 _NATIONAL_ID_SEPARATORS = re.compile(r"[\s.\-/]+")
 _NATIONAL_ID_ALLOWED = re.compile(r"^[A-Z0-9]+$")
 _PHONE_DECORATION = re.compile(r"[\s.\-()/]+")
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _text(value: str | None) -> str:
@@ -29,7 +30,8 @@ def _text(value: str | None) -> str:
 
 
 def _reject_control_chars(value: str, field: str) -> None:
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    """Refuse C0 control characters and DEL (they break logs and terminals); one regex scan, in C."""
+    if _CONTROL_CHARS.search(value):
         raise InvalidArgument(f"{field} must not contain control characters", field)
 
 

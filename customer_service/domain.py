@@ -79,12 +79,35 @@ class UpsertPlan:
         return self.target is None or bool(self.values) or self.data_observed_at != self.target["data_observed_at"]
 
 
-def shares_contact(row: dict[str, Any], tenant_id: str, incoming: CustomerFields) -> bool:
-    """True when the stored customer is the tenant's and holds one of the event's contact values
-    (what the candidate lookup selects, for picking one item's candidates out of a batch's)."""
-    return row["tenant_id"] == tenant_id and any(
-        getattr(incoming, name) and row[name] == getattr(incoming, name) for name in IDENTITY_FIELDS
-    )
+class Candidates:
+    """The stored customers a batch may touch, found by (tenant, contact field, value) and kept current
+    as the batch writes, so each item sees what the items before it wrote (what the candidate lookup
+    would select, without scanning every row for every item)."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self._by_id: dict[Any, dict[str, Any]] = {}
+        self._by_value: dict[tuple[str, str, str], Any] = {}
+        for row in rows:
+            self.put(row)
+
+    def put(self, row: dict[str, Any]) -> None:
+        """Add a row, or replace it with its newer version (found by the values it holds now)."""
+        old = self._by_id.get(row["id"])
+        if old is not None:
+            for name in IDENTITY_FIELDS:
+                if old[name] and self._by_value.get((old["tenant_id"], name, old[name])) == row["id"]:
+                    del self._by_value[(old["tenant_id"], name, old[name])]
+        self._by_id[row["id"]] = row
+        for name in IDENTITY_FIELDS:
+            if row[name]:
+                self._by_value[(row["tenant_id"], name, row[name])] = row["id"]
+
+    def for_buyer(self, tenant_id: str, incoming: CustomerFields) -> list[dict[str, Any]]:
+        """The tenant's customers that hold one of the buyer's contact values."""
+        found = {self._by_value.get((tenant_id, name, getattr(incoming, name))) for name in IDENTITY_FIELDS
+                 if getattr(incoming, name)}
+        found.discard(None)
+        return [self._by_id[customer_id] for customer_id in found]
 
 
 def _holder(rows: list[dict[str, Any]], name: str, value: str) -> dict[str, Any] | None:

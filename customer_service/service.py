@@ -16,7 +16,7 @@ from common.batches import screen, single
 from common.errors import DomainError, InvalidArgument, NotFound, Unavailable
 from common.timestamps import now
 from customer_service import repository
-from customer_service.domain import Clash, CustomerFields, plan_upsert, shares_contact
+from customer_service.domain import Candidates, Clash, CustomerFields, plan_upsert
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class CustomerService:
                         buyers = [(item.tenant_id, item.incoming) for item in items]
                         await repository.lock_identities(conn, buyers)
                         locked = await repository.lock_candidates(conn, buyers)
-                        known = {row["id"]: row for row in locked}
+                        known = Candidates(locked)
                         return [await self._apply_one(conn, item, known) for item in items]
                 except psycopg.errors.UniqueViolation:
                     log.info("upsert of %d buyer(s) raced with a concurrent writer (attempt %d); retrying",
@@ -104,9 +104,9 @@ class CustomerService:
         raise Unavailable("too much contention on these customers; retry")
 
     @staticmethod
-    async def _apply_one(conn: psycopg.AsyncConnection, item: UpsertItem, known: dict[Any, dict[str, Any]]) -> UpsertResult:
+    async def _apply_one(conn: psycopg.AsyncConnection, item: UpsertItem, known: Candidates) -> UpsertResult:
         """Plan and write one item against the rows the batch holds (`known` is updated with the write)."""
-        candidates = [row for row in known.values() if shares_contact(row, item.tenant_id, item.incoming)]
+        candidates = known.for_buyer(item.tenant_id, item.incoming)
         plan = plan_upsert(item.incoming, item.observed_at, candidates)
         if plan.creates:
             row = await repository.insert(conn, item.tenant_id, plan.values, plan.data_observed_at)
@@ -114,7 +114,7 @@ class CustomerService:
             row = await repository.update(conn, plan.target["id"], plan.values, plan.data_observed_at)
         else:
             row = plan.target
-        known[row["id"]] = row
+        known.put(row)
         return UpsertResult(row, plan.creates, plan.clashes)
 
     async def get(self, tenant_id: str, customer_id: str) -> dict[str, Any]:

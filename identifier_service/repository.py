@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 COLUMNS = (
     "tenant_id, code, customer_id, assigned_at, sold_at, transaction_id, product_sku, product_name,"
@@ -55,14 +56,13 @@ class Assignment:
 # other instead of deadlocking, and under READ COMMITTED a concurrent assignment makes it wait and then
 # read the committed holder; `assigned` writes only where the code was free. previous_customer_id
 # tells: no row = unknown_code, NULL = assigned now, the same customer = already_assigned, another =
-# conflict. `n` is the item's position in the arrays (1-based).
+# conflict. The batch arrives as one JSON array (json.dumps is far cheaper than adapting eight
+# Python lists to Postgres arrays); `n` is each item's position in it (1-based).
 _ASSIGN = f"""
 WITH input AS (
-    SELECT * FROM unnest(%(tenant_id)s::text[], %(code)s::text[], %(customer_id)s::uuid[],
-                         %(sold_at)s::timestamptz[], %(transaction_id)s::text[], %(product_sku)s::text[],
-                         %(product_name)s::text[], %(event_id)s::text[])
-        WITH ORDINALITY AS x(tenant_id, code, customer_id, sold_at, transaction_id, product_sku,
-                             product_name, event_id, n)
+    SELECT * FROM jsonb_to_recordset(%(items)s::jsonb)
+        AS x(n integer, tenant_id text, code text, customer_id uuid, sold_at timestamptz, transaction_id text,
+             product_sku text, product_name text, event_id text)
 ), current AS (
     SELECT i.tenant_id, i.code, i.customer_id, i.assigned_at, i.sold_at, i.transaction_id, i.product_sku,
            i.product_name, i.event_id, i.registered_at, x.n
@@ -94,16 +94,14 @@ FROM current AS c LEFT JOIN assigned AS a ON a.tenant_id = c.tenant_id AND a.cod
 async def assign(conn: psycopg.AsyncConnection, assignments: list[Assignment]) -> list[dict[str, Any] | None]:
     """Link each code to its customer where the code is free, in one statement; per assignment, the row as
     stored plus previous_customer_id, or None for a code the tenant does not have. Keys must be unique."""
-    columns: dict[str, list[Any]] = {name: [] for name in (
-        "tenant_id", "code", "customer_id", "sold_at", "transaction_id", "product_sku", "product_name", "event_id")}
-    for a in assignments:
-        p = a.provenance
-        for name, value in (("tenant_id", a.tenant_id), ("code", a.code), ("customer_id", a.customer_id),
-                            ("sold_at", p.sold_at), ("transaction_id", p.transaction_id or None),
-                            ("product_sku", p.product_sku or None), ("product_name", p.product_name or None),
-                            ("event_id", p.event_id or None)):
-            columns[name].append(value)
-    cur = await conn.execute(_ASSIGN, columns)
+    items = [
+        {"n": n, "tenant_id": a.tenant_id, "code": a.code, "customer_id": a.customer_id,
+         "sold_at": a.provenance.sold_at.isoformat(), "transaction_id": a.provenance.transaction_id or None,
+         "product_sku": a.provenance.product_sku or None, "product_name": a.provenance.product_name or None,
+         "event_id": a.provenance.event_id or None}
+        for n, a in enumerate(assignments, start=1)
+    ]
+    cur = await conn.execute(_ASSIGN, {"items": Jsonb(items)})
     rows: list[dict[str, Any] | None] = [None] * len(assignments)
     for row in await cur.fetchall():
         rows[row.pop("n") - 1] = row

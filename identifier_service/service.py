@@ -105,12 +105,13 @@ class IdentifierService:
 
         An item that is already an error, or fails validation, is answered with that error and changes
         nothing. The valid ones run as one statement per round (common.batches.rounds: a code named twice
-        is assigned by its first item and seen as taken by the second) on one connection.
+        is assigned by its first item and seen as taken by the second), all in one transaction: a failed
+        call changed nothing.
         """
         screened = screen(items, checked)
         valid = screened.valid
         if valid:
-            async with db.connection(self.pool) as conn:
+            async with db.connection(self.pool) as conn, conn.transaction():
                 for round_ in rounds([(a.tenant_id, a.code) for a in valid]):
                     rows = await repository.assign(conn, [valid[i] for i in round_])
                     for i, row in zip(round_, rows):

@@ -92,8 +92,8 @@ class IdentifierServiceServicer:
         """AssignIdentifiers makes up to 1000 assignments in one call, with the same rules and outcomes as
         AssignIdentifier, in order: an item naming a code an earlier item assigned sees that assignment
         (ALREADY_ASSIGNED or CONFLICT). Results answer the items index by index; an invalid item gets an
-        ItemError and changes nothing. A failure of the whole call is the call's status. This is what the
-        processor calls: one statement for a whole batch of line items.
+        ItemError and changes nothing. A failure of the whole call is the call's status, and then nothing
+        was changed. This is what the processor calls: one statement for a whole batch of line items.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from common.errors import InvalidArgument
-from customer_service.domain import CustomerFields, choose_target, plan_upsert
+from customer_service.domain import Candidates, CustomerFields, choose_target, plan_upsert
 
 T0 = datetime(2025, 9, 13, 14, 30, tzinfo=timezone.utc)
 
@@ -135,3 +135,19 @@ def test_new_customer_takes_every_given_field():
     assert plan.creates
     assert plan.values == {"email": "a@b.co", "phone_number": "+573001234567", "first_name": "Ana"}
     assert plan.clashes == []
+
+
+def test_candidates_find_a_buyer_by_any_contact_value_and_follow_updates():
+    """The batch's candidate index answers what the SQL lookup would: rows holding one of the buyer's
+    values, within the tenant, as they are after earlier writes of the batch."""
+    row = {"id": 1, "tenant_id": "t", "national_id": "N1", "email": "a@x.co", "phone_number": None}
+    other_tenant = {"id": 2, "tenant_id": "u", "national_id": "N1", "email": None, "phone_number": None}
+    known = Candidates([row, other_tenant])
+    assert known.for_buyer("t", CustomerFields(email="a@x.co")) == [row]
+    assert known.for_buyer("t", CustomerFields(national_id="N1", email="a@x.co")) == [row]
+    assert known.for_buyer("t", CustomerFields(phone_number="+571")) == []
+    updated = {**row, "email": "b@x.co"}
+    known.put(updated)
+    assert known.for_buyer("t", CustomerFields(email="a@x.co")) == []
+    assert known.for_buyer("t", CustomerFields(email="b@x.co")) == [updated]
+    assert known.for_buyer("u", CustomerFields(national_id="N1")) == [other_tenant]
