@@ -16,6 +16,9 @@ DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 CUSTOMER_SERVICE_DEFAULT_PORT = 50051
 IDENTIFIER_SERVICE_DEFAULT_PORT = 50052
 GATEWAY_DEFAULT_PORT = 8080
+# Where each process serves /metrics when METRICS_PORT is unset. Deployments set 9102 for every pod;
+# the defaults differ so that processes started by hand on one machine do not fight over one port.
+METRICS_DEFAULT_PORTS = {"gateway": 9102, "processor": 9103, "customer_service": 9104, "identifier_service": 9105}
 
 
 class ConfigError(ValueError):
@@ -127,6 +130,12 @@ def grpc_address(name: str, default_port: int) -> str:
     return value
 
 
+def metrics_port(process: str) -> int:
+    """METRICS_PORT: the port of this process's Prometheus endpoint; unset or empty means the process's
+    default (METRICS_DEFAULT_PORTS), 0 means no endpoint at all."""
+    return env_int("METRICS_PORT", METRICS_DEFAULT_PORTS[process], minimum=0, maximum=65535)
+
+
 @dataclass(frozen=True)
 class ServiceSettings:
     """What a gRPC service process needs to run."""
@@ -139,6 +148,7 @@ class ServiceSettings:
     migrate_on_start: bool
     grace_seconds: float
     log_level: str
+    metrics_port: int
 
     @classmethod
     def from_env(cls, prefix: str, default_port: int) -> "ServiceSettings":
@@ -153,4 +163,5 @@ class ServiceSettings:
             migrate_on_start=env_bool("MIGRATE_ON_START", True),
             grace_seconds=env_float("SHUTDOWN_GRACE_SECONDS", 10.0),
             log_level=env_str("LOG_LEVEL", "INFO").upper(),
+            metrics_port=metrics_port(prefix.lower()),
         )

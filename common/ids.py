@@ -16,6 +16,8 @@ MAX_CODE = 128
 # \Z, not $: "$" also matches before a final newline, and "acme\n" must not pass as a tenant id.
 _TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
+# Printable ASCII: an event id goes into NATS headers, gRPC metadata and log lines.
+_EVENT_ID = re.compile(r"^[\x21-\x7e]{1,200}\Z")
 
 
 def tenant_id(value: str, field: str = "tenant_id") -> str:
@@ -32,6 +34,13 @@ def tenant_id(value: str, field: str = "tenant_id") -> str:
 def is_tenant_id(value: str) -> bool:
     """True when `value` is a well-formed tenant id."""
     return bool(_TENANT_ID.match(value))
+
+
+def is_event_id(value: str) -> bool:
+    """True when `value` can stand as an event id in headers, metadata and logs (1-200 printable
+    ASCII characters, no spaces); it does not check the gateway's `evt_` form, which replays and
+    other publishers need not follow."""
+    return bool(_EVENT_ID.match(value))
 
 
 def customer_uuid(value: str, field: str = "customer_id") -> str:

@@ -1,4 +1,10 @@
-"""Logging set-up shared by every process: one line per record, JSON when LOG_FORMAT=json."""
+"""Logging set-up shared by every process: one line per record, JSON when LOG_FORMAT=json; and the
+masks for personal data, so a log line can say which buyer it is about without naming them.
+
+A log line never carries a buyer's name, and carries an e-mail, phone number or national id only
+through `mask_*` (or `masked_contact`): enough to tell buyers apart in a support case, not to
+identify or contact one.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,9 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable, Mapping
+
+MASK = "***"
 
 
 class JsonFormatter(logging.Formatter):
@@ -34,6 +43,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+def event_extra(event_id: str, tenant_id: str, **fields: object) -> dict[str, object]:
+    """`extra` for a log call about one event: its ids (top-level JSON fields, what `grep evt_...` and a
+    log pipeline follow across processes) and any structured fields."""
+    return {"event_id": event_id, "tenant_id": tenant_id, "fields": fields}
+
+
 def configure(service: str, level: str = "INFO", fmt: str = "text") -> None:
     """Configure the root logger once for a process."""
     handler = logging.StreamHandler(sys.stderr)
@@ -44,3 +59,42 @@ def configure(service: str, level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+def mask_email(value: str) -> str:
+    """j***@example.com: the first character of the local part, then the domain ("***" without an "@")."""
+    local, at, domain = value.rpartition("@")
+    if not at or not local:
+        return MASK if value else ""
+    return f"{local[0]}{MASK}@{domain}"
+
+
+def mask_phone(value: str) -> str:
+    """***2233: the last four digits of a full number, the last two of a short one (under 8 digits)."""
+    digits = [c for c in value if c.isdigit()]
+    if not digits:
+        return MASK if value else ""
+    keep = 4 if len(digits) >= 8 else 2 if len(digits) >= 4 else 0
+    return MASK + "".join(digits[len(digits) - keep:])
+
+
+def mask_national_id(value: str) -> str:
+    """***09K: the last three characters of an id of 8 or more, the last two of a shorter one."""
+    if len(value) <= 3:
+        return MASK if value else ""
+    keep = 3 if len(value) >= 8 else 2
+    return MASK + value[-keep:]
+
+
+# Which mask each contact field of a buyer gets; any other field (names) is never logged.
+CONTACT_MASKS: dict[str, Callable[[str], str]] = {
+    "national_id": mask_national_id,
+    "email": mask_email,
+    "phone_number": mask_phone,
+    "whatsapp_number": mask_phone,
+}
+
+
+def masked_contact(values: Mapping[str, str]) -> dict[str, str]:
+    """The contact fields present in `values` (e.g. a buyer's fields), masked; names and empty ones left out."""
+    return {name: mask(values[name]) for name, mask in CONTACT_MASKS.items() if values.get(name)}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
@@ -13,7 +12,6 @@ from common import bus, ids
 from processor.failures import PermanentFailure
 
 SUPPORTED_SCHEMA_VERSIONS = (0, 1)  # 0: unset, read as 1
-_EVENT_ID = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII: it goes into headers and gRPC metadata
 
 
 @dataclass(frozen=True)
@@ -40,7 +38,7 @@ def identity(msg: Msg) -> Identity:
     if not tenant_id and msg.subject.startswith(prefix):
         tenant_id = msg.subject[len(prefix):]
     return Identity(
-        event_id=event_id if _EVENT_ID.match(event_id) else "",
+        event_id=event_id if ids.is_event_id(event_id) else "",
         tenant_id=tenant_id if ids.is_tenant_id(tenant_id) else "",
     )
 
@@ -56,7 +54,7 @@ def decode(msg: Msg) -> events_pb2.WebhookEvent:
         raise PermanentFailure(f"unsupported schema_version {event.schema_version}")
     if not event.event_id:
         raise PermanentFailure("event_id is missing")
-    if not _EVENT_ID.match(event.event_id):
+    if not ids.is_event_id(event.event_id):
         raise PermanentFailure("event_id is malformed")
     if not event.tenant_id:
         raise PermanentFailure("tenant_id is missing")

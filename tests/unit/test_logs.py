@@ -1,0 +1,60 @@
+"""Log lines: the masks for personal data, and the JSON fields that let `grep evt_...` follow an event."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from common import logs
+
+
+@pytest.mark.parametrize("value,masked", [
+    ("juan.perez@example.com", "j***@example.com"),
+    ("a@b.co", "a***@b.co"),
+    ("not-an-address", "***"),
+    ("@example.com", "***"),
+    ("", ""),
+])
+def test_an_email_keeps_its_first_character_and_domain(value, masked):
+    assert logs.mask_email(value) == masked
+
+
+@pytest.mark.parametrize("value,masked", [
+    ("+573001112233", "***2233"),
+    ("+57 300 111 2233", "***2233"),
+    ("1234567", "***67"),
+    ("123", "***"),
+    ("", ""),
+])
+def test_a_phone_number_keeps_its_last_four_or_two_digits(value, masked):
+    assert logs.mask_phone(value) == masked
+
+
+@pytest.mark.parametrize("value,masked", [
+    ("ZQ8675309K", "***09K"),
+    ("1234567", "***67"),
+    ("123", "***"),
+    ("", ""),
+])
+def test_a_national_id_keeps_its_last_three_or_two_characters(value, masked):
+    assert logs.mask_national_id(value) == masked
+
+
+def test_masked_contact_masks_the_contact_fields_and_drops_names_and_blanks():
+    buyer = {"national_id": "ZQ8675309K", "email": "zq@example.org", "phone_number": "+573001112233",
+             "whatsapp_number": "", "first_name": "Zebulonia", "last_name": "Quixotefield"}
+    assert logs.masked_contact(buyer) == {"national_id": "***09K", "email": "z***@example.org",
+                                          "phone_number": "***2233"}
+
+
+def test_a_json_line_carries_the_event_and_tenant_ids_as_fields():
+    record = logging.LogRecord("customer_service", logging.INFO, __file__, 1, "event %s: customer created",
+                               ("evt_1",), None)
+    for key, value in logs.event_extra("evt_1", "acme", customer="created", clashes=0).items():
+        setattr(record, key, value)
+    line = json.loads(logs.JsonFormatter("customer_service").format(record))
+    assert line["event_id"] == "evt_1" and line["tenant_id"] == "acme"
+    assert line["msg"] == "event evt_1: customer created"
+    assert (line["customer"], line["clashes"]) == ("created", 0)
