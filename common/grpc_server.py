@@ -1,5 +1,8 @@
 """gRPC server plumbing shared by the services: health, reflection, one interceptor, graceful stop.
 
+The interceptor is the one boundary every call crosses: it translates errors, logs, and counts each
+call by method and status code, with its duration and, for a batch call, its items (SERVER_METRICS).
+
 `create_server(...)` builds and starts a server and returns `(server, port)` so tests can bind port 0;
 `run_until_signal(...)` is what a service's entrypoint awaits in production.
 """
@@ -19,9 +22,15 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from autentikapp.v1 import errors_pb2
-from common import errors
+from common import errors, ids, logs
+from common.metrics import RpcMetrics
 
 log = logging.getLogger("grpc")
+
+SERVER_METRICS = RpcMetrics("server")
+# Metadata a caller of a single-item RPC may send to name the event it acts for (batch items carry it
+# inside each item instead, since one call serves many events).
+EVENT_ID_METADATA = "x-event-id"
 
 _STATUS_FOR = {
     errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
@@ -45,8 +54,30 @@ def item_error(exc: errors.DomainError) -> errors_pb2.ItemError:
     return errors_pb2.ItemError(code=status_for(exc).value[0], message=str(exc))
 
 
+def event_id_of(given: str, context: grpc.aio.ServicerContext | None = None) -> str:
+    """The event an item is about, for the service's log line: the id the item carries, else (for a
+    single-item RPC, given its `context`) the caller's x-event-id metadata; "" when neither is a
+    well-formed event id (a caller's text never reaches a log line unchecked)."""
+    candidates = [given]
+    if context is not None:
+        candidates += [value for key, value in context.invocation_metadata() or () if key == EVENT_ID_METADATA]
+    return next((value for value in candidates if isinstance(value, str) and ids.is_event_id(value)), "")
+
+
+def log_item_refused(logger: logging.Logger, what: str, event_id: str, tenant_id: str,
+                     exc: errors.DomainError) -> None:
+    """One INFO line for a batch item a service refused: its status and field, never the error's
+    message (it may echo the value sent, e.g. a malformed e-mail)."""
+    code = status_for(exc).name
+    field = getattr(exc, "field", None) or ""
+    tenant = tenant_id if ids.is_tenant_id(tenant_id) else ""
+    logger.info("event %s: %s refused: %s%s", event_id or "-", what, code, f" ({field})" if field else "",
+                extra=logs.event_extra(event_id, tenant, result="refused", code=code, field=field))
+
+
 class BoundaryInterceptor(grpc.aio.ServerInterceptor):
-    """Translates domain errors into gRPC statuses and logs one line per call (method, code, time).
+    """Translates domain errors into gRPC statuses, logs one line per call (method, code, time) and
+    records it in SERVER_METRICS.
 
     A caller's mistake is never INTERNAL: only an unexpected exception becomes INTERNAL, logged with
     its stack trace here and answered with a generic message (no internals leak to the caller).
@@ -78,9 +109,11 @@ class BoundaryInterceptor(grpc.aio.ServerInterceptor):
                 log.exception("unexpected error in %s", method)
                 await context.abort(code, "internal error")
             finally:
-                elapsed_ms = (time.perf_counter() - started) * 1000
+                elapsed = time.perf_counter() - started
+                code_name = getattr(code, "name", str(code))
                 level = logging.DEBUG if code == grpc.StatusCode.OK else logging.INFO
-                log.log(level, "rpc %s %s %.1fms", method, getattr(code, "name", code), elapsed_ms)
+                log.log(level, "rpc %s %s %.1fms", method, code_name, elapsed * 1000)
+                SERVER_METRICS.observe(method, code_name, elapsed, request)
 
         return grpc.unary_unary_rpc_method_handler(
             guarded,

@@ -1,8 +1,9 @@
 """The entrypoint every gRPC service shares: `python -m <service> [serve|migrate]`.
 
-serve: validate config, apply migrations (unless MIGRATE_ON_START=false), open the pool, serve until
-SIGTERM, drain, close the pool. migrate: apply migrations and exit. A bad setting or an unreachable
-database ends the process with one line naming the cause and a non-zero exit code.
+serve: validate config, apply migrations (unless MIGRATE_ON_START=false), start the metrics endpoint
+(METRICS_PORT), open the pool, serve until SIGTERM, drain, close the pool. migrate: apply migrations
+and exit. A bad setting or an unreachable database ends the process with one line naming the cause
+and a non-zero exit code.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from common import db, grpc_server, logs, migrations
+from common import db, grpc_server, logs, metrics, migrations
 from common.config import ConfigError, ServiceSettings, env_str, redact_url
 from common.errors import Unavailable
 
@@ -49,6 +50,9 @@ async def _serve(
     settings: ServiceSettings,
     registrations: Callable[[AsyncConnectionPool], Iterable[grpc_server.Registration]],
 ) -> None:
+    """Serve until SIGTERM: metrics first (a taken port fails before anything is opened), then the pool
+    and the gRPC server."""
+    metrics.serve(settings.metrics_port, settings.bind_host)
     pool = await db.open_pool(settings.database_url, min_size=settings.pool_min, max_size=settings.pool_max)
     address = f"{settings.bind_host}:{settings.port}"
     server, port, health = await grpc_server.create_server(registrations(pool), address)
@@ -79,7 +83,7 @@ def main(
     except ConfigError as exc:
         print(f"{service}: configuration error: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:  # e.g. the port is taken
+    except OSError as exc:  # e.g. the port (gRPC or metrics) is taken
         print(f"{service}: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:

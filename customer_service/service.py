@@ -28,11 +28,17 @@ MAX_FUTURE_SKEW = timedelta(hours=24)
 
 @dataclass
 class UpsertResult:
-    """The customer as stored, whether it was created, and the clashes."""
+    """The customer as stored, whether it was created (or else changed), and the clashes."""
 
     customer: dict[str, Any]
     created: bool
     clashes: list[Clash]
+    updated: bool = False
+
+    @property
+    def action(self) -> str:
+        """What the upsert did to the customer: "created", "updated" or "unchanged" (for logs)."""
+        return "created" if self.created else "updated" if self.updated else "unchanged"
 
 
 @dataclass(frozen=True)
@@ -115,7 +121,7 @@ class CustomerService:
         else:
             row = plan.target
         known.put(row)
-        return UpsertResult(row, plan.creates, plan.clashes)
+        return UpsertResult(row, plan.creates, plan.clashes, updated=not plan.creates and plan.changes_anything)
 
     async def get(self, tenant_id: str, customer_id: str) -> dict[str, Any]:
         """One customer of the tenant; another tenant's id is NOT_FOUND too."""

@@ -1,15 +1,23 @@
-"""The IdentifierService gRPC servicer: proto messages in and out, the service layer in between."""
+"""The IdentifierService gRPC servicer: proto messages in and out, the service layer in between.
+
+Every assignment gets one INFO log line with its event id and tenant id (the code, its outcome and
+the customer), so `grep evt_...` finds it here too.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from autentikapp.v1 import identifier_pb2, identifier_pb2_grpc
+from common import logs
 from common.errors import DomainError
-from common.grpc_server import item_error
+from common.grpc_server import event_id_of, item_error, log_item_refused
 from common.timestamps import now, to_datetime, to_timestamp
 from identifier_service.repository import Assignment, Provenance
 from identifier_service.service import AssignResult, IdentifierService, Outcome
+
+log = logging.getLogger("identifier_service")
 
 _OUTCOME = {
     Outcome.ASSIGNED: identifier_pb2.ASSIGN_OUTCOME_ASSIGNED,
@@ -56,6 +64,18 @@ def assign_response(result: AssignResult) -> identifier_pb2.AssignIdentifierResp
     )
 
 
+def log_assignment(request: identifier_pb2.AssignIdentifierRequest, event_id: str,
+                   result: AssignResult | DomainError) -> None:
+    """The log line of one assignment: the code's outcome and the customer it was asked for, or refused."""
+    if isinstance(result, DomainError):
+        log_item_refused(log, "assignment", event_id, request.tenant_id, result)
+        return
+    outcome = result.outcome.value
+    log.info("event %s: identifier %s %s (customer %s)", event_id or "-", request.code, outcome, request.customer_id,
+             extra=logs.event_extra(event_id, request.tenant_id, code=request.code, outcome=outcome,
+                                    customer_id=request.customer_id))
+
+
 class IdentifierServicer(identifier_pb2_grpc.IdentifierServiceServicer):
     """Thin translation layer; errors are translated by common.grpc_server.BoundaryInterceptor."""
 
@@ -72,10 +92,14 @@ class IdentifierServicer(identifier_pb2_grpc.IdentifierServiceServicer):
 
     async def AssignIdentifier(self, request, context):
         a = assignment(request)
-        return assign_response(await self.service.assign(a.tenant_id, a.code, a.customer_id, a.provenance))
+        result = await self.service.assign(a.tenant_id, a.code, a.customer_id, a.provenance)
+        log_assignment(request, event_id_of(request.provenance.event_id, context), result)
+        return assign_response(result)
 
     async def AssignIdentifiers(self, request, context):
         results = await self.service.assign_many([assignment(item) for item in request.items])
+        for item, result in zip(request.items, results):
+            log_assignment(item, event_id_of(item.provenance.event_id), result)
         return identifier_pb2.AssignIdentifiersResponse(results=[
             identifier_pb2.AssignIdentifierResult(error=item_error(r)) if isinstance(r, DomainError)
             else identifier_pb2.AssignIdentifierResult(response=assign_response(r))

@@ -23,6 +23,10 @@ import pytest
 from common import db, migrations
 from common.grpc_server import create_server
 
+# Every process a test starts inherits this: no metrics endpoint, unless the test gives it a port
+# (system_support does, on free ports). The defaults would collide between processes and sessions.
+os.environ["METRICS_PORT"] = "0"
+
 
 class PostgresServer:
     """A Postgres server the tests may create and drop databases on."""
