@@ -3,18 +3,22 @@
 Handlers ask for one buyer or one assignment at a time; processor.batching gathers the requests of
 concurrent handlers into one UpsertCustomers or AssignIdentifiers call. Every call carries a deadline.
 A failed call, or a refused item, becomes failures.RpcFailure (method, code, details), which is all the
-rest of the processor needs to know about gRPC. The event id travels inside each item (for the
+rest of the processor needs to know about gRPC. Every call is counted in metrics.CLIENT (method, code,
+duration, items per batch). The event id travels inside each item (for the
 services' logs), since one call now serves many events.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
 
 from autentikapp.v1 import customer_pb2, customer_pb2_grpc, errors_pb2, events_pb2, identifier_pb2, identifier_pb2_grpc
+from common.metrics import rpc_labels
+from processor import metrics
 from processor.batching import Coalescer
 from processor.failures import RpcFailure
 
@@ -34,6 +38,8 @@ MAX_BATCH_ITEMS = 500
 MAX_BATCH_CALLS = 2
 
 _STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
+UPSERT_CUSTOMERS = f"/{customer_pb2.DESCRIPTOR.services_by_name['CustomerService'].full_name}/UpsertCustomers"
+ASSIGN_IDENTIFIERS = f"/{identifier_pb2.DESCRIPTOR.services_by_name['IdentifierService'].full_name}/AssignIdentifiers"
 
 
 def item_failure(method: str, error: errors_pb2.ItemError) -> RpcFailure:
@@ -88,7 +94,7 @@ class ServiceClients:
         self, items: list[customer_pb2.UpsertCustomerRequest]
     ) -> list[customer_pb2.UpsertCustomerResponse | RpcFailure]:
         """One UpsertCustomers call for the queued buyers."""
-        response = await self._call(self._customers.UpsertCustomers, "UpsertCustomers",
+        response = await self._call(self._customers.UpsertCustomers, UPSERT_CUSTOMERS,
                                     customer_pb2.UpsertCustomersRequest(items=items))
         return [r.upserted if r.HasField("upserted") else item_failure("UpsertCustomer", r.error)
                 for r in response.results]
@@ -97,17 +103,22 @@ class ServiceClients:
         self, items: list[identifier_pb2.AssignIdentifierRequest]
     ) -> list[identifier_pb2.AssignIdentifierResponse | RpcFailure]:
         """One AssignIdentifiers call for the queued line items."""
-        response = await self._call(self._identifiers.AssignIdentifiers, "AssignIdentifiers",
+        response = await self._call(self._identifiers.AssignIdentifiers, ASSIGN_IDENTIFIERS,
                                     identifier_pb2.AssignIdentifiersRequest(items=items))
         return [r.response if r.HasField("response") else item_failure("AssignIdentifier", r.error)
                 for r in response.results]
 
-    async def _call(self, rpc: Callable[..., Awaitable[Any]], method: str, request: Any) -> Any:
-        """One unary call with the deadline; errors become RpcFailure."""
+    async def _call(self, rpc: Callable[..., Awaitable[Any]], full_method: str, request: Any) -> Any:
+        """One unary call with the deadline, counted in metrics.CLIENT; errors become RpcFailure. A call
+        cancelled because the processor stops is not counted (it has no answer)."""
+        started = time.perf_counter()
         try:
-            return await rpc(request, timeout=self.timeout)
+            response = await rpc(request, timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
-            raise RpcFailure(method, exc.code(), exc.details() or "") from None
+            metrics.CLIENT.observe(full_method, exc.code().name, time.perf_counter() - started, request)
+            raise RpcFailure(rpc_labels(full_method)[1], exc.code(), exc.details() or "") from None
+        metrics.CLIENT.observe(full_method, grpc.StatusCode.OK.name, time.perf_counter() - started, request)
+        return response
 
     async def close(self) -> None:
         """Stop the batches in flight and close both channels (pending calls are cancelled)."""

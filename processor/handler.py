@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -19,7 +20,9 @@ from typing import Any
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from processor import dead_letter, failures, messages, outcomes, work
+from common import logs
+from autentikapp.v1 import events_pb2
+from processor import dead_letter, failures, messages, metrics, outcomes, work
 from processor.messages import Identity
 from processor.outcomes import EventOutcome
 
@@ -48,6 +51,8 @@ class Action:
 
 
 ACK, TERM, LEAVE = Action("ack"), Action("term"), Action("none")
+# The result each settlement counts as in metrics.MESSAGES.
+_RESULT = {"ack": metrics.PROCESSED, "nak": metrics.RETRY, "term": metrics.DEAD_LETTERED, "none": metrics.KEPT}
 
 
 @contextlib.asynccontextmanager
@@ -73,7 +78,16 @@ async def keep_alive(msg: Msg, interval: float) -> AsyncIterator[None]:
 
 def log_extra(identity: Identity, **fields: Any) -> dict[str, Any]:
     """`extra` for a log call: the event's ids, and structured fields for JSON logs."""
-    return {"event_id": identity.event_id, "tenant_id": identity.tenant_id, "fields": fields}
+    return logs.event_extra(identity.event_id, identity.tenant_id, **fields)
+
+
+def count_processed(event: events_pb2.WebhookEvent, outcome: EventOutcome) -> None:
+    """Metrics of an event whose outcome is recorded: its line items by outcome, and the time since the
+    gateway received it (bus, queueing and retries included)."""
+    for name, count in outcome.counts().items():
+        metrics.LINE_ITEMS.labels(name).inc(count)
+    if event.HasField("received_at"):
+        metrics.EVENT_LATENCY.observe(max(0.0, time.time() - event.received_at.ToNanoseconds() / 1e9))
 
 
 def stream_sequence(msg: Msg) -> int:
@@ -99,18 +113,23 @@ class MessageHandler:
             async with keep_alive(msg, self.policy.heartbeat_seconds):
                 action = await self._decide(msg)
             await self._settle(msg, action)
+            metrics.MESSAGES.labels(_RESULT[action.verb]).inc()
         except asyncio.CancelledError:
             if action is None:  # nothing decided yet: hand it back now
                 with contextlib.suppress(Exception):
                     await msg.nak()
+                metrics.MESSAGES.labels(metrics.HANDED_BACK).inc()
             raise
         except Exception as exc:  # noqa: BLE001 - a bug here must not stop the loop; ack_wait redelivers
+            metrics.MESSAGES.labels(metrics.ERROR).inc()
             log.error("failed to handle the message at stream sequence %s: %s\n%s", _sequence_or_unknown(msg),
                       type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)))
 
     async def _decide(self, msg: Msg) -> Action:
         """Run the event to a recorded outcome, or decide what to do about its failure."""
         deliveries = msg.metadata.num_delivered
+        if deliveries > 1:
+            metrics.REDELIVERIES.inc()
         identity = messages.identity(msg)
         try:
             event = messages.decode(msg)
@@ -122,6 +141,7 @@ class MessageHandler:
             raise
         except Exception as exc:  # noqa: BLE001 - classified below; nothing escapes one message
             return await self._after_failure(msg, identity, deliveries, exc)
+        count_processed(event, outcome)
         counts = outcome.counts()
         log.info(
             "event %s processed: %s (delivery %d)", identity.event_id,
@@ -144,10 +164,12 @@ class MessageHandler:
                         deliveries, failures.reason(exc),
                         extra=log_extra(identity, status="retrying", deliveries=deliveries, delay=delay))
             return Action("nak", delay)
-        return await self._dead_letter(msg, identity, deliveries, failures.reason(exc, deliveries))
+        return await self._dead_letter(msg, identity, deliveries, failures.reason(exc, deliveries), kind)
 
-    async def _dead_letter(self, msg: Msg, identity: Identity, deliveries: int, reason: str) -> Action:
-        """Copy to the dead-letter stream, record `dead_lettered`, then term; retry if either step fails."""
+    async def _dead_letter(self, msg: Msg, identity: Identity, deliveries: int, reason: str,
+                           kind: failures.Kind) -> Action:
+        """Copy to the dead-letter stream, record `dead_lettered`, then term; retry if either step fails.
+        `kind` (the failure's) labels the dead-letter count."""
         retry = Action("nak", failures.retry_delay(deliveries, self.policy.retry_delays))
         last_delivery = self.policy.max_deliver is not None and deliveries >= self.policy.max_deliver
         try:
@@ -175,6 +197,7 @@ class MessageHandler:
         log.warning("event %s dead-lettered (delivery %d, stream sequence %d): %s", identity.event_id or "?",
                     deliveries, stream_sequence(msg), reason,
                     extra=log_extra(identity, status=outcomes.DEAD_LETTERED, reason=reason, deliveries=deliveries))
+        metrics.DEAD_LETTERS.labels(kind.value).inc()
         return TERM
 
     async def _settle(self, msg: Msg, action: Action) -> None:

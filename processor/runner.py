@@ -5,6 +5,8 @@ subscription to it, open one grpc.aio channel per service and the outcomes pool.
 `batch_size` messages (never more than free slots under `concurrency`) and handle each in its own task.
 Stop (SIGTERM/SIGINT, or the `stop` event): fetch no more, give the messages in hand up to the grace
 period to finish, nak the rest without delay, drain NATS, close the channels and the pool.
+Meanwhile the consumer's backlog is read every CONSUMER_INFO_INTERVAL_SECONDS into the lag gauges, and
+`serve` exposes them with every other metric on METRICS_PORT.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from typing import Any, TypeVar
 import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig
 from psycopg_pool import AsyncConnectionPool
 
 from common import bus, db
-from processor import outcomes
+from common.metrics import serve as serve_metrics
+from processor import metrics, outcomes
 from processor.batching import Coalescer
 from processor.clients import ServiceClients
 from processor.handler import MessageHandler, Policy
@@ -37,6 +41,7 @@ T = TypeVar("T")
 FETCH_ERROR_PAUSE_SECONDS = 1.0
 OUTCOMES_PER_WRITE = 500
 OUTCOME_WRITES_IN_FLIGHT = 2
+CONSUMER_INFO_INTERVAL_SECONDS = 5.0
 
 
 def policy_for(settings: ProcessorSettings, consumer: ConsumerConfig) -> Policy:
@@ -119,6 +124,25 @@ async def consume(
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
     return in_flight
+
+
+async def watch_consumer(js: JetStreamContext, stop: asyncio.Event,
+                         interval: float = CONSUMER_INFO_INTERVAL_SECONDS) -> None:
+    """Until `stop` is set, read the durable consumer's state every `interval` seconds into the lag
+    gauges. A failed read (NATS reconnecting) keeps the last values; the timestamp gauge tells how old
+    they are."""
+    while not stop.is_set():
+        try:
+            info = await js.consumer_info(bus.STREAM, bus.CONSUMER)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - only the gauges go stale; consuming goes on
+            log.debug("consumer info unavailable (%s)", type(exc).__name__)
+        else:
+            metrics.CONSUMER_LAG.set((info.num_pending or 0) + (info.num_ack_pending or 0))
+            metrics.CONSUMER_ACK_PENDING.set(info.num_ack_pending or 0)
+            metrics.CONSUMER_POLLED.set_to_current_time()
+        await unless_stopped(asyncio.sleep(interval), stop)
 
 
 async def finish(in_flight: set[asyncio.Task], grace_seconds: float) -> tuple[int, int]:
@@ -229,10 +253,12 @@ async def run(settings: ProcessorSettings, stop: asyncio.Event) -> None:
     A stop during start-up (e.g. NATS not reachable yet) abandons the start-up.
     """
     res = Resources()
+    watcher: asyncio.Task | None = None
     try:
         handler = await unless_stopped(start(settings, res), stop)
         if handler is None:
             return
+        watcher = asyncio.create_task(watch_consumer(handler.js, stop))
         in_flight = await consume(res.subscription, handler.handle, batch_size=settings.batch_size,
                                   concurrency=settings.concurrency, fetch_timeout=settings.fetch_timeout_seconds,
                                   stop=stop)
@@ -240,11 +266,17 @@ async def run(settings: ProcessorSettings, stop: asyncio.Event) -> None:
         if finished or handed_back:
             log.info("stopping: %d in-hand message(s) finished, %d handed back", finished, handed_back)
     finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
         await res.close()
 
 
 async def serve(settings: ProcessorSettings) -> None:
-    """`run` until SIGTERM or SIGINT (what `python -m processor` does)."""
+    """Serve the metrics (METRICS_PORT), then `run` until SIGTERM or SIGINT (what `python -m processor`
+    does). A taken metrics port raises OSError before anything is connected."""
+    serve_metrics(settings.metrics_port, settings.bind_host)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -20,6 +20,7 @@ from common.config import (
     env_int,
     env_str,
     grpc_address,
+    metrics_port,
     redact_url,
 )
 
@@ -61,6 +62,8 @@ class ProcessorSettings:
     grace_seconds: float
     log_level: str
     log_format: str
+    metrics_port: int
+    bind_host: str
 
     @property
     def nats_url_for_logs(self) -> str:
@@ -91,4 +94,6 @@ class ProcessorSettings:
             grace_seconds=env_float("SHUTDOWN_GRACE_SECONDS", 10.0),
             log_level=log_level,
             log_format=env_str("LOG_FORMAT", "text"),
+            metrics_port=metrics_port("processor"),
+            bind_host=env_str("BIND_HOST", "0.0.0.0"),
         )

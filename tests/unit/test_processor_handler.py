@@ -4,6 +4,7 @@ the order of steps, the retry schedule, dead-lettering, and handing back on shut
 from __future__ import annotations
 
 import asyncio
+import time
 from types import SimpleNamespace
 
 import grpc
@@ -16,6 +17,7 @@ from common.errors import Unavailable
 from processor.failures import RpcFailure
 from processor.handler import MessageHandler, Policy
 from processor.runner import consume, finish
+from metrics_support import Counts
 
 DELAYS = (1.0, 2.0, 5.0)
 
@@ -200,6 +202,7 @@ def test_a_slow_message_is_kept_alive_with_in_progress():
 def test_a_message_cancelled_by_shutdown_is_handed_back_without_delay():
     log: list = []
     handler, _, _ = make(log, services=FakeServices(log, delay=10))
+    counts = Counts(("autentikapp_processor_messages_total", {"result": "handed_back"}))
 
     async def scenario():
         task = asyncio.create_task(handler.handle(FakeMsg(log, event_bytes())))
@@ -208,6 +211,41 @@ def test_a_message_cancelled_by_shutdown_is_handed_back_without_delay():
 
     assert asyncio.run(scenario()) == (0, 1)
     assert log == [("nak", None)]
+    assert counts.grown() == [1]
+
+
+def messages(result: str) -> tuple[str, dict[str, str]]:
+    """The key of one result of autentikapp_processor_messages_total."""
+    return "autentikapp_processor_messages_total", {"result": result}
+
+
+def test_a_processed_event_counts_its_result_line_items_latency_and_redelivery():
+    log: list = []
+    handler, _, _ = make(log)
+    event = events_pb2.WebhookEvent.FromString(event_bytes())
+    event.received_at.FromSeconds(int(time.time()) - 2)
+    counts = Counts(messages("processed"), ("autentikapp_processor_line_items_total", {"outcome": "assigned"}),
+                    ("autentikapp_processor_event_latency_seconds_count", {}),
+                    ("autentikapp_processor_redeliveries_total", {}))
+    latency_before = Counts.read("autentikapp_processor_event_latency_seconds_sum", {})
+    asyncio.run(handler.handle(FakeMsg(log, event.SerializeToString(), deliveries=2)))
+    assert counts.grown() == [1, 1, 1, 1]
+    assert 2 <= Counts.read("autentikapp_processor_event_latency_seconds_sum", {}) - latency_before < 60
+
+
+def test_failures_count_as_retry_or_dead_lettered_with_their_kind():
+    log: list = []
+    unavailable = FakeServices(log, RpcFailure("UpsertCustomer", grpc.StatusCode.UNAVAILABLE))
+    counts = Counts(messages("retry"), messages("dead_lettered"), messages("processed"),
+                    ("autentikapp_processor_dead_lettered_total", {"kind": "transient"}),
+                    ("autentikapp_processor_dead_lettered_total", {"kind": "permanent"}),
+                    ("autentikapp_processor_redeliveries_total", {}))
+    handler, _, _ = make(log, services=unavailable, max_deliver=5)
+    asyncio.run(handler.handle(FakeMsg(log, event_bytes(), deliveries=1)))  # retried
+    asyncio.run(handler.handle(FakeMsg(log, event_bytes(), deliveries=5)))  # its last delivery
+    poison_handler, _, _ = make(log)
+    asyncio.run(poison_handler.handle(FakeMsg(log, b"not protobuf at all")))
+    assert counts.grown() == [1, 2, 0, 1, 1, 1]
 
 
 class FakeSubscription:

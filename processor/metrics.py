@@ -1,0 +1,38 @@
+"""What the processor exports at /metrics (METRICS_PORT), all in one place: docs/operations.md
+"Metrics" explains each one and the alerts built on them.
+
+Messages are counted by how they were settled, so the results add up to every delivery handled; the
+consumer's backlog is polled from JetStream (every replica reports the same shared consumer, so
+aggregate it with max, not sum).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from common.metrics import RpcMetrics
+
+# How a delivery ended: its outcome recorded and acked; nak'ed for a later retry; dead-lettered and
+# termed; left for JetStream (it could not be dead-lettered on its last delivery); handed back on
+# shutdown; or a bug in the handler (JetStream redelivers it after ack_wait).
+PROCESSED, RETRY, DEAD_LETTERED, KEPT, HANDED_BACK, ERROR = (
+    "processed", "retry", "dead_lettered", "kept", "handed_back", "error")
+
+MESSAGES = Counter("autentikapp_processor_messages", "Deliveries handled, by how they were settled", ["result"])
+REDELIVERIES = Counter("autentikapp_processor_redeliveries", "Deliveries of a message JetStream had delivered before")
+DEAD_LETTERS = Counter("autentikapp_processor_dead_lettered",
+                       "Messages copied to WEBHOOKS_DEAD, by kind of failure (permanent, transient: retries "
+                       "ran out, unexpected)", ["kind"])
+LINE_ITEMS = Counter("autentikapp_processor_line_items", "Line items of processed events, by outcome", ["outcome"])
+# From the gateway's receipt to the recorded outcome: includes time on the bus and every retry.
+EVENT_LATENCY = Histogram("autentikapp_processor_event_latency_seconds",
+                          "Seconds from the gateway's receipt of an event (received_at) to its recorded outcome",
+                          buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+                                   900.0, 3600.0))
+CONSUMER_LAG = Gauge("autentikapp_processor_consumer_lag_messages",
+                     "Messages the durable consumer has not settled yet: num_pending + num_ack_pending")
+CONSUMER_ACK_PENDING = Gauge("autentikapp_processor_consumer_ack_pending_messages",
+                             "Messages delivered to some replica and not yet acked (num_ack_pending)")
+CONSUMER_POLLED = Gauge("autentikapp_processor_consumer_info_timestamp_seconds",
+                        "When the consumer's state was last read from JetStream (Unix time)")
+CLIENT = RpcMetrics("client")
