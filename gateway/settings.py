@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass
 
 from common.bus import BusSettings
-from common.config import GATEWAY_DEFAULT_PORT, database_url, env_bool, env_float, env_int, env_str, http_url
+from common.config import (GATEWAY_DEFAULT_PORT, database_url, env_bool, env_float, env_int, env_str, http_url,
+                           metrics_port)
 
 DEFAULT_MAX_BODY_BYTES = 512 * 1024
 # Per tenant and per gunicorn worker process (see gateway/rate_limit.py); 0 per second disables it.
@@ -46,6 +47,7 @@ class GatewaySettings:
     grace_seconds: float
     log_level: str
     log_format: str
+    metrics_port: int
     bus: BusSettings
 
     @classmethod
@@ -72,5 +74,6 @@ class GatewaySettings:
             grace_seconds=env_float("SHUTDOWN_GRACE_SECONDS", 10.0),
             log_level=env_str("LOG_LEVEL", "INFO").upper(),
             log_format=env_str("LOG_FORMAT", "text").lower(),
+            metrics_port=metrics_port("gateway"),
             bus=BusSettings.from_env(),
         )

@@ -15,6 +15,8 @@ _HEX_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 # Verified against when a tenant has no active secret, so an unknown tenant costs the same HMAC work
 # as a known one and cannot be told apart by timing. It can never match: nobody signs with it.
 _DECOY_SECRET = "whsec_decoy-never-issued"
+# Why a signature was refused, for the operators' metrics only (the sender always gets the same 401).
+FAILURE_REASONS = ("missing", "malformed", "unknown_tenant", "mismatch")
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -36,3 +38,16 @@ def verify(secrets: Iterable[str], body: bytes, signature: str | None) -> bool:
     for secret in candidates or [_DECOY_SECRET]:
         matched |= hmac.compare_digest(sign(secret, body), expected_input)
     return well_formed and bool(candidates) and matched
+
+
+def failure_reason(secrets: Iterable[str], signature: str | None) -> str:
+    """Why `verify` refused (call it only then): no header, not 64 hex digits, a tenant without an
+    active secret (unknown, or every secret revoked), or a signature no secret produces."""
+    given = (signature or "").strip()
+    if not given:
+        return "missing"
+    if not _HEX_SHA256.match(given):
+        return "malformed"
+    if not list(secrets):
+        return "unknown_tenant"
+    return "mismatch"

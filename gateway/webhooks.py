@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from flask import Blueprint, Request, current_app, g, jsonify, request
+from flask import Blueprint, Request, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from autentikapp.v1 import events_pb2
 from common import bus, ids, timestamps
 from common.errors import Unavailable
-from gateway import json_body, payload, problems, signature
+from gateway import json_body, metrics, payload, problems, signature
 from gateway.problems import Problem
 from gateway.publisher import PublishError
 from gateway.services import services
@@ -90,6 +91,7 @@ def authenticate(tenant_id: str, raw: bytes, given: str | None) -> None:
             raise Problem(problems.UNAVAILABLE, "The tenants store is unavailable; retry later.",
                           headers=_retry_after()) from None
     if not signature.verify(secrets, raw, given):
+        metrics.SIGNATURE_FAILURES.labels(signature.failure_reason(secrets, given)).inc()
         raise Problem(problems.INVALID_SIGNATURE, SIGNATURE_DETAIL)
 
 
@@ -131,16 +133,18 @@ def validate(document: Any, received_at: datetime) -> events_pb2.Sale:
 
 
 def publish(event: events_pb2.WebhookEvent) -> bool:
-    """Publish durably (PubAck); 503 + Retry-After when JetStream does not accept it in time."""
+    """Publish durably (PubAck); 503 + Retry-After when JetStream does not accept it in time. The wait
+    is observed in metrics.PUBLISH_SECONDS either way."""
     headers = {
         bus.HEADER_MSG_ID: event.event_id,
         bus.HEADER_EVENT_ID: event.event_id,
         bus.HEADER_TENANT_ID: event.tenant_id,
     }
+    data = event.SerializeToString()
+    started = time.perf_counter()
     try:
         return services().publisher.publish(
-            bus.subject_for(event.tenant_id), event.SerializeToString(), headers,
-            current_app.config["PUBLISH_TIMEOUT_SECONDS"],
+            bus.subject_for(event.tenant_id), data, headers, current_app.config["PUBLISH_TIMEOUT_SECONDS"],
         )
     except PublishError as exc:
         log.warning("event %s not stored: %s", event.event_id, exc,
@@ -148,12 +152,23 @@ def publish(event: events_pb2.WebhookEvent) -> bool:
         raise Problem(problems.UNAVAILABLE, "The event could not be stored right now; send it again later "
                       "(a repeat of the same sale is recognised and processed once).",
                       headers=_retry_after()) from None
+    finally:
+        metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
+
+
+@bp.after_request
+def count_request(response: Response) -> Response:
+    """Count every webhook answer by tenant and status; the tenant is named only once its signature
+    was verified (g.tenant_id), so a stranger cannot add label values."""
+    metrics.WEBHOOK_REQUESTS.labels(g.get("tenant_id") or metrics.UNKNOWN_TENANT, str(response.status_code)).inc()
+    return response
 
 
 @bp.post("/v1/webhooks/inbound/<tenant_id>")
 def inbound(tenant_id: str):
     """Accept one signed sale: verify, validate, publish, answer 202 with its event id."""
     raw = read_capped_body(request, current_app.config["MAX_BODY_BYTES"])
+    metrics.BODY_BYTES.observe(len(raw))
     authenticate(tenant_id, raw, request.headers.get(signature.HEADER))
     g.tenant_id = tenant_id
     limit_rate(tenant_id)

@@ -17,6 +17,7 @@ from gateway.app import create_app
 from gateway.event_ids import event_id
 from gateway.publisher import PublishError
 from gateway.signature import sign
+from metrics_support import Counts
 
 SECRET = "whsec_" + "A" * 43
 OTHER_SECRET = "whsec_" + "B" * 43
@@ -334,3 +335,35 @@ def test_an_unexpected_error_is_a_500_problem_without_details(client, publisher)
     response = post(client, EXAMPLE)
     body = problem(response, 500, "internal-error")
     assert "internals" not in json.dumps(body)
+
+
+# -- metrics ---------------------------------------------------------------------------------------
+
+
+def test_every_webhook_answer_is_counted_by_its_verified_tenant_and_status(client, publisher):
+    requests = "autentikapp_gateway_webhook_requests_total"
+    failures = "autentikapp_gateway_signature_failures_total"
+    counts = Counts((requests, {"tenant": "acme", "status": "202"}), (requests, {"tenant": "acme", "status": "400"}),
+                    (requests, {"tenant": "unknown", "status": "401"}), (requests, {"tenant": "nobody", "status": "401"}),
+                    (failures, {"reason": "mismatch"}), (failures, {"reason": "unknown_tenant"}),
+                    (failures, {"reason": "malformed"}), (failures, {"reason": "missing"}))
+    assert post(client, EXAMPLE).status_code == 202
+    assert post(client, b"{", content_type="application/json").status_code == 400
+    assert post(client, EXAMPLE, secret=OTHER_SECRET).status_code == 401
+    assert post(client, EXAMPLE, url="/v1/webhooks/inbound/nobody").status_code == 401
+    assert post(client, EXAMPLE, signature="not-hex").status_code == 401
+    assert post(client, EXAMPLE, secret=None).status_code == 401
+    client.get("/healthz")
+    client.get("/readyz")
+    assert counts.grown() == [1, 1, 4, 0, 1, 1, 1, 1], "a stranger is 'unknown'; probes are not webhooks"
+
+
+def test_body_sizes_and_publish_waits_are_observed_also_for_a_503(client, publisher):
+    counts = Counts(("autentikapp_gateway_webhook_body_bytes_count", {}),
+                    ("autentikapp_gateway_webhook_body_bytes_sum", {}),
+                    ("autentikapp_gateway_publish_seconds_count", {}))
+    post(client, EXAMPLE)
+    publisher.error = PublishError("no acknowledgement within 2s")
+    post(client, EXAMPLE)
+    post(client, EXAMPLE, secret=OTHER_SECRET)  # read, refused before any publish
+    assert counts.grown() == [3, 3 * len(EXAMPLE), 2]
