@@ -22,6 +22,7 @@ from devstack import dev_keys
 from devstack._proc import DirInUse
 from devstack.demo import Demo, ensure_demo
 from devstack.nats import NatsError
+from devstack.ports import free_port
 from devstack.postgres import PostgresError
 from devstack.processes import ChildError, ProcessGroup
 from devstack.stack import SECRETS_KEYS, Infrastructure, InfrastructureError, redact_url
@@ -48,16 +49,30 @@ def _say(message: str) -> None:
     print(f"devstack: {message}", file=sys.stderr, flush=True)
 
 
-def _check_port_free(spec: ProcessSpec, port: int) -> None:
-    """Fail fast on a taken port: a readiness check could otherwise pass against someone else's server."""
+def _is_free(port: int) -> bool:
+    """True when nothing listens on 127.0.0.1:port (TIME_WAIT leftovers do not count, as for servers)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is no owner
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
-            raise SystemExit(
-                f"devstack: port {port} for {spec.name} is in use (another `make run`?); "
-                f"stop it or set {spec.port_var}") from None
+            return False
+    return True
+
+
+def _check_port_free(spec: ProcessSpec, port: int) -> None:
+    """Fail fast on a taken port: a readiness check could otherwise pass against someone else's server."""
+    if not _is_free(port):
+        raise SystemExit(
+            f"devstack: port {port} for {spec.name} is in use (another `make run`?); "
+            f"stop it or set {spec.port_var}")
+
+
+def _metrics_ports() -> dict[str, int]:
+    """Each process's metrics port: its default when free, else any free one (the banner shows which);
+    metrics are worth having but never worth refusing to start over."""
+    return {spec.name: spec.metrics_default_port if _is_free(spec.metrics_default_port) else free_port()
+            for spec in PROCESSES}
 
 
 def _relative(path: Path) -> str:
@@ -67,7 +82,8 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def _banner(infra: Infrastructure, env: Mapping[str, str], ports: dict[str, int | None], demo: Demo) -> str:
+def _banner(infra: Infrastructure, env: Mapping[str, str], ports: dict[str, int | None],
+            metrics_ports: Mapping[str, int], demo: Demo) -> str:
     """Where everything is and what to try; URLs are printed without passwords."""
     rows: list[tuple[str, str]] = []
     nats_note = f"  (local, data in {_relative(infra.nats.data_dir)})" if infra.nats else "  (given)"
@@ -76,7 +92,8 @@ def _banner(infra: Infrastructure, env: Mapping[str, str], ports: dict[str, int 
         rows.append(("Postgres", f"{infra.postgres.url()}  (local, data in {_relative(infra.postgres.data_dir)})"))
     for spec in PROCESSES:
         port = ports[spec.name]
-        rows.append((spec.name, f"127.0.0.1:{port}" if port else "running"))
+        metrics = f"metrics http://127.0.0.1:{metrics_ports[spec.name]}/metrics"
+        rows.append((spec.name, f"127.0.0.1:{port}  ({metrics})" if port else f"running  ({metrics})"))
     for name in ("CUSTOMER_SERVICE_DATABASE_URL", "IDENTIFIER_SERVICE_DATABASE_URL",
                  "GATEWAY_DATABASE_URL", "PROCESSOR_DATABASE_URL"):
         rows.append((name, redact_url(env[name])))
@@ -151,13 +168,14 @@ def run() -> int:
         _say("starting NATS and Postgres (local ones under .run/ unless NATS_URL / DATABASE_URL are set)")
         infra.start()
         child_env = child_environment(infra.env(), ports)
+        metrics_ports = _metrics_ports()
         for spec in PROCESSES:
             _say(f"starting {spec.name} (log: {_relative(LOG_DIR / (spec.name + '.log'))})")
-            start(group, spec.name, child_env, ports, ready_timeout=READY_TIMEOUT)
+            start(group, spec.name, child_env, ports, ready_timeout=READY_TIMEOUT, metrics_ports=metrics_ports)
         demo = ensure_demo(child_env["GATEWAY_DATABASE_URL"], child_env["IDENTIFIER_SERVICE_ADDR"],
                            RUN_DIR / "demo-tenant.json", secret_keys.parse(child_env[SECRETS_KEYS]))
         _write_env_file(child_env)
-        print(_banner(infra, child_env, ports, demo), flush=True)
+        print(_banner(infra, child_env, ports, metrics_ports, demo), flush=True)
         died = _watch(infra, group)
         _say(f"stopping everything because {died}")
         code = 1

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.config import METRICS_DEFAULT_PORTS
 from devstack.processes import Child, ProcessGroup
 from devstack.ready import grpc_serving, http_ok
 from gateway import secret_keys
@@ -51,6 +52,11 @@ class ProcessSpec:
             return http_ok(f"http://127.0.0.1:{port}/readyz")
         return None
 
+    @property
+    def metrics_default_port(self) -> int:
+        """Where the process serves /metrics unless told otherwise (common.config.METRICS_DEFAULT_PORTS)."""
+        return METRICS_DEFAULT_PORTS[self.name]
+
 
 # Start order (a process starts after those it calls); stopped in reverse.
 PROCESSES: list[ProcessSpec] = [
@@ -71,8 +77,12 @@ def spec(name: str) -> ProcessSpec:
 def child_environment(infra_env: Mapping[str, str], ports: Mapping[str, int | None]) -> dict[str, str]:
     """What every child gets: the infrastructure URLs, loopback binding, each other's addresses, and
     GATEWAY_SECRETS_KEYS: the one in `infra_env` (make run keeps its own under .run/), else a fresh
-    development key for this system alone (tests start from bare URLs and fresh databases)."""
-    env = {**infra_env, "BIND_HOST": "127.0.0.1"}
+    development key for this system alone (tests start from bare URLs and fresh databases).
+
+    METRICS_PORT is 0 (no endpoint): processes on one machine cannot share a metrics port, so each gets
+    one only where `start` is given one for it (see there); a process started otherwise with this
+    environment (an extra processor replica, a benchmark) never collides with anything."""
+    env = {**infra_env, "BIND_HOST": "127.0.0.1", "METRICS_PORT": "0"}
     env.setdefault(secret_keys.ENV_VAR, secret_keys.new_entry(TEST_KEY_ID))
     for s in PROCESSES:
         if s.port_var and ports.get(s.name):
@@ -85,8 +95,12 @@ def child_environment(infra_env: Mapping[str, str], ports: Mapping[str, int | No
 
 
 def start(group: ProcessGroup, name: str, env: Mapping[str, str], ports: Mapping[str, int | None],
-          *, ready_timeout: float = 60.0) -> Child:
-    """Start one process of the system and wait until it is ready."""
+          *, ready_timeout: float = 60.0, metrics_ports: Mapping[str, int] | None = None) -> Child:
+    """Start one process of the system and wait until it is ready; with its own METRICS_PORT when
+    `metrics_ports` names one for it (`make run`: the defaults, tests: free ports)."""
     s = spec(name)
-    return group.start(s.name, [sys.executable, "-m", s.module], env,
+    child_env = dict(env)
+    if metrics_ports and s.name in metrics_ports:
+        child_env["METRICS_PORT"] = str(metrics_ports[s.name])
+    return group.start(s.name, [sys.executable, "-m", s.module], child_env,
                        ready=s.ready(ports.get(s.name)), ready_timeout=ready_timeout, cwd=REPO_ROOT)

@@ -15,12 +15,15 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import grpc
+from prometheus_client.parser import text_string_to_metric_families
+
 from autentikapp.v1 import customer_pb2_grpc, identifier_pb2_grpc
 from devstack import system
 from devstack.ports import free_port
@@ -47,6 +50,7 @@ class System:
     ports: dict[str, int | None]
     nats: Any
     channels: dict[str, grpc.Channel] = field(default_factory=dict)
+    metrics_ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -94,7 +98,14 @@ class System:
         self.group.stop(name)
 
     def start(self, name: str) -> None:
-        system.start(self.group, name, self.env, self.ports)
+        system.start(self.group, name, self.env, self.ports, metrics_ports=self.metrics_ports)
+
+    def scrape(self, name: str) -> dict[tuple[str, frozenset], float]:
+        """One process's /metrics as {(sample name, frozenset of label pairs): value}."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_ports[name]}/metrics", timeout=10) as answer:
+            text = answer.read().decode()
+        return {(sample.name, frozenset(sample.labels.items())): sample.value
+                for family in text_string_to_metric_families(text) for sample in family.samples}
 
     def kill(self, name: str) -> None:
         """SIGKILL one process (a crash: no graceful shutdown)."""
@@ -134,7 +145,7 @@ def start_system(log_dir: Path, nats_server: Any, database_urls: dict[str, str],
     infra_env = {"NATS_URL": nats_server.url, **database_urls}
     env = {**system.child_environment(infra_env, ports), **TEST_SETTINGS, **(extra_env or {})}
     group = ProcessGroup(log_dir, grace=10)
-    sut = System(group, env, ports, nats_server)
+    sut = System(group, env, ports, nats_server, metrics_ports={s.name: free_port() for s in system.PROCESSES})
     try:
         for spec in system.PROCESSES:
             sut.start(spec.name)

@@ -133,13 +133,41 @@ def logs(module_system) -> Logs:
     return Logs(files, [first, second, wrong_secret, *env_secrets], signatures, events)
 
 
+PROCESS_LOGS = ("gateway.log", "processor.log", "customer_service.log", "identifier_service.log")
+
+
+def json_lines(text: str) -> list[dict]:
+    """A process log's records (the lines devstack writes between runs, `=== ... start: ...`, left out)."""
+    return [json.loads(line) for line in text.splitlines() if line.strip() and not line.startswith("=== ")]
+
+
 def test_every_process_logged_the_flow(logs):
-    assert {"gateway.log", "processor.log", "customer_service.log", "identifier_service.log"} <= set(logs.files)
-    gateway_lines = [json.loads(line) for line in logs.files["gateway.log"].splitlines() if line.startswith("{")]
+    assert set(PROCESS_LOGS) <= set(logs.files)
+    gateway_lines = json_lines(logs.files["gateway.log"])
     statuses = {line.get("status") for line in gateway_lines}
     assert {202, 401, 422, 400} <= statuses, "the access log has a line for every answer"
     assert all(event_id in logs.files["processor.log"] for event_id in logs.event_ids.values())
     assert "dead-lettered" in logs.files["processor.log"]
+
+
+def test_with_log_format_json_every_line_of_every_process_is_one_json_object(logs):
+    for name in PROCESS_LOGS:
+        assert all({"ts", "level", "service", "msg"} <= set(line) for line in json_lines(logs.files[name])), name
+
+
+def test_an_event_is_followed_by_its_ids_through_all_four_processes(logs):
+    event_id = logs.event_ids["valid"]
+    for name in PROCESS_LOGS:
+        lines = [line for line in json_lines(logs.files[name]) if line.get("event_id") == event_id]
+        assert lines and all(line["tenant_id"] == TENANT for line in lines), name
+    [customer] = [line for line in json_lines(logs.files["customer_service.log"]) if line.get("event_id") == event_id]
+    assert customer["customer"] == "created" and customer["clashes"] == 0
+    assert (customer["email"], customer["phone_number"], customer["national_id"]) == (
+        "z***@example.org", "***2233", "***09K"), "the buyer is named only masked"
+    [assignment] = [line for line in json_lines(logs.files["identifier_service.log"])
+                    if line.get("event_id") == event_id]
+    assert (assignment["code"], assignment["outcome"], assignment["customer_id"]) == (
+        "HYG-1", "assigned", customer["customer_id"])
 
 
 @pytest.mark.parametrize("kind", ["secret", "signature", "personal data"])
