@@ -43,11 +43,9 @@ REQUIRED_ENV = {
             "CUSTOMER_SERVICE_ADDR", "IDENTIFIER_SERVICE_ADDR"},
 }
 
-# Set by the manifests although no module of ours reads them (yet): each with the reason.
-NOT_READ_BY_OUR_CODE = {
-    "METRICS_PORT": "the metrics endpoint's port, reserved in the manifests until the endpoint exists",
-    "PROMETHEUS_MULTIPROC_DIR": "read by prometheus_client (gunicorn's workers share metrics through it)",
-}
+# Set by the manifests although no module of ours reads them: each with the reason. None at present
+# (METRICS_PORT is read by every process, PROMETHEUS_MULTIPROC_DIR by the gateway's gunicorn master).
+NOT_READ_BY_OUR_CODE: dict[str, str] = {}
 
 # Variables whose values are secrets (passwords inside URLs, encryption keys): never a literal in the
 # Kubernetes manifests.

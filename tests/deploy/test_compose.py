@@ -130,6 +130,19 @@ def test_healthchecks_probe_the_real_ports_and_routes():
     assert probe_of("processor") == ["processor-deps"]
 
 
+@pytest.mark.parametrize("name", sorted(n for n, s in APP.items() if role_of(s) in LONG_RUNNING))
+def test_long_running_services_log_json_and_serve_metrics_on_9102(name):
+    role = role_of(APP[name])
+    assert env_of(APP[name])["LOG_FORMAT"] == "json"
+    assert settings(name)[role.replace("-", "_")].metrics_port == 9102
+    assert "9102" not in str(APP[name].get("ports", [])), "metrics stay inside the compose network"
+
+
+def test_the_gateway_keeps_its_metrics_files_on_the_tmpfs():
+    assert env_of(SERVICES["gateway"])["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")
+    assert "/tmp" in SERVICES["gateway"]["tmpfs"], "the root filesystem is read-only"
+
+
 def test_nats_runs_jetstream_on_a_volume_with_a_health_endpoint():
     nats = SERVICES["nats"]
     assert nats["image"].startswith("nats:") and nats["image"].endswith("-alpine"), "wget comes with alpine"

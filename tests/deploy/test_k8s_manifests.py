@@ -275,6 +275,19 @@ def test_metrics_port_is_named_announced_and_configured(objects):
         assert any(p["name"] == "metrics" and p["targetPort"] == "metrics" for p in service["spec"]["ports"])
 
 
+def test_every_process_serves_metrics_where_the_pod_announces_them_and_logs_json(objects):
+    for obj in of_kind(objects, "Deployment"):
+        role = role_of(obj)
+        parsed = settings(objects, obj)[role.replace("-", "_")]
+        assert parsed.metrics_port == container_port(obj, "metrics"), role
+        assert pod_env(objects, obj)["LOG_FORMAT"] == "json", role
+    gateway = deployment(objects, "gateway")
+    directory = pod_env(objects, gateway)["PROMETHEUS_MULTIPROC_DIR"]
+    mounts = {mount["mountPath"]: mount["name"] for mount in only_container(gateway)["volumeMounts"]}
+    volumes = {volume["name"]: volume for volume in pod_spec(gateway)["volumes"]}
+    assert "emptyDir" in volumes[mounts[directory]], "gunicorn's metrics files on a writable, per-pod volume"
+
+
 def test_grpc_services_have_native_grpc_probes_on_their_port(objects):
     for component, service_name in (("customer-service", "autentikapp.v1.CustomerService"),
                                     ("identifier-service", "autentikapp.v1.IdentifierService")):
