@@ -96,6 +96,8 @@ def test_two_replicas_share_the_work_and_each_event_is_processed(tmp_path, env, 
 
 def test_sigterm_finishes_the_messages_in_hand_and_the_rest_waits_for_the_next_replica(tmp_path, env, nats_server):
     events = [webhook_event([("S", "")]) for _ in range(300)]
+    # Small fetches and few in flight, so that SIGTERM finds messages in hand and others still queued.
+    env = {**env, "PROCESSOR_BATCH_SIZE": "16", "PROCESSOR_CONCURRENCY": "32"}
     db_url = env["PROCESSOR_DATABASE_URL"]
     logs = tmp_path / "logs"
     with ProcessGroup(logs, grace=20) as group:

@@ -24,7 +24,7 @@ def clean_env(monkeypatch):
 def test_defaults():
     settings = ProcessorSettings.from_env()
     assert (settings.customer_service_addr, settings.identifier_service_addr) == ("localhost:50051", "localhost:50052")
-    assert (settings.batch_size, settings.concurrency, settings.rpc_timeout_seconds) == (64, 64, 5.0)
+    assert (settings.batch_size, settings.concurrency, settings.rpc_timeout_seconds) == (128, 256, 5.0)
     assert settings.retry_delays == (1, 2, 5, 10, 30, 60)
     assert (settings.grace_seconds, settings.migrate_on_start, settings.unexpected_max_deliveries) == (10.0, True, 3)
     assert settings.database_url == "postgresql://postgres@127.0.0.1:5432/postgres"
