@@ -251,3 +251,19 @@ def test_infrastructure_names_an_unusable_database_url_without_its_password(tmp_
     with pytest.raises(InfrastructureError, match=r"autentikapp_customers on postgresql://u:\*\*\*@") as excinfo:
         Infrastructure(tmp_path / "run", environ=environ).start()
     assert "hunter2" not in str(excinfo.value)
+
+
+def test_each_process_gets_its_own_metrics_port_only_where_one_is_chosen():
+    from devstack import __main__ as devstack_main
+
+    assert system.child_environment({}, {})["METRICS_PORT"] == "0", "a process started otherwise serves none"
+    default = system.spec("processor").metrics_default_port
+    with socket.socket() as taken:
+        try:
+            taken.bind(("127.0.0.1", default))
+            taken.listen()
+        except OSError:
+            pass  # someone else holds it: taken just the same
+        ports = devstack_main._metrics_ports()
+    assert ports["processor"] != default, "make run replaces a taken default with a free port"
+    assert len(set(ports.values())) == len(system.PROCESSES)
