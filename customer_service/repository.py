@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from customer_service.domain import CUSTOMER_FIELDS, IDENTITY_FIELDS, CustomerFields
 
@@ -24,7 +25,7 @@ _COLUMNS = sql.SQL(", ").join(
 # A batch with very many values folds them into MAX_IDENTITY_LOCKS buckets to bound the lock table.
 _LOCK_NAMESPACE = b"autentikapp.customers.identity"
 MAX_IDENTITY_LOCKS = 512
-_LOCK_IDENTITIES = "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k"
+_LOCK_IDENTITIES = "SELECT now() AS now, count(pg_advisory_xact_lock(k)) AS locks FROM unnest(%s::bigint[]) AS k"
 
 
 def identity_lock_keys(buyers: list[tuple[str, CustomerFields]]) -> list[int]:
@@ -42,9 +43,11 @@ def identity_lock_keys(buyers: list[tuple[str, CustomerFields]]) -> list[int]:
     return sorted(keys)
 
 
-async def lock_identities(conn: psycopg.AsyncConnection, buyers: list[tuple[str, CustomerFields]]) -> None:
-    """Take the batch's advisory locks (until the transaction ends), in sorted order."""
-    await conn.execute(_LOCK_IDENTITIES, (identity_lock_keys(buyers),))
+async def lock_identities(conn: psycopg.AsyncConnection, buyers: list[tuple[str, CustomerFields]]) -> datetime:
+    """Take the batch's advisory locks (until the transaction ends), in sorted order; return the
+    transaction's now(), which every created_at/updated_at written in it equals."""
+    cur = await conn.execute(_LOCK_IDENTITIES, (identity_lock_keys(buyers),))
+    return (await cur.fetchone())["now"]
 
 
 # One index lookup per contact value (each branch uses its unique partial index), then the rows are
@@ -111,6 +114,41 @@ async def update(conn: psycopg.AsyncConnection, customer_id: Any, values: dict[s
         {**values, "data_observed_at": observed_at, "id": customer_id},
     )
     return await cur.fetchone()
+
+
+# Whole rows of a batch, as one JSON array (see identifier_service.repository for why JSON).
+_ROW_COLUMNS = ("id", "tenant_id", *CUSTOMER_FIELDS, "created_at", "updated_at", "data_observed_at")
+_ROW_TYPES = sql.SQL(", ").join(
+    sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(
+        "uuid" if c == "id" else "timestamptz" if c.endswith("_at") else "text"))
+    for c in _ROW_COLUMNS
+)
+_INSERT_ROWS = sql.SQL(
+    "INSERT INTO customers ({cols}) SELECT {cols} FROM jsonb_to_recordset(%s::jsonb) AS x({types})"
+).format(cols=sql.SQL(", ").join(map(sql.Identifier, _ROW_COLUMNS)), types=_ROW_TYPES)
+_UPDATE_ROWS = sql.SQL(
+    "UPDATE customers AS c SET {sets} FROM jsonb_to_recordset(%s::jsonb) AS x({types}) WHERE c.id = x.id"
+).format(
+    sets=sql.SQL(", ").join(
+        sql.SQL("{0} = x.{0}").format(sql.Identifier(c)) for c in _ROW_COLUMNS if c not in ("id", "tenant_id", "created_at")
+    ),
+    types=_ROW_TYPES,
+)
+
+
+def _json_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as JSON values (ids and times as text)."""
+    return {c: (str(row[c]) if c == "id" else row[c].isoformat() if c.endswith("_at") else row[c])
+            for c in _ROW_COLUMNS}
+
+
+async def write_rows(conn: psycopg.AsyncConnection, created: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:
+    """Store a batch's final rows: the changed ones first (a value one of them gives up may be taken by
+    a new one), then the new ones; one statement each."""
+    if changed:
+        await conn.execute(_UPDATE_ROWS, (Jsonb([_json_row(row) for row in changed]),))
+    if created:
+        await conn.execute(_INSERT_ROWS, (Jsonb([_json_row(row) for row in created]),))
 
 
 async def get(conn: psycopg.AsyncConnection, tenant_id: str, customer_id: str) -> dict[str, Any] | None:

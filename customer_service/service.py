@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ from common.batches import screen, single
 from common.errors import DomainError, InvalidArgument, NotFound, Unavailable
 from common.timestamps import now
 from customer_service import repository
-from customer_service.domain import Candidates, Clash, CustomerFields, plan_upsert
+from customer_service.domain import CUSTOMER_FIELDS, Candidates, Clash, CustomerFields, plan_upsert
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,30 @@ def check_item(item: UpsertItem) -> UpsertItem:
     return item
 
 
+def plan_batch(
+    items: list[UpsertItem], known: Candidates, now: datetime
+) -> tuple[list[UpsertResult], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Apply the items in order to the rows in `known` (which is updated), in memory: each item's result
+    (the row as that item left it), then the final state of the new rows and of the changed ones."""
+    results: list[UpsertResult] = []
+    created: dict[Any, dict[str, Any]] = {}
+    changed: dict[Any, dict[str, Any]] = {}
+    for item in items:
+        plan = plan_upsert(item.incoming, item.observed_at, known.for_buyer(item.tenant_id, item.incoming))
+        if plan.creates:
+            row = {"id": uuid.uuid4(), "tenant_id": item.tenant_id, **dict.fromkeys(CUSTOMER_FIELDS), **plan.values,
+                   "created_at": now, "updated_at": now, "data_observed_at": plan.data_observed_at}
+            created[row["id"]] = row
+        elif plan.changes_anything:
+            row = {**plan.target, **plan.values, "data_observed_at": plan.data_observed_at, "updated_at": now}
+            (created if row["id"] in created else changed)[row["id"]] = row
+        else:
+            row = plan.target
+        known.put(row)
+        results.append(UpsertResult(row, plan.creates, plan.clashes, updated=not plan.creates and plan.changes_anything))
+    return results, list(created.values()), list(changed.values())
+
+
 class CustomerService:
     """Upserts and reads customers; each call is one short transaction on a pooled connection."""
 
@@ -83,8 +108,13 @@ class CustomerService:
         return screened.results
 
     async def _apply(self, items: list[UpsertItem]) -> list[UpsertResult]:
-        """Lock the batch's contact values, then every candidate in one statement, then plan and write
-        item by item.
+        """Lock the batch's contact values, then every candidate in one statement, then plan every item
+        in memory and write the resulting rows with one UPDATE and one INSERT (plan_batch).
+
+        The in-memory plan is exact: the batch holds the locks on every row it can touch, and
+        created_at/updated_at are the transaction's now(). If the batch write hits a unique violation
+        (a value one customer gives up and another takes within one statement, or a writer that takes
+        no identity locks), the retry writes item by item, in order, as a single upsert does.
 
         The identity locks make concurrent batches that share a buyer queue rather than collide; a
         unique violation or a deadlock is still retried (a writer that takes no such locks, e.g. a
@@ -97,13 +127,16 @@ class CustomerService:
                 try:
                     async with conn.transaction():
                         buyers = [(item.tenant_id, item.incoming) for item in items]
-                        await repository.lock_identities(conn, buyers)
-                        locked = await repository.lock_candidates(conn, buyers)
-                        known = Candidates(locked)
+                        now = await repository.lock_identities(conn, buyers)
+                        known = Candidates(await repository.lock_candidates(conn, buyers))
+                        if attempt == 1:
+                            results, created, changed = plan_batch(items, known, now)
+                            await repository.write_rows(conn, created, changed)
+                            return results
                         return [await self._apply_one(conn, item, known) for item in items]
                 except psycopg.errors.UniqueViolation:
-                    log.info("upsert of %d buyer(s) raced with a concurrent writer (attempt %d); retrying",
-                             len(items), attempt)
+                    log.info("upsert of %d buyer(s) raced with a concurrent writer (attempt %d); retrying item "
+                             "by item", len(items), attempt)
                 except psycopg.errors.DeadlockDetected:
                     log.info("upsert of %d buyer(s) deadlocked with a concurrent writer (attempt %d); retrying",
                              len(items), attempt)

@@ -3,6 +3,7 @@ batch, tenants, the size limits, and two batches racing over the same new buyers
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -270,3 +271,58 @@ def test_two_unaided_concurrent_batches_in_opposite_orders_agree(stub, customer_
     assert [r.upserted.customer.id for r in forward] == [r.upserted.customer.id for r in reversed(backward)]
     assert [r.upserted.customer.email for r in forward] == [f"buyer{i:02d}@b.co" for i in range(30)]
     assert count_customers(customer_db) == 30
+
+
+def test_a_contact_value_given_up_by_one_customer_and_taken_by_another_in_one_batch(stub, customer_db):
+    """Item 1 (newer) moves customer A's e-mail from X to Y; item 2 gives customer B the freed X. One
+    UPDATE of both rows may check B's new X before A lets go of it (a unique violation); the batch must
+    still end as the items say, in order: A has Y, B has X, and neither call fails."""
+    upsert_many(stub, item(national_id="A1", email="x@b.co"), item(national_id="B2"))
+    results = upsert_many(
+        stub,
+        item(national_id="A1", email="y@b.co", at=T0 + timedelta(days=1)),
+        item(national_id="B2", email="x@b.co", at=T0 + timedelta(days=1)),
+    )
+    assert [r.WhichOneof("result") for r in results] == ["upserted", "upserted"]
+    assert [list(r.upserted.clashes) for r in results] == [[], []]
+    assert stored(customer_db) == [("t1", "A1", "y@b.co", None, None, None),
+                                   ("t1", "B2", "x@b.co", None, None, None)]
+
+
+def test_the_batch_answers_each_item_with_the_row_as_that_item_left_it(stub, customer_db):
+    """Three items for one new buyer: created, then changed, then unchanged; each answer shows the row
+    after its own item (names as they were then), and the ids agree."""
+    results = upsert_many(
+        stub,
+        item(email="one@b.co", first_name="Ana"),
+        item(email="one@b.co", last_name="Diaz", at=T0 + timedelta(hours=1)),
+        item(email="one@b.co", at=T0 + timedelta(hours=1)),
+    )
+    first, second, third = (r.upserted for r in results)
+    assert (first.created, first.customer.last_name) == (True, "")
+    assert (second.created, second.customer.first_name, second.customer.last_name) == (False, "Ana", "Diaz")
+    assert (third.created, third.customer.last_name) == (False, "Diaz")
+    assert first.customer.id == second.customer.id == third.customer.id
+    assert second.customer.updated_at == third.customer.updated_at
+    assert stored(customer_db) == [("t1", None, "one@b.co", None, "Ana", "Diaz")]
+
+
+def test_a_batch_whose_one_statement_write_would_collide_is_written_item_by_item(stub, customer_db, caplog):
+    """B changes first (a phone), then A gives up e-mail X, then B takes X: the batch's one UPDATE writes
+    B's final row (with X) before A's, a unique violation; the retry goes item by item, in order, and
+    the result is what the items say. (B is stored first, so the UPDATE meets it first.)"""
+    caplog.set_level(logging.INFO, logger="customer_service.service")
+    upsert_many(stub, item(national_id="B2"))
+    upsert_many(stub, item(national_id="A1", email="x@b.co"))
+    later = T0 + timedelta(days=1)
+    results = upsert_many(
+        stub,
+        item(national_id="B2", phone_number="+573001112233", at=later),
+        item(national_id="A1", email="y@b.co", at=later),
+        item(national_id="B2", email="x@b.co", at=later),
+    )
+    assert [r.WhichOneof("result") for r in results] == ["upserted"] * 3
+    assert any("retrying item by item" in r.getMessage() for r in caplog.records), "the fallback ran"
+    with psycopg.connect(customer_db) as conn:
+        rows = conn.execute("SELECT national_id, email, phone_number FROM customers ORDER BY national_id").fetchall()
+    assert rows == [("A1", "y@b.co", None), ("B2", "x@b.co", "+573001112233")]
