@@ -7,10 +7,11 @@ message to the loop and blocks until JetStream's PubAck (or an error, or the tim
 
 The hand-off is batched, because it was the gateway's largest per-request cost: request threads append
 to a queue and wake the loop only when no wake-up is pending already; the loop then sends everything
-queued, back to back, with nats-py's `publish_async` (one PUB each, written together by nats-py's
-flusher; the PubAcks are awaited concurrently), and each PubAck releases its thread's lock. No task,
-timer or concurrent.futures.Future per request. A thread that gives up at the timeout asks the loop to
-cancel its pending ack (nats-py keeps it otherwise).
+queued, back to back (one PUB each, written together by nats-py's flusher), each with its own reply
+subject under one inbox subscription of this publisher, so the PubAcks are awaited concurrently; each
+PubAck releases its thread's lock. This is what nats-py's `js.publish` (a request per message) and
+`js.publish_async` do on the wire, without their task, timer or futures per message. A thread that
+gives up at the timeout tells the loop to forget its reply subject.
 
 Failing fast: the connection reconnects forever, but its reconnect buffer is disabled
 (`pending_size=0`), so a publish while disconnected fails at once instead of being buffered and sent
@@ -25,7 +26,8 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextlib
-import functools
+import itertools
+import json
 import logging
 import os
 import threading
@@ -34,12 +36,18 @@ from collections import deque
 from collections.abc import Mapping
 
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.errors import NoStreamResponseError
+from nats.js.api import Header
+from nats.js.errors import APIError
+
 
 from common import bus
 
 log = logging.getLogger(__name__)
+
+# The status NATS answers a request with when nothing listens on its subject: here, no stream (yet).
+NO_RESPONDERS = "503"
 
 
 class PublishError(Exception):
@@ -52,12 +60,21 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _api_error(error: object) -> str:
+    """The description of a JetStream error answer, as nats-py raises it (e.g. BadRequestError: ... 10060)."""
+    try:
+        APIError.from_error(error)  # raises the matching APIError subclass
+    except Exception as exc:  # noqa: BLE001 - also a malformed error member (TypeError, KeyError)
+        return _describe(exc)
+    return "JetStream answered an error"
+
+
 class _Publication:
     """One message handed from a request thread to the loop, and the way its outcome comes back: the loop
     settles it once (duplicate flag or error) and releases `done`, which the thread is blocked on."""
 
     __slots__ = ("subject", "data", "headers", "deadline", "done", "duplicate", "error", "settled", "abandoned",
-                 "ack")
+                 "reply")
 
     def __init__(self, subject: str, data: bytes, headers: dict[str, str], deadline: float):
         """`deadline` on time.monotonic()'s clock; `done` starts locked."""
@@ -68,7 +85,7 @@ class _Publication:
         self.error = ""
         self.settled = False  # written on the loop thread only
         self.abandoned = False  # the thread answered already (timeout): nothing more to send or wait for
-        self.ack: asyncio.Future | None = None
+        self.reply = ""  # the reply subject its PubAck comes back on, once sent
 
     def settle(self, *, duplicate: bool = False, error: str = "") -> None:
         """On the loop thread: record the outcome and wake the request thread (only the first call counts)."""
@@ -76,11 +93,6 @@ class _Publication:
             return
         self.settled, self.duplicate, self.error = True, duplicate, error
         self.done.release()
-
-    def abandon(self) -> None:
-        """On the loop thread, after the request thread gave up: drop the PubAck wait nats-py holds for it."""
-        if self.ack is not None:
-            self.ack.cancel()
 
 
 class Publisher:
@@ -105,6 +117,9 @@ class Publisher:
         self._queue_lock = threading.Lock()
         self._wake_pending = False
         self._in_flight: set[_Publication] = set()  # handed over and not settled yet (failed at shutdown)
+        self._reply_prefix = ""  # this connection's inbox for PubAcks: <inbox>.<n>, one n per message
+        self._reply_numbers = itertools.count()
+        self._awaiting: dict[str, _Publication] = {}  # reply subject -> publication sent, PubAck not in yet
 
     # -- lifecycle (called from the process's main thread) --------------------------------------
 
@@ -165,7 +180,7 @@ class Publisher:
             raise PublishError("the publisher was started in another process (before a fork)")
         if not self.is_connected():
             raise PublishError("not connected to NATS")
-        item = _Publication(subject, data, dict(headers), time.monotonic() + timeout)
+        item = _Publication(subject, data, {**headers, Header.EXPECTED_STREAM: bus.STREAM}, time.monotonic() + timeout)
         self._in_flight.add(item)
         with self._queue_lock:
             self._queue.append(item)
@@ -178,7 +193,7 @@ class Publisher:
         if not item.done.acquire(timeout=timeout):
             item.abandoned = True
             with contextlib.suppress(RuntimeError):  # a closed loop has nothing left to cancel
-                loop.call_soon_threadsafe(item.abandon)
+                loop.call_soon_threadsafe(self._forget, item)
             raise PublishError(f"JetStream did not acknowledge within {timeout:g}s")
         if item.error:
             raise PublishError(item.error)
@@ -212,7 +227,9 @@ class Publisher:
             reconnected_cb=self._on_reconnected,
         )
         self._js = nc.jetstream()
-        self._nc = nc
+        self._reply_prefix = nc.new_inbox() + "."
+        await nc.subscribe(self._reply_prefix + "*", cb=self._on_reply)
+        self._nc = nc  # now is_connected() may say so: publishes can be answered
         log.info("connected to NATS")
         await self._ensure_streams()
 
@@ -243,33 +260,46 @@ class Publisher:
             self._keep(asyncio.ensure_future(self._send(batch)))
 
     async def _send(self, batch: list[_Publication]) -> None:
-        """PUB every message of the batch (nats-py's flusher writes them together); each PubAck settles its
-        publication when it arrives (_on_ack). A message whose thread gave up already is not sent."""
+        """PUB every message of the batch (nats-py's flusher writes them together), each with its own reply
+        subject; _on_reply settles it when its PubAck arrives. A message whose thread gave up is not sent."""
         for item in batch:
             if item.abandoned:
                 self._in_flight.discard(item)
                 continue
+            item.reply = f"{self._reply_prefix}{next(self._reply_numbers)}"
+            self._awaiting[item.reply] = item
             try:
-                ack = await self._js.publish_async(item.subject, item.data, stream=bus.STREAM, headers=item.headers)
+                await self._nc.publish(item.subject, item.data, reply=item.reply, headers=item.headers)
             except Exception as exc:  # noqa: BLE001 - not connected, connection closing, ...: the thread gets 503
+                self._awaiting.pop(item.reply, None)
                 self._finish(item, error=_describe(exc))
-                continue
-            item.ack = ack
-            ack.add_done_callback(functools.partial(self._on_ack, item))
 
-    def _on_ack(self, item: _Publication, ack: asyncio.Future) -> None:
-        """A PubAck (or error answer) arrived: settle the publication. No stream at all (a new, empty server)
-        is the one error retried: the stream is created and the message published again."""
-        if ack.cancelled():  # its thread gave up (timeout) and cancelled the wait
-            self._in_flight.discard(item)
+    async def _on_reply(self, msg: Msg) -> None:
+        """JetStream's answer to one publish (as nats-py's js.publish reads it): a PubAck settles it, an
+        error answer fails it; "no responders" (no stream at all, e.g. a new, empty server) is the one
+        failure retried: the stream is created and the message published again."""
+        item = self._awaiting.pop(msg.subject, None)
+        if item is None:  # its thread gave up already
             return
-        error = ack.exception()
-        if error is None:
-            self._finish(item, duplicate=bool(ack.result().duplicate))
-        elif isinstance(error, NoStreamResponseError):
+        if msg.headers and msg.headers.get(Header.STATUS) == NO_RESPONDERS:
             self._keep(asyncio.ensure_future(self._create_stream_and_publish(item)))
+            return
+        try:
+            answer = json.loads(msg.data)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            self._finish(item, error="JetStream's answer is not a PubAck")
+            return
+        if "error" in answer:
+            self._finish(item, error=_api_error(answer["error"]))
         else:
-            self._finish(item, error=_describe(error))
+            self._finish(item, duplicate=bool(answer.get("duplicate")))
+
+    def _forget(self, item: _Publication) -> None:
+        """Its thread gave up (timeout): a PubAck that still comes is ignored, nothing is kept for it."""
+        self._awaiting.pop(item.reply, None)
+        self._in_flight.discard(item)
 
     def _finish(self, item: _Publication, *, duplicate: bool = False, error: str = "") -> None:
         """Settle a publication and stop tracking it."""

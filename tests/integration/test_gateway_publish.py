@@ -190,9 +190,9 @@ def test_no_ack_in_time_is_a_publish_error_after_the_timeout_and_leaves_nothing_
                 publisher.publish("silent.x", b"x", {bus.HEADER_MSG_ID: "evt_silent"}, 0.3)
             assert 0.25 < time.monotonic() - started < 1.5
             deadline = time.monotonic() + 2
-            while (publisher._in_flight or publisher._js.publish_async_pending()) and time.monotonic() < deadline:
+            while (publisher._in_flight or publisher._awaiting) and time.monotonic() < deadline:
                 time.sleep(0.01)
-            assert not publisher._in_flight and publisher._js.publish_async_pending() == 0
+            assert not publisher._in_flight and not publisher._awaiting
         assert publisher.publish("webhooks.inbound.t1", b"y", {bus.HEADER_MSG_ID: "evt_after"}, 1.0) is False
     finally:
         publisher.close()
@@ -209,3 +209,23 @@ def test_closing_the_publisher_fails_a_waiting_publish_at_once(nats_server):
         with pytest.raises(PublishError, match="closing"):
             waiting.result(timeout=5)
         assert time.monotonic() - started < 5
+
+
+def test_an_error_answer_from_jetstream_is_a_publish_error(nats_server):
+    """The PubAck is read as nats-py's js.publish reads it: an error answer (here: the subject belongs to
+    another stream than the expected WEBHOOKS) fails the publish."""
+
+    async def other_stream():
+        nc = await nats.connect(nats_server.url)
+        await nc.jetstream().add_stream(name="OTHER", subjects=["other.>"])
+        await nc.close()
+
+    asyncio.run(other_stream())
+    publisher = Publisher(bus_settings(nats_server.url)).start()
+    try:
+        assert publisher.wait_connected(10)
+        with pytest.raises(PublishError, match="expected stream does not match"):
+            publisher.publish("other.x", b"x", {bus.HEADER_MSG_ID: "evt_other"}, 1.0)
+        assert publisher.publish("webhooks.inbound.t1", b"y", {bus.HEADER_MSG_ID: "evt_ok"}, 1.0) is False
+    finally:
+        publisher.close()
