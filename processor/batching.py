@@ -55,6 +55,15 @@ class Coalescer(Generic[Item, Result]):
         self._schedule()
         return await future
 
+    async def call_many(self, items: Sequence[Item]) -> list[Result | BaseException]:
+        """Each item's result or its error, in order; the items queue together (so they share a batch
+        when they fit) and no task is made per item."""
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in items]
+        self._queue.extend(zip(items, futures))
+        self._schedule()
+        return await asyncio.gather(*futures, return_exceptions=True)
+
     def _schedule(self) -> None:
         """Start a flush after this turn of the loop, so that the calls made in this turn join it."""
         if not self._spawn_pending:

@@ -72,23 +72,26 @@ class ServiceClients:
             request.observed_at.CopyFrom(sale.event_timestamp)
         return await self._upserts.call(request)
 
-    async def assign_identifier(
-        self, event: events_pb2.WebhookEvent, item: events_pb2.LineItem, customer_id: str
-    ) -> identifier_pb2.AssignIdentifierResponse:
-        """Link one line item's code to the customer, with the sale as provenance."""
+    async def assign_identifiers(
+        self, event: events_pb2.WebhookEvent, items: list[events_pb2.LineItem], customer_id: str
+    ) -> list[identifier_pb2.AssignIdentifierResponse | BaseException]:
+        """Link each line item's code to the customer, with the sale as provenance; per item, the answer
+        or the failure (all items queue at once, so they travel in the same batch call)."""
         sale = event.sale
-        provenance = identifier_pb2.Provenance(
-            transaction_id=sale.transaction_id,
-            product_sku=item.product_sku,
-            product_name=item.product_name,
-            event_id=event.event_id,
-        )
-        if sale.HasField("event_timestamp"):
-            provenance.sold_at.CopyFrom(sale.event_timestamp)
-        request = identifier_pb2.AssignIdentifierRequest(
-            tenant_id=event.tenant_id, code=item.autentikapp_code, customer_id=customer_id, provenance=provenance
-        )
-        return await self._assignments.call(request)
+        requests = []
+        for item in items:
+            provenance = identifier_pb2.Provenance(
+                transaction_id=sale.transaction_id,
+                product_sku=item.product_sku,
+                product_name=item.product_name,
+                event_id=event.event_id,
+            )
+            if sale.HasField("event_timestamp"):
+                provenance.sold_at.CopyFrom(sale.event_timestamp)
+            requests.append(identifier_pb2.AssignIdentifierRequest(
+                tenant_id=event.tenant_id, code=item.autentikapp_code, customer_id=customer_id, provenance=provenance
+            ))
+        return await self._assignments.call_many(requests)
 
     async def _upsert_batch(
         self, items: list[customer_pb2.UpsertCustomerRequest]

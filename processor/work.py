@@ -7,7 +7,6 @@ same event (a redelivery after a crash) records the same outcome.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Protocol
 
 from autentikapp.v1 import customer_pb2, events_pb2, identifier_pb2
@@ -20,14 +19,10 @@ class Services(Protocol):
 
     async def upsert_customer(self, event: events_pb2.WebhookEvent) -> customer_pb2.UpsertCustomerResponse: ...
 
-    async def assign_identifier(
-        self, event: events_pb2.WebhookEvent, item: events_pb2.LineItem, customer_id: str
-    ) -> identifier_pb2.AssignIdentifierResponse: ...
+    async def assign_identifiers(
+        self, event: events_pb2.WebhookEvent, items: list[events_pb2.LineItem], customer_id: str
+    ) -> list[identifier_pb2.AssignIdentifierResponse | BaseException]: ...
 
-
-# Assignments of one event in flight at once: a sale with hundreds of coded items must not flood the
-# identifier service (the processor already runs many events concurrently).
-MAX_ASSIGNMENTS_IN_FLIGHT = 16
 
 _OUTCOMES = {
     identifier_pb2.ASSIGN_OUTCOME_ASSIGNED: outcomes.ASSIGNED,
@@ -63,7 +58,7 @@ def raise_worst(results: list[object]) -> None:
 
 
 async def process_event(event: events_pb2.WebhookEvent, services: Services) -> EventOutcome:
-    """Upsert the buyer, assign the coded line items concurrently, and return the outcome.
+    """Upsert the buyer, assign the coded line items (together), and return the outcome.
 
     Raises the most severe failure when a call fails; nothing is recorded then, and a later delivery
     repeats the calls (idempotently).
@@ -74,14 +69,7 @@ async def process_event(event: events_pb2.WebhookEvent, services: Services) -> E
         raise failures.UnexpectedAnswer("UpsertCustomer answered without a customer id")
     items = list(event.sale.line_items)
     coded = [index for index, item in enumerate(items) if item.autentikapp_code]
-    slots = asyncio.Semaphore(MAX_ASSIGNMENTS_IN_FLIGHT)
-
-    async def assign(item: events_pb2.LineItem) -> identifier_pb2.AssignIdentifierResponse:
-        """One assignment, waiting for a free slot."""
-        async with slots:
-            return await services.assign_identifier(event, item, customer_id)
-
-    results = await asyncio.gather(*(assign(items[index]) for index in coded), return_exceptions=True)
+    results = await services.assign_identifiers(event, [items[index] for index in coded], customer_id) if coded else []
     raise_worst(results)
     assigned = {index: line_item_outcome(response, event.event_id) for index, response in zip(coded, results)}
     return EventOutcome(

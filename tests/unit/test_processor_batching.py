@@ -299,3 +299,18 @@ def test_a_send_answering_the_wrong_number_of_results_fails_every_caller(answer)
     assert all(isinstance(r, RuntimeError) for r in results), results
     assert all("results for 4 items" in str(r) for r in results)
     assert len({id(r) for r in results}) == 4
+
+
+def test_call_many_queues_its_items_together_and_returns_each_result_or_error_in_order():
+    """A sale's line items: one call_many travels in one batch with another caller's item, and a refused
+    item comes back as its error in its place (not raised), the others as their results."""
+    refused = RpcFailure("AssignIdentifier", grpc.StatusCode.INVALID_ARGUMENT, "code is malformed")
+    send = FakeSend(answer=lambda items: [refused if item == 2 else item * 10 for item in items])
+    coalescer = Coalescer(send, max_items=10, max_calls=1)
+
+    async def scenario():
+        return await asyncio.gather(coalescer.call_many([1, 2, 3]), coalescer.call(4))
+
+    many, single = asyncio.run(scenario())
+    assert send.batches == [[1, 2, 3, 4]]
+    assert many == [10, refused, 30] and single == 40

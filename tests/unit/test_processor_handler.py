@@ -73,9 +73,9 @@ class FakeServices:
         self.log.append(("upsert",))
         return customer_pb2.UpsertCustomerResponse(customer=customer_pb2.Customer(id="c-1"), created=True)
 
-    async def assign_identifier(self, event, item, customer_id):
-        self.log.append(("assign", item.autentikapp_code))
-        return identifier_pb2.AssignIdentifierResponse(outcome=identifier_pb2.ASSIGN_OUTCOME_ASSIGNED)
+    async def assign_identifiers(self, event, items, customer_id):
+        self.log.extend(("assign", item.autentikapp_code) for item in items)
+        return [identifier_pb2.AssignIdentifierResponse(outcome=identifier_pb2.ASSIGN_OUTCOME_ASSIGNED) for _ in items]
 
 
 class FakeStore:

@@ -9,7 +9,6 @@ import grpc
 import pytest
 
 from autentikapp.v1 import customer_pb2, events_pb2, identifier_pb2
-from processor import work
 from processor.failures import RpcFailure, UnexpectedAnswer
 from processor.work import line_item_outcome, process_event
 
@@ -45,13 +44,12 @@ def event(*codes: str) -> events_pb2.WebhookEvent:
 
 
 class FakeServices:
-    """Answers by code: an AssignOutcome value, or an exception to raise. Records concurrency."""
+    """Answers by code: an AssignOutcome value, or an exception for that item. Records the calls."""
 
     def __init__(self, answers: dict[str, object], *, created: bool = True) -> None:
         self.answers = answers
         self.created = created
-        self.in_flight = 0
-        self.most_in_flight = 0
+        self.calls: list[list[str]] = []
         self.assigned_to: list[tuple[str, str]] = []
 
     async def upsert_customer(self, event):
@@ -59,26 +57,25 @@ class FakeServices:
             customer=customer_pb2.Customer(id="c-1"), created=self.created,
             clashes=[customer_pb2.Clash(field="email", other_customer_id="c-9")])
 
-    async def assign_identifier(self, event, item, customer_id):
-        self.in_flight += 1
-        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+    async def assign_identifiers(self, event, items, customer_id):
+        self.calls.append([item.autentikapp_code for item in items])
         await asyncio.sleep(0.01)
-        self.in_flight -= 1
-        self.assigned_to.append((item.autentikapp_code, customer_id))
-        result = self.answers[item.autentikapp_code]
-        if isinstance(result, BaseException):
-            raise result
-        return answer(result)
+        results = []
+        for item in items:
+            self.assigned_to.append((item.autentikapp_code, customer_id))
+            result = self.answers[item.autentikapp_code]
+            results.append(result if isinstance(result, BaseException) else answer(result))
+        return results
 
 
-def test_each_item_gets_its_outcome_in_sale_order_and_calls_run_concurrently():
+def test_each_item_gets_its_outcome_in_sale_order_and_all_codes_go_in_one_call():
     services = FakeServices({"A": OUTCOME.ASSIGN_OUTCOME_ASSIGNED, "B": OUTCOME.ASSIGN_OUTCOME_CONFLICT,
                              "C": OUTCOME.ASSIGN_OUTCOME_UNKNOWN_CODE})
     outcome = asyncio.run(process_event(event("", "A", "B", "", "C"), services))
     assert [(i.index, i.code, i.product_sku, i.outcome) for i in outcome.line_items] == [
         (0, "", "SKU-0", "skipped"), (1, "A", "SKU-1", "assigned"), (2, "B", "SKU-2", "conflict"),
         (3, "", "SKU-3", "skipped"), (4, "C", "SKU-4", "unknown_code")]
-    assert services.most_in_flight == 3
+    assert services.calls == [["A", "B", "C"]]
     assert sorted(services.assigned_to) == [("A", "c-1"), ("B", "c-1"), ("C", "c-1")]
     assert (outcome.status, outcome.customer_id, outcome.customer_created) == ("processed", "c-1", True)
     assert outcome.clashes == [{"field": "email", "other_customer_id": "c-9"}]
@@ -98,7 +95,7 @@ def test_when_several_calls_fail_the_worst_is_raised_after_all_finished():
     with pytest.raises(RpcFailure) as raised:
         asyncio.run(process_event(event("A", "B", "C"), services))
     assert raised.value is invalid
-    assert len(services.assigned_to) == 3, "no call is left running in the background"
+    assert len(services.assigned_to) == 3
 
 
 def test_a_customer_without_id_is_an_unexpected_answer():
@@ -111,9 +108,10 @@ def test_a_customer_without_id_is_an_unexpected_answer():
 
 
 
-def test_one_event_never_has_more_than_the_bound_of_assignments_in_flight():
+def test_a_sale_with_many_codes_asks_for_them_in_one_call():
+    """Every coded item of a sale is handed over at once (the client batches them), in sale order."""
     codes = [f"C{i}" for i in range(40)]
     services = FakeServices({code: OUTCOME.ASSIGN_OUTCOME_ASSIGNED for code in codes})
     outcome = asyncio.run(process_event(event(*codes), services))
-    assert services.most_in_flight == work.MAX_ASSIGNMENTS_IN_FLIGHT
+    assert services.calls == [codes]
     assert [i.outcome for i in outcome.line_items] == ["assigned"] * 40
