@@ -13,11 +13,13 @@ import asyncio
 import logging
 import signal
 import time
+import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
+import psycopg
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -75,6 +77,15 @@ def log_item_refused(logger: logging.Logger, what: str, event_id: str, tenant_id
                 extra=logs.event_extra(event_id, tenant, result="refused", code=code, field=field))
 
 
+def describe_unexpected(exc: BaseException) -> str:
+    """An unexpected error for the log, without its message when that may quote stored data: a Postgres
+    error's text and detail can ("Key (tenant_id, email)=(t1, ana@example.com) already exists",
+    "Failing row contains (...)"), so only its type and SQLSTATE are kept."""
+    if isinstance(exc, psycopg.Error):
+        return f"{type(exc).__name__} (SQLSTATE {exc.sqlstate or '?'})"
+    return f"{type(exc).__name__}: {exc}"
+
+
 class BoundaryInterceptor(grpc.aio.ServerInterceptor):
     """Translates domain errors into gRPC statuses, logs one line per call (method, code, time) and
     records it in SERVER_METRICS.
@@ -104,9 +115,10 @@ class BoundaryInterceptor(grpc.aio.ServerInterceptor):
             except grpc.aio.AbortError:
                 code = context.code() or grpc.StatusCode.UNKNOWN
                 raise
-            except Exception:  # noqa: BLE001 - the boundary: anything unexpected is INTERNAL
+            except Exception as exc:  # noqa: BLE001 - the boundary: anything unexpected is INTERNAL
                 code = grpc.StatusCode.INTERNAL
-                log.exception("unexpected error in %s", method)
+                log.error("unexpected error in %s: %s\n%s", method, describe_unexpected(exc),
+                          "".join(traceback.format_tb(exc.__traceback__)))
                 await context.abort(code, "internal error")
             finally:
                 elapsed = time.perf_counter() - started

@@ -4,6 +4,7 @@ the event id a service logs, the signature failure reasons, and the gateway mast
 from __future__ import annotations
 
 import asyncio
+import logging
 from types import SimpleNamespace
 
 import grpc
@@ -115,6 +116,23 @@ def test_the_interceptor_counts_every_call_with_its_code_duration_and_items():
     for behaviour in (ok, refused, bug):
         call_through_interceptor(behaviour, batch)
     assert counts.grown() == [1, 1, 1, 3, 9]
+
+
+def test_an_unexpected_database_error_is_logged_without_the_values_it_quotes(caplog):
+    """Postgres quotes stored values in some errors (the key of a unique violation, a failing row); the
+    boundary logs the error's type and SQLSTATE and where it happened, never that text."""
+    import psycopg
+
+    quoted = "Failing row contains (ana@example.com, +573001112233)"  # not on the raise line: tracebacks quote it
+
+    async def leaky(request, context):
+        raise psycopg.errors.CheckViolation(quoted)
+
+    with caplog.at_level(logging.ERROR, logger="grpc"):
+        call_through_interceptor(leaky, customer_pb2.UpsertCustomersRequest())
+    text = caplog.text
+    assert "CheckViolation" in text and "leaky" in text, "type and traceback are kept"
+    assert "ana@example.com" not in text and "3001112233" not in text
 
 
 def test_a_service_logs_the_event_id_of_the_item_else_a_well_formed_x_event_id():
