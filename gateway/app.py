@@ -127,7 +127,9 @@ def _start_timer() -> None:
 
 def _log_request(response: Response) -> Response:
     """One line per request: method, path, status, duration; event id when there is one. No body, no
-    headers (so never the signature)."""
+    headers (so never the signature). Nothing is built when INFO lines are not wanted (LOG_LEVEL)."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return response
     elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
     event_id = g.get("event_id")
     tenant_id = g.get("tenant_id")

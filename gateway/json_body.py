@@ -9,10 +9,14 @@ carried as sent.
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
 MAX_DEPTH = 32
+# A \u escape of a surrogate code point (D800-DFFF): the only way a lone surrogate gets into a decoded
+# document, since the UTF-8 decoding refuses encoded surrogates.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class MalformedJson(ValueError):
@@ -24,18 +28,27 @@ class _DuplicateKey(ValueError):
 
 
 def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """object_pairs_hook: build the dict, refusing a key that appears twice."""
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKey(key)
-        result[key] = value
+    """object_pairs_hook: build the dict, refusing a key that appears twice (the first one repeated)."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
     return result
 
 
 def _refuse_constant(name: str) -> Any:
     """parse_constant: NaN, Infinity and -Infinity are not JSON."""
     raise MalformedJson(f"{name} is not a valid JSON number")
+
+
+def _may_be_too_deep_or_hold_surrogates(text: str) -> bool:
+    """A quick, conservative look at the text: False only when no nesting can exceed MAX_DEPTH (at most
+    that many '{' and '[' in all, strings included) and no \\u escape names a surrogate; then the walk
+    of _check_structure can be skipped (it is the slow part of decoding an ordinary body)."""
+    return text.count("{") + text.count("[") > MAX_DEPTH or _SURROGATE_ESCAPE.search(text) is not None
 
 
 def _check_structure(document: Any) -> None:
@@ -91,5 +104,6 @@ def loads(raw: bytes) -> Any:
         raise MalformedJson(f"the JSON is nested more than {MAX_DEPTH} levels deep") from None
     except ValueError as exc:  # e.g. an integer literal with more digits than Python converts
         raise MalformedJson(f"invalid JSON: {str(exc)[:120]}") from None
-    _check_structure(document)
+    if _may_be_too_deep_or_hold_surrogates(text):
+        _check_structure(document)
     return document

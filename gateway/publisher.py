@@ -5,7 +5,8 @@ starts its own Publisher after the fork (create_app runs in the worker; gunicorn
 app), so no connection or thread is ever shared across a fork. Views call `publish(...)`, which hands the
 message to the loop and blocks until JetStream's PubAck (or an error, or the timeout) comes back.
 
-The hand-off is batched, because it was the gateway's largest per-request cost: request threads append
+The hand-off is batched, because with one coroutine, task, timer and concurrent future per message it
+cost about as much CPU as the publish itself (docs/BENCHMARKS.md): request threads append
 to a queue and wake the loop only when no wake-up is pending already; the loop then sends everything
 queued, back to back (one PUB each, written together by nats-py's flusher), each with its own reply
 subject under one inbox subscription of this publisher, so the PubAcks are awaited concurrently; each
@@ -40,7 +41,6 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import Header
 from nats.js.errors import APIError
-
 
 from common import bus
 

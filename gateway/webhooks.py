@@ -54,8 +54,9 @@ def read_capped_body(req: Request, cap: int) -> bytes:
     stream: BinaryIO = req.stream
     chunks: list[bytes] = []
     total = 0
-    while total <= cap:
-        chunk = _read(stream, min(READ_CHUNK, cap + 1 - total))
+    wanted = cap + 1 if declared is None else declared  # a declared body is read to its end, no further
+    while total < wanted:
+        chunk = _read(stream, min(READ_CHUNK, wanted - total))
         if not chunk:
             break
         chunks.append(chunk)
