@@ -89,6 +89,31 @@ def test_strict_json_tolerates_a_bom_and_allows_32_levels():
         json_body.loads(b"[" * 33 + b"]" * 33)
 
 
+def _strict_json_accepts(raw: bytes) -> bool:
+    """Whether json_body.loads accepts `raw`."""
+    try:
+        json_body.loads(raw)
+        return True
+    except json_body.MalformedJson:
+        return False
+
+
+@pytest.mark.parametrize("raw, ok", [
+    (b'{"a": "\\uD83D\\uDE00"}', True),  # a pair: one character, fine
+    (b'{"a": "\\uDC00"}', False),  # lone, upper case
+    (b'{"a\\udbff": 1}', False),  # lone, in a key
+    (b'{"a": "\\\\ud800"}', True),  # an escaped backslash, then text: no surrogate
+    (b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', True),  # brackets in a string nest nothing
+    (b'{"a": ' + b"[" * 31 + b"]" * 31 + b"}", True),  # 32 levels
+    (b'{"a": ' + b'[{"b": ' * 16 + b"1" + b"}]" * 16 + b"}", False),  # 33 levels
+])
+def test_strict_json_answers_the_same_with_or_without_the_quick_look(raw, ok, monkeypatch):
+    """The quick look at the text only ever skips the structure walk when the walk would find nothing."""
+    assert _strict_json_accepts(raw) is ok
+    monkeypatch.setattr(json_body, "_may_be_too_deep_or_hold_surrogates", lambda text: True)
+    assert _strict_json_accepts(raw) is ok
+
+
 class CountingSource:
     def __init__(self):
         self.secrets = {"acme": ["whsec_1"]}
