@@ -89,33 +89,6 @@ async def lock_candidates(
     return await cur.fetchall()
 
 
-async def insert(conn: psycopg.AsyncConnection, tenant_id: str, values: dict[str, str], observed_at: datetime) -> dict[str, Any]:
-    """Insert a new customer; a concurrent insert of the same buyer raises UniqueViolation."""
-    names = ["tenant_id", *values, "data_observed_at"]
-    cur = await conn.execute(
-        sql.SQL("INSERT INTO customers ({names}) VALUES ({params}) RETURNING {cols}").format(
-            names=sql.SQL(", ").join(map(sql.Identifier, names)),
-            params=sql.SQL(", ").join(sql.Placeholder(n) for n in names),
-            cols=_COLUMNS,
-        ),
-        {"tenant_id": tenant_id, **values, "data_observed_at": observed_at},
-    )
-    return await cur.fetchone()
-
-
-async def update(conn: psycopg.AsyncConnection, customer_id: Any, values: dict[str, Any], observed_at: datetime) -> dict[str, Any]:
-    """Write the planned changes to one (locked) customer and bump updated_at."""
-    assignments = [sql.SQL("{} = {}").format(sql.Identifier(n), sql.Placeholder(n)) for n in values]
-    assignments += [sql.SQL("data_observed_at = %(data_observed_at)s"), sql.SQL("updated_at = now()")]
-    cur = await conn.execute(
-        sql.SQL("UPDATE customers SET {sets} WHERE id = %(id)s RETURNING {cols}").format(
-            sets=sql.SQL(", ").join(assignments), cols=_COLUMNS
-        ),
-        {**values, "data_observed_at": observed_at, "id": customer_id},
-    )
-    return await cur.fetchone()
-
-
 # Whole rows of a batch, as one JSON array (see identifier_service.repository for why JSON).
 _ROW_COLUMNS = ("id", "tenant_id", *CUSTOMER_FIELDS, "created_at", "updated_at", "data_observed_at")
 _ROW_TYPES = sql.SQL(", ").join(

@@ -133,7 +133,12 @@ class CustomerService:
                             results, created, changed = plan_batch(items, known, now)
                             await repository.write_rows(conn, created, changed)
                             return results
-                        return [await self._apply_one(conn, item, known) for item in items]
+                        results = []
+                        for item in items:  # the fallback: each item written before the next is planned
+                            [result], created, changed = plan_batch([item], known, now)
+                            await repository.write_rows(conn, created, changed)
+                            results.append(result)
+                        return results
                 except psycopg.errors.UniqueViolation:
                     log.info("upsert of %d buyer(s) raced with a concurrent writer (attempt %d); retrying item "
                              "by item", len(items), attempt)
@@ -141,20 +146,6 @@ class CustomerService:
                     log.info("upsert of %d buyer(s) deadlocked with a concurrent writer (attempt %d); retrying",
                              len(items), attempt)
         raise Unavailable("too much contention on these customers; retry")
-
-    @staticmethod
-    async def _apply_one(conn: psycopg.AsyncConnection, item: UpsertItem, known: Candidates) -> UpsertResult:
-        """Plan and write one item against the rows the batch holds (`known` is updated with the write)."""
-        candidates = known.for_buyer(item.tenant_id, item.incoming)
-        plan = plan_upsert(item.incoming, item.observed_at, candidates)
-        if plan.creates:
-            row = await repository.insert(conn, item.tenant_id, plan.values, plan.data_observed_at)
-        elif plan.changes_anything:
-            row = await repository.update(conn, plan.target["id"], plan.values, plan.data_observed_at)
-        else:
-            row = plan.target
-        known.put(row)
-        return UpsertResult(row, plan.creates, plan.clashes, updated=not plan.creates and plan.changes_anything)
 
     async def get(self, tenant_id: str, customer_id: str) -> dict[str, Any]:
         """One customer of the tenant; another tenant's id is NOT_FOUND too."""
