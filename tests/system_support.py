@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 
 from autentikapp.v1 import customer_pb2_grpc, identifier_pb2_grpc
@@ -131,6 +132,14 @@ def wait_for(check: Callable[[], Any], timeout: float = 30.0, interval: float = 
             last_error = exc
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
+
+
+def sessions_waiting_on_locks(url: str) -> int:
+    """How many other sessions of this database wait for a lock right now (to line up a race)."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()").fetchone()[0]
 
 
 @contextlib.contextmanager

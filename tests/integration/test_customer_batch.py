@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
@@ -16,6 +15,7 @@ import pytest
 from autentikapp.v1 import customer_pb2 as pb
 from autentikapp.v1 import customer_pb2_grpc
 from common.timestamps import to_timestamp
+from system_support import sessions_waiting_on_locks, wait_for
 
 T0 = datetime(2025, 9, 13, 14, 30, tzinfo=timezone.utc)
 INVALID_ARGUMENT = grpc.StatusCode.INVALID_ARGUMENT.value[0]  # 3
@@ -203,23 +203,6 @@ def test_the_national_id_wins_over_an_email_held_by_a_customer_created_earlier_i
                                    ("t1", None, "x@b.co", None, "Holder", None)]
 
 
-def waiting_on_locks(url: str) -> int:
-    """How many sessions of this database wait for a lock right now."""
-    with psycopg.connect(url) as conn:
-        return conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()").fetchone()[0]
-
-
-def wait_until(condition, what: str) -> None:
-    """Poll `condition`; the bound is only a safety net so a broken build fails instead of hanging."""
-    for _ in range(2000):
-        if condition():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"never happened: {what}")
-
-
 def test_two_batches_with_the_same_new_buyers_in_opposite_orders_both_succeed(stub, customer_db):
     """Two concurrent UpsertCustomers with the same 30 new buyers, one reversed, with the overlap forced:
     an open transaction (a writer outside the service) holds buyer 15's national id, and it is released
@@ -237,7 +220,8 @@ def test_two_batches_with_the_same_new_buyers_in_opposite_orders_both_succeed(st
     try:
         with ThreadPoolExecutor(2) as pool:
             calls = [pool.submit(upsert_many, stub, *batch, timeout=60) for batch in (forward, backward)]
-            wait_until(lambda: waiting_on_locks(customer_db) >= 2, "both calls waiting on a lock")
+            wait_for(lambda: sessions_waiting_on_locks(customer_db) >= 2, timeout=20, interval=0.01,
+                     what="both calls waiting on a lock")
             blocker.rollback()
             results_forward, results_backward = (c.result() for c in calls)
     finally:

@@ -5,7 +5,6 @@ two batches racing over the same codes."""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -17,6 +16,7 @@ import pytest
 from autentikapp.v1 import identifier_pb2 as pb
 from autentikapp.v1 import identifier_pb2_grpc
 from common.timestamps import to_timestamp
+from system_support import sessions_waiting_on_locks, wait_for
 
 SOLD_AT = datetime(2025, 9, 13, 14, 30, tzinfo=timezone.utc)
 A, B = str(uuid.uuid4()), str(uuid.uuid4())
@@ -206,23 +206,6 @@ def test_provenance_is_stored_per_item(stub, identifier_db):
                                                    sale["product_name"], sale["event_id"], sale["sold_at"])
 
 
-def waiting_on_locks(url: str) -> int:
-    """How many sessions of this database wait for a lock right now."""
-    with psycopg.connect(url) as conn:
-        return conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()").fetchone()[0]
-
-
-def wait_until(condition, what: str) -> None:
-    """Poll `condition`; the bound is only a safety net so a broken build fails instead of hanging."""
-    for _ in range(2000):
-        if condition():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"never happened: {what}")
-
-
 def check_race(url: str, codes: list[str], forward, backward, customers: tuple[str, str]) -> None:
     """No error anywhere; every code linked to exactly one of the two customers; each code ASSIGNED in
     exactly one response and CONFLICT (naming the winner) in the other; the stored link is the winner."""
@@ -254,7 +237,8 @@ def test_two_batches_with_200_shared_codes_in_opposite_orders_never_fail_or_disa
     try:
         with ThreadPoolExecutor(2) as pool:
             calls = [pool.submit(assign_many, stub, *batch, timeout=60) for batch in (forward, backward)]
-            wait_until(lambda: waiting_on_locks(identifier_db) >= 2, "both batches waiting on a lock")
+            wait_for(lambda: sessions_waiting_on_locks(identifier_db) >= 2, timeout=20, interval=0.01,
+                     what="both batches waiting on a lock")
             blocker.rollback()
             results_forward, results_backward = (c.result() for c in calls)
     finally:
