@@ -25,15 +25,18 @@ from common.errors import Unavailable
 log = logging.getLogger(__name__)
 
 
-def startup_failure(service: str, database_url: str, exc: BaseException) -> str | None:
-    """The one line to print when a process cannot start for an expected reason (its database is down
-    or refuses, a migration is broken), or None for anything else, which is a bug and is raised.
-    The database URL is shown without its password."""
+def startup_failure(service: str, database_url: str, exc: Exception) -> int:
+    """Report a process that cannot start for an expected reason (its database is down or refuses, a
+    migration is broken) in one line on stderr and return exit code 1; anything else is a bug and is
+    raised again. The database URL is shown without its password."""
     if isinstance(exc, (Unavailable, migrations.MigrationError)):
-        return f"{service}: {exc}"
-    if isinstance(exc, psycopg.Error):
-        return f"{service}: cannot use the database {redact_url(database_url)}: {type(exc).__name__}"
-    return None
+        line = f"{service}: {exc}"
+    elif isinstance(exc, psycopg.Error):
+        line = f"{service}: cannot use the database {redact_url(database_url)}: {type(exc).__name__}"
+    else:
+        raise exc
+    print(line, file=sys.stderr)
+    return 1
 
 
 def apply_migrations(service: str, url: str, folder: Path) -> None:
@@ -87,9 +90,5 @@ def main(
         print(f"{service}: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:
-        line = startup_failure(service, settings.database_url, exc)
-        if line is None:
-            raise
-        print(line, file=sys.stderr)
-        return 1
+        return startup_failure(service, settings.database_url, exc)
     return 0

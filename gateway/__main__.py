@@ -69,11 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "migrate" or settings.migrate_on_start:
             apply_migrations(settings.database_url, keyring)
     except Exception as exc:
-        line = startup_failure(SERVICE, settings.database_url, exc)
-        if line is None:
-            raise
-        print(line, file=sys.stderr)
-        return 1
+        return startup_failure(SERVICE, settings.database_url, exc)
     if args.command == "serve":
         sys.stdout.flush()
         sys.stderr.flush()

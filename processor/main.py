@@ -46,9 +46,5 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{NAME}: NATS at {settings.nats_url_for_logs}: {type(exc).__name__}", file=sys.stderr)
         return 1
     except Exception as exc:
-        line = startup_failure(NAME, settings.database_url, exc)
-        if line is None:
-            raise
-        print(line, file=sys.stderr)
-        return 1
+        return startup_failure(NAME, settings.database_url, exc)
     return 0
