@@ -37,7 +37,7 @@ from devstack import system
 from devstack.ports import free_port
 from devstack.processes import ProcessGroup
 from devstack.stack import Infrastructure
-from gateway import secret_keys
+from gateway import encryption_keys
 from gateway.signature import sign
 from gateway.tenants import TenantStore
 
@@ -176,7 +176,7 @@ def restart_gateway(group: ProcessGroup, env: dict[str, str], port: int, rate_li
 
 def create_tenants(env: dict[str, str]) -> dict[str, str]:
     """Tenants A and B; their secrets."""
-    store = TenantStore.open(env["GATEWAY_DATABASE_URL"], keyring=secret_keys.parse(env["GATEWAY_SECRETS_KEYS"]))
+    store = TenantStore.open(env["GATEWAY_DATABASE_URL"], keyring=encryption_keys.parse(env["GATEWAY_ENCRYPTION_KEYS"]))
     try:
         return {tenant: store.create_tenant(tenant, tenant)[1].secret for tenant in ("tenant-a", "tenant-b")}
     finally:

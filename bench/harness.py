@@ -57,7 +57,7 @@ from devstack.postgres import ensure_database
 from devstack.processes import ProcessGroup
 from devstack.ready import http_ok
 from devstack.stack import Infrastructure, with_database
-from gateway import secret_keys
+from gateway import encryption_keys
 from gateway.tenants import TenantStore
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -125,7 +125,7 @@ class Bench:
             system.start(self.group, spec.name, self.env, self.ports)
         self.replicas = 1
         store = TenantStore.open(self.env["GATEWAY_DATABASE_URL"],
-                                 keyring=secret_keys.parse(self.env["GATEWAY_SECRETS_KEYS"]))
+                                 keyring=encryption_keys.parse(self.env["GATEWAY_ENCRYPTION_KEYS"]))
         try:
             self.secret = store.create_tenant(TENANT, TENANT)[1].secret
         finally:

@@ -193,7 +193,7 @@ GATEWAY_BUCKETS: list[tuple[str, tuple[str, ...]]] = [
     ("payload rules (rest: parse_sale, normalize)", ("gateway/payload.py", "common/normalize.py")),
     ("strict JSON (json_body)", ("gateway/json_body.py", "json/decoder.py", "json/__init__.py")),
     ("HMAC verify + secret lookup/cache", ("gateway/signature.py", "gateway/secret_cache.py", "gateway/tenants.py",
-                                           "gateway/secret_storage.py", "gateway/secret_keys.py", "hmac.py")),
+                                           "gateway/secret_sealing.py", "gateway/encryption_keys.py", "hmac.py")),
     ("rate limit / event ids / problems", ("gateway/rate_limit.py", "gateway/event_ids.py", "gateway/problems.py")),
     ("webhook view (rest of gateway/webhooks.py)", ("gateway/webhooks.py",)),
     ("Flask dispatch/response (flask/)", ("flask/",)),

@@ -1,8 +1,8 @@
 """``autentikapp dlq``: list the dead-letter stream (WEBHOOKS_DEAD) and replay its entries.
 
-The NATS side is processor.dlq (NATS_URL, as every process reads it); this module parses, calls and
+The NATS side is processor.dead_letter_admin (NATS_URL, as every process reads it); this module parses, calls and
 prints. Listing changes nothing; a replayed entry is republished to the work stream and then removed
-from the dead-letter stream (see processor/dlq.py for why a repeated or interrupted replay is harmless).
+from the dead-letter stream (see processor/dead_letter_admin.py for why a repeated or interrupted replay is harmless).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from cli.rpc import Context
 from common import ids
 from common.bus import BusSettings
 from common.errors import NotFound, Unavailable
-from processor import dlq
+from processor import dead_letter_admin
 
 LIST_COLUMNS = ("sequence", "event_id", "tenant_id", "deliveries", "replayed", "dead_lettered_at",
                 "original_subject", "reason")
@@ -80,7 +80,7 @@ def _translate(error: Exception) -> CliError:
 def run_list(args: argparse.Namespace, ctx: Context, out: Output) -> None:
     """Print the entries (none: ``no dead letters``)."""
     try:
-        found, more = asyncio.run(dlq.list_entries(BusSettings.from_env(), tenant_id=args.tenant,
+        found, more = asyncio.run(dead_letter_admin.list_entries(BusSettings.from_env(), tenant_id=args.tenant,
                                                    limit=args.limit, timeout=ctx.timeout))
     except Unavailable as exc:
         raise _translate(exc) from None
@@ -92,7 +92,7 @@ def run_list(args: argparse.Namespace, ctx: Context, out: Output) -> None:
 def run_replay(args: argparse.Namespace, ctx: Context, out: Output) -> None:
     """Replay, print what was replayed; fail (after printing) when an entry was refused or NATS failed."""
     try:
-        report = asyncio.run(dlq.replay(BusSettings.from_env(), event_ids=None if args.all else args.event_ids,
+        report = asyncio.run(dead_letter_admin.replay(BusSettings.from_env(), event_ids=None if args.all else args.event_ids,
                                         tenant_id=args.tenant, timeout=ctx.timeout))
     except (NotFound, Unavailable) as exc:
         raise _translate(exc) from None

@@ -1,9 +1,9 @@
 """``autentikapp tenants``: create tenants (brands), list and show them, add and revoke their webhook
-secrets, and re-seal every stored secret under the first key of GATEWAY_SECRETS_KEYS (key rotation).
+secrets, and re-seal every stored secret under the first key of GATEWAY_ENCRYPTION_KEYS (key rotation).
 
 The gateway owns the tenants tables; this is its admin tool and talks to GATEWAY_DATABASE_URL (else
 DATABASE_URL) directly through gateway.tenants, applying the gateway's migrations first when needed.
-Like the gateway, it needs GATEWAY_SECRETS_KEYS (secrets are encrypted at rest).
+Like the gateway, it needs GATEWAY_ENCRYPTION_KEYS (secrets are encrypted at rest).
 A secret is printed only when it is created (``create``, ``secrets add``); nothing else shows it.
 """
 
@@ -23,7 +23,7 @@ from cli.rpc import Context
 from common import migrations
 from common.config import redact_url
 from common.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
-from gateway import secret_keys
+from gateway import encryption_keys
 from gateway.settings import gateway_database_url, public_base_url
 from gateway.tenants import MIGRATIONS, TenantStore
 
@@ -82,8 +82,8 @@ def add_commands(subparsers: argparse._SubParsersAction, common: argparse.Argume
     reseal = secret_commands.add_parser(
         "reseal", parents=[common], help="re-encrypt every stored secret under the first key",
         description="Re-encrypt every stored secret (revoked ones too, and any still in plain text) under "
-        "the first key of GATEWAY_SECRETS_KEYS. Key rotation: put the new key first in "
-        "GATEWAY_SECRETS_KEYS everywhere, run this, then remove the old key. Safe to repeat.",
+        "the first key of GATEWAY_ENCRYPTION_KEYS. Key rotation: put the new key first in "
+        "GATEWAY_ENCRYPTION_KEYS everywhere, run this, then remove the old key. Safe to repeat.",
     )
     reseal.set_defaults(run=run_secret_reseal)
 
@@ -92,7 +92,7 @@ def add_commands(subparsers: argparse._SubParsersAction, common: argparse.Argume
 def open_store(timeout: float) -> Iterator[TenantStore]:
     """The tenants store on the gateway database (migrated first); failures become one-line CliErrors."""
     url = gateway_database_url()
-    keyring = secret_keys.from_env()
+    keyring = encryption_keys.from_env()
     try:
         migrations.apply(url, MIGRATIONS)
         store = TenantStore.open(url, keyring=keyring, min_size=1, max_size=1, timeout=timeout)
@@ -202,6 +202,6 @@ def run_secret_reseal(args: argparse.Namespace, ctx: Context, out: Output) -> No
     })
     if report.failed:
         raise CliError(f"{len(report.failed)} secrets could not be re-sealed (first: {report.failed[0]}); "
-                       "put the key they name back into GATEWAY_SECRETS_KEYS and run this again")
-    out.note(f"Every secret is sealed under key {report.key_id!r}; keys after it in GATEWAY_SECRETS_KEYS "
+                       "put the key they name back into GATEWAY_ENCRYPTION_KEYS and run this again")
+    out.note(f"Every secret is sealed under key {report.key_id!r}; keys after it in GATEWAY_ENCRYPTION_KEYS "
              "may now be removed.")

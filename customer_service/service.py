@@ -13,7 +13,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from common import db, ids, normalize, paging
-from common.batches import screen, single
+from common.batch_rpc import screen, single
 from common.errors import DomainError, InvalidArgument, NotFound, Unavailable
 from common.timestamps import now
 from customer_service import repository

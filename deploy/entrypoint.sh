@@ -43,7 +43,7 @@ case "$role" in
             exit 2
         fi
         # Each needs its own database URL (CUSTOMER_SERVICE_DATABASE_URL, IDENTIFIER_SERVICE_DATABASE_URL,
-        # GATEWAY_DATABASE_URL, PROCESSOR_DATABASE_URL); the gateway's step also needs GATEWAY_SECRETS_KEYS
+        # GATEWAY_DATABASE_URL, PROCESSOR_DATABASE_URL); the gateway's step also needs GATEWAY_ENCRYPTION_KEYS
         # (it seals secret rows still in plain text). Migrations are advisory-locked and checksummed.
         python -m customer_service migrate
         python -m identifier_service migrate

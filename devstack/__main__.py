@@ -25,9 +25,9 @@ from devstack.nats import NatsError
 from devstack.ports import free_port
 from devstack.postgres import PostgresError
 from devstack.processes import ChildError, ProcessGroup
-from devstack.stack import SECRETS_KEYS, Infrastructure, InfrastructureError, redact_url
+from devstack.stack import ENCRYPTION_KEYS, Infrastructure, InfrastructureError, redact_url
 from devstack.system import PROCESSES, REPO_ROOT, ProcessSpec, child_environment, start
-from gateway import secret_keys
+from gateway import encryption_keys
 
 RUN_DIR = REPO_ROOT / ".run"
 LOG_DIR = RUN_DIR / "logs"
@@ -97,8 +97,8 @@ def _banner(infra: Infrastructure, env: Mapping[str, str], ports: dict[str, int 
     for name in ("CUSTOMER_SERVICE_DATABASE_URL", "IDENTIFIER_SERVICE_DATABASE_URL",
                  "GATEWAY_DATABASE_URL", "PROCESSOR_DATABASE_URL"):
         rows.append((name, redact_url(env[name])))
-    given_key = env[SECRETS_KEYS] == os.environ.get(SECRETS_KEYS, "").strip()
-    rows.append((SECRETS_KEYS, "(given)" if given_key else
+    given_key = env[ENCRYPTION_KEYS] == os.environ.get(ENCRYPTION_KEYS, "").strip()
+    rows.append((ENCRYPTION_KEYS, "(given)" if given_key else
                  f"development key in {_relative(dev_keys.key_file(RUN_DIR))}  (make clean removes it)"))
     rows.append(("logs", f"{_relative(LOG_DIR)}/  (tail -f {_relative(LOG_DIR)}/*.log)"))
     width = max(len(label) for label, _ in rows)
@@ -127,7 +127,7 @@ def _banner(infra: Infrastructure, env: Mapping[str, str], ports: dict[str, int 
 
 def _write_env_file(env: Mapping[str, str]) -> None:
     """`.run/env`: the variables the CLI needs to reach this stack (`source .run/env`). Mode 0600."""
-    keys = ["NATS_URL", "PUBLIC_BASE_URL", SECRETS_KEYS,  # the key: `autentikapp tenants` seals secrets too
+    keys = ["NATS_URL", "PUBLIC_BASE_URL", ENCRYPTION_KEYS,  # the key: `autentikapp tenants` seals secrets too
             *(k for k in env if k.endswith(("_DATABASE_URL", "_ADDR")))]
     lines = [f"export {k}={shlex.quote(env[k])}" for k in keys if k in env]
     RUN_DIR.mkdir(parents=True, exist_ok=True)
@@ -173,7 +173,7 @@ def run() -> int:
             _say(f"starting {spec.name} (log: {_relative(LOG_DIR / (spec.name + '.log'))})")
             start(group, spec.name, child_env, ports, ready_timeout=READY_TIMEOUT, metrics_ports=metrics_ports)
         demo = ensure_demo(child_env["GATEWAY_DATABASE_URL"], child_env["IDENTIFIER_SERVICE_ADDR"],
-                           RUN_DIR / "demo-tenant.json", secret_keys.parse(child_env[SECRETS_KEYS]))
+                           RUN_DIR / "demo-tenant.json", encryption_keys.parse(child_env[ENCRYPTION_KEYS]))
         _write_env_file(child_env)
         print(_banner(infra, child_env, ports, metrics_ports, demo), flush=True)
         died = _watch(infra, group)
@@ -201,8 +201,8 @@ def infra() -> int:
         stack.start()
         redacted = False
         for key, value in stack.env().items():
-            if key == SECRETS_KEYS:  # never printed: read from the kept file, or already in your shell
-                if value != os.environ.get(SECRETS_KEYS, "").strip():
+            if key == ENCRYPTION_KEYS:  # never printed: read from the kept file, or already in your shell
+                if value != os.environ.get(ENCRYPTION_KEYS, "").strip():
                     print(f'export {key}="$(cat {shlex.quote(_relative(dev_keys.key_file(RUN_DIR)))})"', flush=True)
                 continue
             shown = redact_url(value)

@@ -15,7 +15,7 @@ import grpc
 from autentikapp.v1 import identifier_pb2, identifier_pb2_grpc
 from common import migrations
 from common.errors import NotFound
-from gateway.secret_keys import Keyring
+from gateway.encryption_keys import Keyring
 from gateway.tenants import MIGRATIONS, SecretsUnreadable, TenantStore
 
 DEMO_TENANT_ID = "demo"
@@ -62,7 +62,7 @@ def _readable_secrets(store: TenantStore) -> list[str]:
 
 def ensure_demo(gateway_database_url: str, identifier_address: str, secret_file: Path, keyring: Keyring) -> Demo:
     """Create the demo tenant and its codes when missing; reuse the saved secret, else issue one.
-    `keyring` is the gateway's GATEWAY_SECRETS_KEYS (the store seals the secrets it issues)."""
+    `keyring` is the gateway's GATEWAY_ENCRYPTION_KEYS (the store seals the secrets it issues)."""
     migrations.apply(gateway_database_url, MIGRATIONS)
     store = TenantStore.open(gateway_database_url, keyring=keyring)
     try:

@@ -3,7 +3,7 @@
 A URL in the environment wins (NATS_URL, DATABASE_URL, or a service's own *_DATABASE_URL), so the
 same code runs against shared servers; whatever is missing is started locally under `base_dir`.
 Each service gets its own database, as in production, even when they share one server.
-The gateway's GATEWAY_SECRETS_KEYS is handed out the same way: given, or a development key kept
+The gateway's GATEWAY_ENCRYPTION_KEYS is handed out the same way: given, or a development key kept
 under `base_dir` (devstack/dev_keys.py).
 """
 
@@ -30,7 +30,7 @@ SERVICE_DATABASES: dict[str, str] = {
 }
 
 
-SECRETS_KEYS = "GATEWAY_SECRETS_KEYS"
+ENCRYPTION_KEYS = "GATEWAY_ENCRYPTION_KEYS"
 
 
 class InfrastructureError(RuntimeError):
@@ -97,13 +97,13 @@ class Infrastructure:
                         f"cannot create database {dbname} on {redact_url(server_url)}: {exc}".strip()) from None
                 env[name] = with_database(server_url, dbname)
         try:
-            env[SECRETS_KEYS] = self._given(SECRETS_KEYS) or dev_keys.ensure(self.base_dir)
+            env[ENCRYPTION_KEYS] = self._given(ENCRYPTION_KEYS) or dev_keys.ensure(self.base_dir)
         except (dev_keys.DevKeyError, OSError) as exc:
             raise InfrastructureError(str(exc)) from None
         self._env = env
 
     def env(self) -> dict[str, str]:
-        """NATS_URL, every service's *_DATABASE_URL and GATEWAY_SECRETS_KEYS, for child processes (may
+        """NATS_URL, every service's *_DATABASE_URL and GATEWAY_ENCRYPTION_KEYS, for child processes (may
         hold passwords and the key: never print it)."""
         if not self._env:
             raise RuntimeError("Infrastructure.env() before start()")

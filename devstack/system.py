@@ -11,7 +11,7 @@ from pathlib import Path
 from common.config import METRICS_DEFAULT_PORTS
 from devstack.processes import Child, ProcessGroup
 from devstack.ready import grpc_serving, http_ok
-from gateway import secret_keys
+from gateway import encryption_keys
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_KEY_ID = "dev-ephemeral"  # a key generated for one system's lifetime (tests); never a real key
@@ -76,14 +76,14 @@ def spec(name: str) -> ProcessSpec:
 
 def child_environment(infra_env: Mapping[str, str], ports: Mapping[str, int | None]) -> dict[str, str]:
     """What every child gets: the infrastructure URLs, loopback binding, each other's addresses, and
-    GATEWAY_SECRETS_KEYS: the one in `infra_env` (make run keeps its own under .run/), else a fresh
+    GATEWAY_ENCRYPTION_KEYS: the one in `infra_env` (make run keeps its own under .run/), else a fresh
     development key for this system alone (tests start from bare URLs and fresh databases).
 
     METRICS_PORT is 0 (no endpoint): processes on one machine cannot share a metrics port, so each gets
     one only where `start` is given one for it (see there); a process started otherwise with this
     environment (an extra processor replica, a benchmark) never collides with anything."""
     env = {**infra_env, "BIND_HOST": "127.0.0.1", "METRICS_PORT": "0"}
-    env.setdefault(secret_keys.ENV_VAR, secret_keys.new_entry(TEST_KEY_ID))
+    env.setdefault(encryption_keys.ENV_VAR, encryption_keys.new_entry(TEST_KEY_ID))
     for s in PROCESSES:
         if s.port_var and ports.get(s.name):
             env[s.port_var] = str(ports[s.name])

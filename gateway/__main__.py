@@ -1,11 +1,11 @@
 """`python -m gateway [serve|migrate]`.
 
-serve: check the configuration (GATEWAY_SECRETS_KEYS included), apply the gateway's migrations
+serve: check the configuration (GATEWAY_ENCRYPTION_KEYS included), apply the gateway's migrations
 (unless MIGRATE_ON_START=false), then become gunicorn with gateway/gunicorn_conf.py (exec: signals
 reach gunicorn's master directly).
 migrate: apply the migrations and exit.
 Applying the migrations includes sealing secret rows still in plain text (written before encryption at
-rest) under the first key of GATEWAY_SECRETS_KEYS: SQL cannot encrypt, so that step is done here.
+rest) under the first key of GATEWAY_ENCRYPTION_KEYS: SQL cannot encrypt, so that step is done here.
 A bad setting exits 2 with one line naming the variable (never a key); an unreachable database exits 1
 with one line (no password).
 """
@@ -20,9 +20,9 @@ from pathlib import Path
 
 from common import logs, migrations
 from common.config import ConfigError
-from common.service_main import startup_failure
-from gateway import secret_keys
-from gateway.secret_keys import Keyring
+from common.entrypoint import startup_failure
+from gateway import encryption_keys
+from gateway.encryption_keys import Keyring
 from gateway.settings import GatewaySettings
 from gateway.tenants import MIGRATIONS, TenantStore
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = GatewaySettings.from_env()
-        keyring = secret_keys.from_env()
+        keyring = encryption_keys.from_env()
     except ConfigError as exc:
         print(f"{SERVICE}: configuration error: {exc}", file=sys.stderr)
         return 2

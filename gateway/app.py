@@ -18,7 +18,7 @@ from gateway import probes, problems, webhooks
 from gateway.problems import Problem
 from gateway.rate_limit import RateLimiter
 from gateway.secret_cache import SecretCache
-from gateway.services import EXTENSION, PublisherLike, Services, TenantStoreLike
+from gateway.dependencies import EXTENSION, PublisherLike, AppDependencies, TenantStoreLike
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def create_app(
 
     `test_config` overrides config keys: MAX_BODY_BYTES, PUBLISH_TIMEOUT_SECONDS, RETRY_AFTER_SECONDS,
     SECRET_CACHE_SECONDS, RATE_LIMIT_PER_SECOND (0 disables the limit), RATE_LIMIT_BURST.
-    The real tenants store needs GATEWAY_SECRETS_KEYS (ConfigError without it); an injected one does not.
+    The real tenants store needs GATEWAY_ENCRYPTION_KEYS (ConfigError without it); an injected one does not.
     """
     settings = GatewaySettings.from_env()
     app = Flask(__name__)
@@ -55,10 +55,10 @@ def create_app(
         app.config.from_mapping(test_config)
 
     if tenant_store is None:
-        from gateway import secret_keys
+        from gateway import encryption_keys
         from gateway.tenants import TenantStore
 
-        tenant_store = TenantStore.open(settings.database_url, keyring=secret_keys.from_env(),
+        tenant_store = TenantStore.open(settings.database_url, keyring=encryption_keys.from_env(),
                                         min_size=settings.pool_min, max_size=settings.pool_max)
     if publisher is None:
         from gateway.publisher import Publisher
@@ -66,7 +66,7 @@ def create_app(
         publisher = Publisher(settings.bus).start()
         if not publisher.wait_connected(FIRST_CONNECT_WAIT_SECONDS):
             log.warning("NATS not reachable yet; answering 503 until it is")
-    app.extensions[EXTENSION] = Services(
+    app.extensions[EXTENSION] = AppDependencies(
         tenant_store=tenant_store,
         secrets=SecretCache(tenant_store, app.config["SECRET_CACHE_SECONDS"]),
         publisher=publisher,

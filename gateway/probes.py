@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify
 
 from gateway import problems
 from gateway.problems import Problem
-from gateway.services import services
+from gateway.dependencies import dependencies
 
 bp = Blueprint("probes", __name__)
 
@@ -20,7 +20,7 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     """Readiness: 200 when NATS is connected and the tenants database answers, else 503 naming what is not."""
-    deps = services()
+    deps = dependencies()
     checks = {
         "nats": "ok" if deps.publisher.is_connected() else "unavailable",
         "tenants_db": "ok" if deps.tenant_store.ping() else "unavailable",

@@ -1,8 +1,8 @@
 """The tenants repository: tenants (brands) and their webhook secrets, on a sync psycopg pool.
 
 The gateway owns these tables; the CLI (`autentikapp tenants`) is their admin tool and uses this module
-too. Secrets go through gateway.secret_storage on their way in and out (sealed with the keyring from
-GATEWAY_SECRETS_KEYS, bound to their row), and never appear in a log line, an exception message or a
+too. Secrets go through gateway.secret_sealing on their way in and out (sealed with the keyring from
+GATEWAY_ENCRYPTION_KEYS, bound to their row), and never appear in a log line, an exception message or a
 repr.
 """
 
@@ -23,8 +23,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from common import ids, normalize
 from common.config import redact_url
 from common.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
-from gateway import secret_storage
-from gateway.secret_keys import Keyring
+from gateway import secret_sealing
+from gateway.encryption_keys import Keyring
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -79,7 +79,7 @@ class ResealReport:
 
 
 class SecretsUnreadable(Unavailable):
-    """An active secret of the tenant cannot be unsealed (a key missing from GATEWAY_SECRETS_KEYS, a
+    """An active secret of the tenant cannot be unsealed (a key missing from GATEWAY_ENCRYPTION_KEYS, a
     plain-text row not yet sealed, or a tampered row). Retryable for the sender (503): an operator fixes
     the configuration; a 401 would make senders give up on the sale."""
 
@@ -236,9 +236,9 @@ class TenantStore:
                 (tenant_id,),
             ).fetchall()
         try:
-            return [secret_storage.unseal(self._keyring, row["secret"], tenant_id=tenant_id, secret_id=row["id"])
+            return [secret_sealing.unseal(self._keyring, row["secret"], tenant_id=tenant_id, secret_id=row["id"])
                     for row in rows]
-        except secret_storage.UnsealError as exc:
+        except secret_sealing.UnsealError as exc:
             log.error("cannot unseal a secret: %s", exc, extra={"tenant_id": tenant_id})
             raise SecretsUnreadable(f"a secret of tenant {tenant_id} cannot be unsealed ({type(exc).__name__})") from None
 
@@ -256,7 +256,7 @@ class TenantStore:
                 rows = conn.execute(
                     """SELECT id, tenant_id, secret FROM tenant_secrets
                        WHERE id > %s AND (NOT %s OR starts_with(secret, %s)) ORDER BY id LIMIT %s""",
-                    (last_id, only_plain, secret_storage.SECRET_PREFIX, batch),
+                    (last_id, only_plain, secret_sealing.SECRET_PREFIX, batch),
                 ).fetchall()
                 for row in rows:
                     last_id = row["id"]
@@ -265,7 +265,7 @@ class TenantStore:
                             resealed += 1
                         else:
                             unchanged += 1
-                    except secret_storage.UnsealError as exc:
+                    except secret_sealing.UnsealError as exc:
                         failed.append(str(exc))
             if len(rows) < batch:
                 return ResealReport(self._keyring.primary.key_id, resealed, unchanged, tuple(failed))
@@ -273,13 +273,13 @@ class TenantStore:
     def _reseal_row(self, conn: psycopg.Connection, secret_id: int, tenant_id: str, stored: str) -> bool:
         """Reseal one row under the primary key; False when it already was (or a concurrent reseal just
         did it). Raises UnsealError when the row cannot be read."""
-        if not secret_storage.needs_reseal(self._keyring, stored):
+        if not secret_sealing.needs_reseal(self._keyring, stored):
             return False
         where = {"tenant_id": tenant_id, "secret_id": secret_id}
-        secret = stored if secret_storage.is_plain(stored) else secret_storage.unseal(self._keyring, stored, **where)
+        secret = stored if secret_sealing.is_plain(stored) else secret_sealing.unseal(self._keyring, stored, **where)
         updated = conn.execute(
             "UPDATE tenant_secrets SET secret = %s WHERE id = %s AND secret = %s",
-            (secret_storage.seal(self._keyring, secret, **where), secret_id, stored),
+            (secret_sealing.seal(self._keyring, secret, **where), secret_id, stored),
         )
         return updated.rowcount == 1
 
@@ -291,13 +291,13 @@ class TenantStore:
     def _insert_secret(self, conn: psycopg.Connection, tenant_id: str) -> NewSecret:
         """Generate, seal and store a new secret; return it in the clear, once. The row id is taken from
         the identity sequence first, because the sealed value is bound to it."""
-        secret = secret_storage.generate()
+        secret = secret_sealing.generate()
         secret_id = conn.execute(
             "SELECT nextval(pg_get_serial_sequence('tenant_secrets', 'id')) AS id").fetchone()["id"]
         row = conn.execute(
             """INSERT INTO tenant_secrets (id, tenant_id, secret) OVERRIDING SYSTEM VALUE
                VALUES (%s, %s, %s) RETURNING created_at""",
             (secret_id, tenant_id,
-             secret_storage.seal(self._keyring, secret, tenant_id=tenant_id, secret_id=secret_id)),
+             secret_sealing.seal(self._keyring, secret, tenant_id=tenant_id, secret_id=secret_id)),
         ).fetchone()
         return NewSecret(secret_id, tenant_id, row["created_at"], secret)

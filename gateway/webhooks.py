@@ -22,7 +22,7 @@ from common.errors import Unavailable
 from gateway import json_body, metrics, payload, problems, signature
 from gateway.problems import Problem
 from gateway.publisher import PublishError
-from gateway.services import services
+from gateway.dependencies import dependencies
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
@@ -86,7 +86,7 @@ def authenticate(tenant_id: str, raw: bytes, given: str | None) -> None:
     secrets: tuple[str, ...] = ()
     if ids.is_tenant_id(tenant_id):
         try:
-            secrets = services().secrets.active_secrets(tenant_id)
+            secrets = dependencies().secrets.active_secrets(tenant_id)
         except Unavailable as exc:
             log.warning("tenants store unavailable: %s", exc)
             raise Problem(problems.UNAVAILABLE, "The tenants store is unavailable; retry later.",
@@ -100,7 +100,7 @@ def limit_rate(tenant_id: str) -> None:
     """429 + Retry-After (whole seconds until a token is free, at least 1) when the tenant has used up
     its tokens. Runs after the signature check, so only the tenant itself can spend its quota, and
     before any parsing, so a flooding tenant is answered cheaply."""
-    limiter = services().rate_limiter
+    limiter = dependencies().rate_limiter
     wait = limiter.acquire(tenant_id) if limiter is not None else 0.0
     if wait > 0:
         raise Problem(problems.TOO_MANY_REQUESTS, "This tenant is sending faster than its rate limit; "
@@ -144,7 +144,7 @@ def publish(event: events_pb2.WebhookEvent) -> bool:
     data = event.SerializeToString()
     started = time.perf_counter()
     try:
-        return services().publisher.publish(
+        return dependencies().publisher.publish(
             bus.subject_for(event.tenant_id), data, headers, current_app.config["PUBLISH_TIMEOUT_SECONDS"],
         )
     except PublishError as exc:

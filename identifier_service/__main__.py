@@ -3,7 +3,7 @@
 import sys
 
 from common.config import IDENTIFIER_SERVICE_DEFAULT_PORT
-from common.service_main import main
+from common.entrypoint import main
 from identifier_service.server import MIGRATIONS, registrations
 
 if __name__ == "__main__":

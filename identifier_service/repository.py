@@ -52,7 +52,7 @@ class Assignment:
 
 
 # One statement decides the outcome of every assignment of a batch (keys must be unique within it:
-# common.batches.rounds). `current` locks the rows in key order, so concurrent batches wait for each
+# common.batch_rpc.rounds). `current` locks the rows in key order, so concurrent batches wait for each
 # other instead of deadlocking, and under READ COMMITTED a concurrent assignment makes it wait and then
 # read the committed holder; `assigned` writes only where the code was free. previous_customer_id
 # tells: no row = unknown_code, NULL = assigned now, the same customer = already_assigned, another =

@@ -10,7 +10,7 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from common import db, ids, normalize, paging
-from common.batches import rounds, screen, single
+from common.batch_rpc import rounds, screen, single
 from common.errors import DomainError, InvalidArgument, NotFound
 from identifier_service import repository
 from identifier_service.repository import Assignment, Provenance
@@ -104,7 +104,7 @@ class IdentifierService:
         """Make many assignments in order; one result per item.
 
         An item that is already an error, or fails validation, is answered with that error and changes
-        nothing. The valid ones run as one statement per round (common.batches.rounds: a code named twice
+        nothing. The valid ones run as one statement per round (common.batch_rpc.rounds: a code named twice
         is assigned by its first item and seen as taken by the second), all in one transaction: a failed
         call changed nothing.
         """

@@ -1,6 +1,6 @@
 """The processor's gRPC clients: one grpc.aio channel per service, reused by every message.
 
-Handlers ask for one buyer or one assignment at a time; processor.batching gathers the requests of
+Handlers ask for one buyer or one assignment at a time; processor.coalescer gathers the requests of
 concurrent handlers into one UpsertCustomers or AssignIdentifiers call. Every call carries a deadline.
 A failed call, or a refused item, becomes failures.RpcFailure (method, code, details), which is all the
 rest of the processor needs to know about gRPC. Every call is counted in metrics.CLIENT (method, code,
@@ -19,7 +19,7 @@ import grpc
 from autentikapp.v1 import customer_pb2, customer_pb2_grpc, errors_pb2, events_pb2, identifier_pb2, identifier_pb2_grpc
 from common.metrics import rpc_labels
 from processor import metrics
-from processor.batching import Coalescer
+from processor.coalescer import Coalescer
 from processor.failures import RpcFailure
 
 # Reconnect quickly after a service restarts: gRPC's default backoff grows to two minutes, during

@@ -22,7 +22,7 @@ from nats.js import JetStreamContext
 
 from autentikapp.v1 import events_pb2
 from common import logs
-from processor import dead_letter, failures, messages, metrics, outcomes, work
+from processor import dead_lettering, failures, messages, metrics, outcomes, work
 from processor.messages import Identity
 from processor.outcomes import EventOutcome
 
@@ -120,7 +120,7 @@ def stream_sequence(msg: Msg) -> int:
 class MessageHandler:
     """Handles messages one call at a time; safe to run many calls concurrently."""
 
-    def __init__(self, js: JetStreamContext, services: work.Services, record: Recorder, policy: Policy) -> None:
+    def __init__(self, js: JetStreamContext, services: work.ServiceCalls, record: Recorder, policy: Policy) -> None:
         """`record` stores an EventOutcome (outcomes.record on a pooled connection in production)."""
         self.js = js
         self.services = services
@@ -196,7 +196,7 @@ class MessageHandler:
         retry = Action("nak", failures.retry_delay(deliveries, self.policy.retry_delays))
         last_delivery = self.policy.max_deliver is not None and deliveries >= self.policy.max_deliver
         try:
-            await dead_letter.publish(self.js, msg, identity, reason, deliveries)
+            await dead_lettering.publish(self.js, msg, identity, reason, deliveries)
         except Exception as exc:  # noqa: BLE001 - NATS down or slow: try again on the next delivery
             if not last_delivery:
                 log.warning("event %s: dead-letter publish failed (%s); retrying in %gs", identity.event_id or "?",

@@ -15,7 +15,7 @@ import nats.errors
 
 from common import logs
 from common.config import ConfigError
-from common.service_main import apply_migrations, startup_failure
+from common.entrypoint import apply_migrations, startup_failure
 from processor import runner
 from processor.outcomes import MIGRATIONS
 from processor.settings import ProcessorSettings

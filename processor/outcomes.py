@@ -17,7 +17,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from common.batches import rounds
+from common.batch_rpc import rounds
 from common.errors import Unavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -74,7 +74,7 @@ class EventOutcome:
         return data
 
 
-# Many outcomes in one statement (keys unique within it: common.batches.rounds), sent as one JSON array
+# Many outcomes in one statement (keys unique within it: common.batch_rpc.rounds), sent as one JSON array
 # (json.dumps is far cheaper than adapting nine Python lists to Postgres arrays).
 _UPSERT = """
 INSERT INTO event_outcomes AS o (event_id, tenant_id, status, customer_id, customer_created, clashes,

@@ -29,7 +29,7 @@ from psycopg_pool import AsyncConnectionPool
 from common import bus, db
 from common.metrics import serve as serve_metrics
 from processor import metrics, outcomes
-from processor.batching import Coalescer
+from processor.coalescer import Coalescer
 from processor.clients import ServiceClients
 from processor.handler import MessageHandler, Policy
 from processor.outcomes import EventOutcome

@@ -14,7 +14,7 @@ from processor import failures, outcomes
 from processor.outcomes import EventOutcome, LineItemOutcome
 
 
-class Services(Protocol):
+class ServiceCalls(Protocol):
     """The two calls processing needs (clients.ServiceClients in production, fakes in unit tests)."""
 
     async def upsert_customer(self, event: events_pb2.WebhookEvent) -> customer_pb2.UpsertCustomerResponse: ...
@@ -57,7 +57,7 @@ def raise_worst(results: list[object]) -> None:
         raise failures.worst(errors)
 
 
-async def process_event(event: events_pb2.WebhookEvent, services: Services) -> EventOutcome:
+async def process_event(event: events_pb2.WebhookEvent, services: ServiceCalls) -> EventOutcome:
     """Upsert the buyer, assign the coded line items (together), and return the outcome.
 
     Raises the most severe failure when a call fails; nothing is recorded then, and a later delivery

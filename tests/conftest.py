@@ -73,19 +73,19 @@ def nats_server(tmp_path):
 
 
 @pytest.fixture
-def secrets_keys() -> str:
-    """A GATEWAY_SECRETS_KEYS value of this test's own: one fresh key (the gateway has no default)."""
-    from gateway import secret_keys
+def encryption_key_setting() -> str:
+    """A GATEWAY_ENCRYPTION_KEYS value of this test's own: one fresh key (the gateway has no default)."""
+    from gateway import encryption_keys
 
-    return secret_keys.new_entry("test")
+    return encryption_keys.new_entry("test")
 
 
 @pytest.fixture
-def keyring(secrets_keys):
-    """The Keyring of `secrets_keys`, for TenantStore."""
-    from gateway import secret_keys
+def keyring(encryption_key_setting):
+    """The Keyring of `encryption_key_setting`, for TenantStore."""
+    from gateway import encryption_keys
 
-    return secret_keys.parse(secrets_keys)
+    return encryption_keys.parse(encryption_key_setting)
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ helpers are discovered, not listed: `env_str(name, ...)` in common/config.py rea
 so `env_str` is one; `grpc_address(name, ...)` calls `env_str(name, ...)`, so it is one too; and
 `ServiceSettings.from_env(prefix, ...)` reads `env_int(f"{prefix}_POOL_MIN", ...)`, so a call
 `from_env("CUSTOMER_SERVICE", ...)` reads CUSTOMER_SERVICE_POOL_MIN (the f-string is a template). A
-name may also be a module constant (`ENV_VAR = "GATEWAY_SECRETS_KEYS"`), another module's constant
-(`secret_keys.ENV_VAR`), or a field whose values the module spells out as `env_var="..."` keywords.
+name may also be a module constant (`ENV_VAR = "GATEWAY_ENCRYPTION_KEYS"`), another module's constant
+(`encryption_keys.ENV_VAR`), or a field whose values the module spells out as `env_var="..."` keywords.
 Anything else is reported as unresolved, so a read this cannot follow is noticed instead of missed.
 
 Reads are attributed to the module that spells the name, and a process reads what the modules it

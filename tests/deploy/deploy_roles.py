@@ -28,18 +28,18 @@ LONG_RUNNING = {"gateway", "processor", "customer-service", "identifier-service"
 LOADED_BY_GUNICORN = {"gateway": ["gateway.gunicorn_conf", "gateway.wsgi"]}
 
 # Variables a deployment must set for a role: their defaults point at this machine (127.0.0.1/localhost)
-# or do not exist (GATEWAY_SECRETS_KEYS), so they are right only for `make run`. Each service has its
+# or do not exist (GATEWAY_ENCRYPTION_KEYS), so they are right only for `make run`. Each service has its
 # own database URL: DATABASE_URL, the shared fallback, is for development only.
 REQUIRED_ENV = {
-    "gateway": {"GATEWAY_DATABASE_URL", "GATEWAY_SECRETS_KEYS", "NATS_URL"},
+    "gateway": {"GATEWAY_DATABASE_URL", "GATEWAY_ENCRYPTION_KEYS", "NATS_URL"},
     "processor": {"PROCESSOR_DATABASE_URL", "NATS_URL", "CUSTOMER_SERVICE_ADDR", "IDENTIFIER_SERVICE_ADDR"},
     "customer-service": {"CUSTOMER_SERVICE_DATABASE_URL"},
     "identifier-service": {"IDENTIFIER_SERVICE_DATABASE_URL"},
     "migrate": {"CUSTOMER_SERVICE_DATABASE_URL", "IDENTIFIER_SERVICE_DATABASE_URL", "GATEWAY_DATABASE_URL",
-                "PROCESSOR_DATABASE_URL", "GATEWAY_SECRETS_KEYS"},
+                "PROCESSOR_DATABASE_URL", "GATEWAY_ENCRYPTION_KEYS"},
     # A container that runs the CLI needs every group's connection: tenants (the gateway's database and
     # keys), events (the processor's database), dlq (NATS), customers/identifiers (both services).
-    "cli": {"GATEWAY_DATABASE_URL", "GATEWAY_SECRETS_KEYS", "PROCESSOR_DATABASE_URL", "NATS_URL",
+    "cli": {"GATEWAY_DATABASE_URL", "GATEWAY_ENCRYPTION_KEYS", "PROCESSOR_DATABASE_URL", "NATS_URL",
             "CUSTOMER_SERVICE_ADDR", "IDENTIFIER_SERVICE_ADDR"},
 }
 
@@ -50,7 +50,7 @@ NOT_READ_BY_OUR_CODE: dict[str, str] = {}
 # Variables whose values are secrets (passwords inside URLs, encryption keys): never a literal in the
 # Kubernetes manifests.
 SECRET_ENV = {"DATABASE_URL", "CUSTOMER_SERVICE_DATABASE_URL", "IDENTIFIER_SERVICE_DATABASE_URL",
-              "GATEWAY_DATABASE_URL", "PROCESSOR_DATABASE_URL", "GATEWAY_SECRETS_KEYS"}
+              "GATEWAY_DATABASE_URL", "PROCESSOR_DATABASE_URL", "GATEWAY_ENCRYPTION_KEYS"}
 
 
 @cache
@@ -178,13 +178,13 @@ def settings_for(role: str, env: Mapping[str, str]) -> dict[str, Any]:
     from common.bus import BusSettings
     from common.config import (CUSTOMER_SERVICE_DEFAULT_PORT, IDENTIFIER_SERVICE_DEFAULT_PORT, ServiceSettings,
                                database_url, grpc_address)
-    from gateway import secret_keys
+    from gateway import encryption_keys
     from gateway.settings import GatewaySettings, public_base_url
     from processor.settings import ProcessorSettings
 
     parsers: dict[str, Callable[[], Any]] = {
         "gateway": GatewaySettings.from_env,
-        "gateway_keys": secret_keys.from_env,
+        "gateway_keys": encryption_keys.from_env,
         "processor": ProcessorSettings.from_env,
         "customer_service": lambda: ServiceSettings.from_env("CUSTOMER_SERVICE", CUSTOMER_SERVICE_DEFAULT_PORT),
         "identifier_service": lambda: ServiceSettings.from_env("IDENTIFIER_SERVICE", IDENTIFIER_SERVICE_DEFAULT_PORT),

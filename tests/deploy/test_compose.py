@@ -24,7 +24,7 @@ from deploy_roles import (
     settings_for,
 )
 
-from gateway import secret_keys
+from gateway import encryption_keys
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict = COMPOSE["services"]
@@ -183,9 +183,9 @@ def test_every_database_url_names_a_role_and_database_the_init_script_creates():
 
 def test_the_gateway_key_is_valid_and_visibly_fake():
     for service in APP.values():
-        value = env_of(service).get("GATEWAY_SECRETS_KEYS")
+        value = env_of(service).get("GATEWAY_ENCRYPTION_KEYS")
         if value is not None:
-            keyring = secret_keys.parse(value)
+            keyring = encryption_keys.parse(value)
             assert all(key_id.startswith("dev-") for key_id in keyring.key_ids)
     assert "dev-only-" in SERVICES["postgres"]["environment"]["POSTGRES_PASSWORD"]
 

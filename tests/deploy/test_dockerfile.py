@@ -36,7 +36,7 @@ from common.config import CUSTOMER_SERVICE_DEFAULT_PORT, GATEWAY_DEFAULT_PORT, I
 
 def command_choices(package: str) -> list[str]:
     """The `command` choices of `python -m package`: the argparse call nearest to the package (its own
-    modules first, then the shared ones it imports, e.g. common/service_main.py)."""
+    modules first, then the shared ones it imports, e.g. common/entrypoint.py)."""
     closure = code().closure([f"{package}.__main__"])
     own = sorted(m for m in closure if m == package or m.startswith(package + "."))
     shared = sorted(closure - set(own))
@@ -186,4 +186,4 @@ def test_dockerignore_keeps_out_what_it_should_and_nothing_that_is_copied():
 
 def test_dockerfile_text_mentions_no_secret():
     text = DOCKERFILE.read_text()
-    assert "GATEWAY_SECRETS_KEYS" not in text and "PASSWORD" not in text.upper()
+    assert "GATEWAY_ENCRYPTION_KEYS" not in text and "PASSWORD" not in text.upper()

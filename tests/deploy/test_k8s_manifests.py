@@ -28,7 +28,7 @@ from deploy_roles import (
 )
 from kustomize_lite import Unsupported, build, find, load_yaml_documents, merge, pod_spec, split_image, set_image
 
-from gateway import secret_keys
+from gateway import encryption_keys
 
 K8S = ROOT / "deploy" / "k8s"
 BASE = K8S / "base"
@@ -39,7 +39,7 @@ IMAGE_UID = 10001
 METRICS_PORT = 9102
 # Stand-ins for the Secret's values, to run the code's settings parsers on a pod's environment.
 SECRET_STAND_INS = {
-    "GATEWAY_SECRETS_KEYS": secret_keys.new_entry("test"),
+    "GATEWAY_ENCRYPTION_KEYS": encryption_keys.new_entry("test"),
     **{name: "postgresql://user:stand-in@db.example.internal:5432/db" for name in SECRET_ENV
        if name.endswith("DATABASE_URL")},
 }
@@ -236,7 +236,7 @@ def looks_like_a_secret(value: str) -> bool:
 
 
 def test_no_literal_secret_anywhere_in_the_manifests():
-    assert looks_like_a_secret("postgresql://u:p@h/db") and looks_like_a_secret(secret_keys.new_entry("k"))
+    assert looks_like_a_secret("postgresql://u:p@h/db") and looks_like_a_secret(encryption_keys.new_entry("k"))
     for path in K8S.rglob("*.yaml"):
         for document in load_yaml_documents(path):
             for value in yaml.safe_dump(document).split("\n"):
@@ -248,7 +248,7 @@ def test_the_secret_keys_are_documented():
     keys = {entry["valueFrom"]["secretKeyRef"]["key"] for obj in workloads(build(BASE))
             for entry in only_container(obj).get("env", []) if "valueFrom" in entry}
     assert keys == {"CUSTOMER_SERVICE_DATABASE_URL", "IDENTIFIER_SERVICE_DATABASE_URL", "GATEWAY_DATABASE_URL",
-                    "PROCESSOR_DATABASE_URL", "GATEWAY_SECRETS_KEYS"}
+                    "PROCESSOR_DATABASE_URL", "GATEWAY_ENCRYPTION_KEYS"}
     for key in keys:
         assert f"`{key}`" in docs, f"docs/operations.md does not list the Secret key {key}"
     assert SECRET_NAME in docs

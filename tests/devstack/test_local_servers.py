@@ -189,7 +189,7 @@ def test_infrastructure_uses_given_servers_and_per_service_overrides(tmp_path, p
     with Infrastructure(tmp_path / "run", durable=False, environ=environ) as infra:
         env = infra.env()
         assert infra.nats is None and infra.postgres is None  # nothing started here
-    assert env.pop("GATEWAY_SECRETS_KEYS") == (tmp_path / "run" / "gateway-secrets-keys").read_text().strip()
+    assert env.pop("GATEWAY_ENCRYPTION_KEYS") == (tmp_path / "run" / "gateway-encryption-keys").read_text().strip()
     assert env == {
         "NATS_URL": local_nats.url,
         "CUSTOMER_SERVICE_DATABASE_URL": pg.url("autentikapp_customers"),
@@ -207,7 +207,7 @@ def test_infrastructure_starts_what_is_missing_and_stops_it(tmp_path):
     infra = Infrastructure(tmp_path / "run", durable=False, environ={}).start()
     try:
         env = infra.env()
-        assert set(env) == {"NATS_URL", *SERVICE_DATABASES, "GATEWAY_SECRETS_KEYS"}
+        assert set(env) == {"NATS_URL", *SERVICE_DATABASES, "GATEWAY_ENCRYPTION_KEYS"}
         assert infra.nats is not None and env["NATS_URL"] == infra.nats.url
         for name, dbname in SERVICE_DATABASES.items():
             with psycopg.connect(env[name]) as conn:
@@ -220,22 +220,22 @@ def test_infrastructure_starts_what_is_missing_and_stops_it(tmp_path):
 
 def test_the_development_key_is_kept_private_and_reused_and_a_given_key_wins(tmp_path):
     from devstack import dev_keys
-    from gateway import secret_keys
+    from gateway import encryption_keys
 
     first = dev_keys.ensure(tmp_path / "run")
     path = dev_keys.key_file(tmp_path / "run")
-    assert secret_keys.parse(first).key_ids == ("dev-local",)
+    assert encryption_keys.parse(first).key_ids == ("dev-local",)
     assert path.stat().st_mode & 0o777 == 0o600
     assert dev_keys.ensure(tmp_path / "run") == first  # the local data stays readable across runs
     path.write_text("dev-local:not-base64\n")
-    with pytest.raises(dev_keys.DevKeyError, match="gateway-secrets-keys") as excinfo:
+    with pytest.raises(dev_keys.DevKeyError, match="gateway-encryption-keys") as excinfo:
         dev_keys.ensure(tmp_path / "run")
     assert "not-base64" not in str(excinfo.value)
-    given = secret_keys.new_entry("given")
-    assert system.child_environment({"GATEWAY_SECRETS_KEYS": given}, {})["GATEWAY_SECRETS_KEYS"] == given
-    fresh = system.child_environment({}, {})["GATEWAY_SECRETS_KEYS"]
-    assert fresh != system.child_environment({}, {})["GATEWAY_SECRETS_KEYS"]  # one per system in tests
-    assert secret_keys.parse(fresh).key_ids == ("dev-ephemeral",)
+    given = encryption_keys.new_entry("given")
+    assert system.child_environment({"GATEWAY_ENCRYPTION_KEYS": given}, {})["GATEWAY_ENCRYPTION_KEYS"] == given
+    fresh = system.child_environment({}, {})["GATEWAY_ENCRYPTION_KEYS"]
+    assert fresh != system.child_environment({}, {})["GATEWAY_ENCRYPTION_KEYS"]  # one per system in tests
+    assert encryption_keys.parse(fresh).key_ids == ("dev-ephemeral",)
 
 
 def test_url_helpers_keep_credentials_but_never_print_them():

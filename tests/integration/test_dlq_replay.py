@@ -76,7 +76,7 @@ def work_stream_messages(nats_url: str, stream: str = bus.STREAM) -> int:
 
 
 def seed_dead_letter(nats_url: str, event, reason: str, *, sequence: int = 1) -> None:
-    """An entry as the processor's dead-letter publish makes it (processor/dead_letter.py)."""
+    """An entry as the processor's dead-letter publish makes it (processor/dead_lettering.py)."""
     publish(nats_url)  # creates the streams
 
     async def work(js):

@@ -50,13 +50,13 @@ def sale(transaction_id: str) -> bytes:
 
 
 @pytest.fixture
-def running_gateway(tmp_path, nats_server, database_factory, secrets_keys, keyring):
+def running_gateway(tmp_path, nats_server, database_factory, encryption_key_setting, keyring):
     """A gunicorn gateway (2 workers) on a free port; yields (port, secret of tenant acme, group)."""
     url = database_factory("gateway")  # empty: the gateway applies its migrations at start
     port = free_port()
     env = {"GATEWAY_DATABASE_URL": url, "NATS_URL": nats_server.url, "GATEWAY_PORT": str(port),
            "BIND_HOST": "127.0.0.1", "GATEWAY_WORKERS": "2", "GATEWAY_THREADS": "4",
-           "GATEWAY_SECRET_CACHE_SECONDS": "1", "SHUTDOWN_GRACE_SECONDS": "3", "GATEWAY_SECRETS_KEYS": secrets_keys}
+           "GATEWAY_SECRET_CACHE_SECONDS": "1", "SHUTDOWN_GRACE_SECONDS": "3", "GATEWAY_ENCRYPTION_KEYS": encryption_key_setting}
     with ProcessGroup(tmp_path / "logs", grace=10) as group:
         group.start("gateway", [sys.executable, "-m", "gateway"], env,
                     ready=http_ok(f"http://127.0.0.1:{port}/readyz"), ready_timeout=30)
@@ -111,11 +111,11 @@ def test_gunicorn_gateway_accepts_refuses_and_survives_a_nats_outage(running_gat
 
 
 def test_gunicorn_gateway_answers_429_with_retry_after_over_a_tenants_rate_limit(
-        tmp_path, nats_server, database_factory, secrets_keys, keyring):
+        tmp_path, nats_server, database_factory, encryption_key_setting, keyring):
     url = database_factory("gateway")
     port = free_port()
     env = {"GATEWAY_DATABASE_URL": url, "NATS_URL": nats_server.url, "GATEWAY_PORT": str(port),
-           "BIND_HOST": "127.0.0.1", "GATEWAY_SECRETS_KEYS": secrets_keys,
+           "BIND_HOST": "127.0.0.1", "GATEWAY_ENCRYPTION_KEYS": encryption_key_setting,
            "GATEWAY_WORKERS": "1",  # the limit is per worker process: one worker makes the count exact
            "GATEWAY_RATE_LIMIT_PER_SECOND": "0.5", "GATEWAY_RATE_LIMIT_BURST": "2"}
     with ProcessGroup(tmp_path / "logs", grace=10) as group:
@@ -141,8 +141,8 @@ def run_module(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
-def test_migrate_command_applies_the_migrations_once(database_factory, secrets_keys):
-    env = {"GATEWAY_DATABASE_URL": database_factory("gateway"), "GATEWAY_SECRETS_KEYS": secrets_keys}
+def test_migrate_command_applies_the_migrations_once(database_factory, encryption_key_setting):
+    env = {"GATEWAY_DATABASE_URL": database_factory("gateway"), "GATEWAY_ENCRYPTION_KEYS": encryption_key_setting}
     first = run_module("migrate", env=env)
     assert first.returncode == 0, first.stderr
     assert "applied migrations 001_tenants" in first.stderr
@@ -165,23 +165,23 @@ KEY = "c2VjcmV0LWtleS1tYXRlcmlhbC1ub3QtdG8tYmUtcHJpbnRlZA=="  # 37 bytes: the wr
 
 
 @pytest.mark.parametrize("value, expected", [
-    ("", "GATEWAY_SECRETS_KEYS: required"),
-    (f"k1:{KEY}", "GATEWAY_SECRETS_KEYS: key 'k1' (entry 1) decodes to 37 bytes"),
-    (KEY, "GATEWAY_SECRETS_KEYS: entry 1 is not KEY_ID:BASE64"),
-    ("k1:%%%", "GATEWAY_SECRETS_KEYS: key 'k1' (entry 1) is not valid base64"),
+    ("", "GATEWAY_ENCRYPTION_KEYS: required"),
+    (f"k1:{KEY}", "GATEWAY_ENCRYPTION_KEYS: key 'k1' (entry 1) decodes to 37 bytes"),
+    (KEY, "GATEWAY_ENCRYPTION_KEYS: entry 1 is not KEY_ID:BASE64"),
+    ("k1:%%%", "GATEWAY_ENCRYPTION_KEYS: key 'k1' (entry 1) is not valid base64"),
 ])
 def test_a_missing_or_bad_key_setting_exits_2_naming_it_and_never_the_key(value, expected, database_factory):
     for command in ("serve", "migrate"):
-        result = run_module(command, env={"GATEWAY_SECRETS_KEYS": value})
+        result = run_module(command, env={"GATEWAY_ENCRYPTION_KEYS": value})
         assert result.returncode == 2
         lines = (result.stdout + result.stderr).strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"gateway: configuration error: {expected}")
         assert KEY not in lines[0]
 
 
-def test_an_unreachable_database_is_one_line_without_the_password(secrets_keys):
+def test_an_unreachable_database_is_one_line_without_the_password(encryption_key_setting):
     result = run_module("migrate", env={"GATEWAY_DATABASE_URL": f"postgresql://u:hunter2@127.0.0.1:{free_port()}/x",
-                                        "GATEWAY_SECRETS_KEYS": secrets_keys})
+                                        "GATEWAY_ENCRYPTION_KEYS": encryption_key_setting})
     assert result.returncode == 1
     lines = (result.stdout + result.stderr).strip().splitlines()
     assert len(lines) == 1 and "cannot use the database" in lines[0] and "hunter2" not in lines[0]

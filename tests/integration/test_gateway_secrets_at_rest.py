@@ -12,7 +12,7 @@ import sys
 import psycopg
 import pytest
 
-from gateway import secret_keys, secret_storage
+from gateway import encryption_keys, secret_sealing
 from gateway.tenants import MIGRATIONS, SecretsUnreadable, TenantStore
 
 
@@ -23,8 +23,8 @@ def gateway_db(database_factory) -> str:
 
 
 def open_store(url: str, *entries: str) -> TenantStore:
-    """A store whose GATEWAY_SECRETS_KEYS is `entries` joined, first key sealing."""
-    return TenantStore.open(url, keyring=secret_keys.parse(",".join(entries)))
+    """A store whose GATEWAY_ENCRYPTION_KEYS is `entries` joined, first key sealing."""
+    return TenantStore.open(url, keyring=encryption_keys.parse(",".join(entries)))
 
 
 def stored_rows(url: str) -> list[tuple[int, str, str]]:
@@ -35,7 +35,7 @@ def stored_rows(url: str) -> list[tuple[int, str, str]]:
 
 def insert_plain_row(url: str, tenant_id: str) -> str:
     """A row as the gateway wrote it before encryption at rest; returns its secret."""
-    secret = secret_storage.generate()
+    secret = secret_sealing.generate()
     with psycopg.connect(url) as conn:
         conn.execute("INSERT INTO tenant_secrets (tenant_id, secret) VALUES (%s, %s)", (tenant_id, secret))
     return secret
@@ -47,8 +47,8 @@ def autentikapp(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
                           env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
 
 
-def test_rows_hold_sealed_values_never_the_secret(gateway_db, secrets_keys):
-    store = open_store(gateway_db, secrets_keys)
+def test_rows_hold_sealed_values_never_the_secret(gateway_db, encryption_key_setting):
+    store = open_store(gateway_db, encryption_key_setting)
     _, first = store.create_tenant("Acme", "acme")
     second = store.add_secret("acme")
     assert set(store.active_secrets("acme")) == {first.secret, second.secret}
@@ -63,7 +63,7 @@ def test_rows_hold_sealed_values_never_the_secret(gateway_db, secrets_keys):
 
 
 def test_rotation_reseal_under_the_new_key_then_drop_the_old_one(gateway_db):
-    old, new = secret_keys.new_entry("old"), secret_keys.new_entry("new")
+    old, new = encryption_keys.new_entry("old"), encryption_keys.new_entry("new")
     store = open_store(gateway_db, old)
     _, first = store.create_tenant("Acme", "acme")
     second = store.add_secret("acme")
@@ -77,7 +77,7 @@ def test_rotation_reseal_under_the_new_key_then_drop_the_old_one(gateway_db):
     assert rotated.reseal().resealed == 0  # safe to repeat
     third = rotated.add_secret("acme")
     rotated.close()
-    assert {secret_storage.key_id_of(stored) for _, _, stored in stored_rows(gateway_db)} == {"new"}
+    assert {secret_sealing.key_id_of(stored) for _, _, stored in stored_rows(gateway_db)} == {"new"}
 
     only_new = open_store(gateway_db, new)  # step 3: the old key is dropped
     assert only_new.active_secrets("acme") == [second.secret, third.secret]
@@ -88,8 +88,8 @@ def test_rotation_reseal_under_the_new_key_then_drop_the_old_one(gateway_db):
     only_old.close()
 
 
-def test_a_value_moved_to_another_row_is_an_error_not_a_match(gateway_db, secrets_keys, caplog):
-    store = open_store(gateway_db, secrets_keys)
+def test_a_value_moved_to_another_row_is_an_error_not_a_match(gateway_db, encryption_key_setting, caplog):
+    store = open_store(gateway_db, encryption_key_setting)
     _, acme = store.create_tenant("Acme", "acme")
     _, other = store.create_tenant("Other", "other")
     with psycopg.connect(gateway_db) as conn:  # someone with write access copies acme's value over other's
@@ -103,8 +103,8 @@ def test_a_value_moved_to_another_row_is_an_error_not_a_match(gateway_db, secret
     store.close()
 
 
-def test_plain_rows_from_before_encryption_are_sealed_by_migrate(gateway_db, secrets_keys):
-    store = open_store(gateway_db, secrets_keys)
+def test_plain_rows_from_before_encryption_are_sealed_by_migrate(gateway_db, encryption_key_setting):
+    store = open_store(gateway_db, encryption_key_setting)
     store.create_tenant("Acme", "acme")
     legacy = insert_plain_row(gateway_db, "acme")
     with pytest.raises(SecretsUnreadable):  # refused until sealed: a plain row could be planted
@@ -112,7 +112,7 @@ def test_plain_rows_from_before_encryption_are_sealed_by_migrate(gateway_db, sec
 
     result = subprocess.run([sys.executable, "-m", "gateway", "migrate"], capture_output=True, text=True,
                             env={**os.environ, "GATEWAY_DATABASE_URL": gateway_db,
-                                 "GATEWAY_SECRETS_KEYS": secrets_keys}, timeout=60)
+                                 "GATEWAY_ENCRYPTION_KEYS": encryption_key_setting}, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "sealed 1 plain-text secrets under key 'test'" in result.stderr
     assert legacy not in result.stderr + result.stdout
@@ -122,7 +122,7 @@ def test_plain_rows_from_before_encryption_are_sealed_by_migrate(gateway_db, sec
 
 
 def test_cli_reseal_seals_plain_and_old_rows_and_reports_unreadable_ones(gateway_db):
-    old, new, lost = (secret_keys.new_entry(k) for k in ("old", "new", "lost"))
+    old, new, lost = (encryption_keys.new_entry(k) for k in ("old", "new", "lost"))
     store = open_store(gateway_db, old)
     _, first = store.create_tenant("Acme", "acme")
     store.close()
@@ -131,7 +131,7 @@ def test_cli_reseal_seals_plain_and_old_rows_and_reports_unreadable_ones(gateway
     lost_store.add_secret("acme")  # sealed under a key nobody lists any more
     lost_store.close()
 
-    env = {"GATEWAY_DATABASE_URL": gateway_db, "GATEWAY_SECRETS_KEYS": f"{new},{old}"}
+    env = {"GATEWAY_DATABASE_URL": gateway_db, "GATEWAY_ENCRYPTION_KEYS": f"{new},{old}"}
     result = autentikapp("--json", "tenants", "secrets", "reseal", env=env)
     assert result.returncode == 1
     report = json.loads(result.stdout)
@@ -142,14 +142,14 @@ def test_cli_reseal_seals_plain_and_old_rows_and_reports_unreadable_ones(gateway
         assert first.secret not in text and legacy not in text and "whsec_" not in text
 
     check = open_store(gateway_db, new)
-    assert {secret_storage.key_id_of(s) for i, _, s in stored_rows(gateway_db)} == {"new", "lost"}
+    assert {secret_sealing.key_id_of(s) for i, _, s in stored_rows(gateway_db)} == {"new", "lost"}
     check.revoke_secret("acme", max(i for i, _, _ in stored_rows(gateway_db)))  # retire the unreadable one
     assert set(check.active_secrets("acme")) == {first.secret, legacy}
     check.close()
 
 
 def test_cli_tenants_commands_need_the_key_setting(gateway_db):
-    env = {"GATEWAY_DATABASE_URL": gateway_db, "GATEWAY_SECRETS_KEYS": ""}
+    env = {"GATEWAY_DATABASE_URL": gateway_db, "GATEWAY_ENCRYPTION_KEYS": ""}
     result = autentikapp("tenants", "create", "--name", "Acme", env=env)
     assert result.returncode == 1
-    assert result.stderr.startswith("autentikapp: GATEWAY_SECRETS_KEYS: required") and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("autentikapp: GATEWAY_ENCRYPTION_KEYS: required") and result.stderr.count("\n") == 1

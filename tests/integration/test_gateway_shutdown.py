@@ -125,12 +125,12 @@ def wait_until(check, timeout: float, what: str) -> None:
 
 @pytest.mark.timeout(90)
 def test_sigterm_lets_in_flight_webhooks_finish_then_exits_0_and_refuses_connections(
-        tmp_path, nats_server, database_factory, secrets_keys, keyring):
+        tmp_path, nats_server, database_factory, encryption_key_setting, keyring):
     proxy = HoldingProxy(("127.0.0.1", urlsplit(nats_server.url).port))
     url = database_factory("gateway")
     port = free_port()
     env = {"GATEWAY_DATABASE_URL": url, "NATS_URL": f"nats://127.0.0.1:{proxy.port}", "GATEWAY_PORT": str(port),
-           "BIND_HOST": "127.0.0.1", "GATEWAY_SECRETS_KEYS": secrets_keys, "GATEWAY_WORKERS": "2",
+           "BIND_HOST": "127.0.0.1", "GATEWAY_ENCRYPTION_KEYS": encryption_key_setting, "GATEWAY_WORKERS": "2",
            "GATEWAY_THREADS": str(IN_FLIGHT + 2),  # any spread of the requests over the workers fits
            "GATEWAY_PUBLISH_TIMEOUT_SECONDS": "20",
            "SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS), "GATEWAY_SECRET_CACHE_SECONDS": "0"}

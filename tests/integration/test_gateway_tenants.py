@@ -137,10 +137,10 @@ def cli(capsys, *args: str) -> tuple[int, object, str]:
     return code, (json.loads(captured.out) if captured.out.strip() else None), captured.err
 
 
-def test_cli_tenants_lifecycle(monkeypatch, capsys, database_factory, secrets_keys):
+def test_cli_tenants_lifecycle(monkeypatch, capsys, database_factory, encryption_key_setting):
     url = database_factory("gateway_cli")  # empty: the CLI applies the migrations itself
     monkeypatch.setenv("GATEWAY_DATABASE_URL", url)
-    monkeypatch.setenv("GATEWAY_SECRETS_KEYS", secrets_keys)
+    monkeypatch.setenv("GATEWAY_ENCRYPTION_KEYS", encryption_key_setting)
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://hooks.example/")
 
     code, created, _ = cli(capsys, "tenants", "create", "--name", "Acme", "--id", "acme")
@@ -171,9 +171,9 @@ def test_cli_tenants_lifecycle(monkeypatch, capsys, database_factory, secrets_ke
     assert code == 3 and "no secret 999" in err
 
 
-def test_cli_text_output_shows_the_secret_once_and_warns(monkeypatch, capsys, database_factory, secrets_keys):
+def test_cli_text_output_shows_the_secret_once_and_warns(monkeypatch, capsys, database_factory, encryption_key_setting):
     monkeypatch.setenv("GATEWAY_DATABASE_URL", database_factory("gateway_cli"))
-    monkeypatch.setenv("GATEWAY_SECRETS_KEYS", secrets_keys)
+    monkeypatch.setenv("GATEWAY_ENCRYPTION_KEYS", encryption_key_setting)
     assert main(["tenants", "create", "--name", "Acme", "--id", "acme"]) == 0
     out, err = capsys.readouterr()
     assert "secret:" in out and "whsec_" in out and "not shown again" in err
@@ -182,10 +182,10 @@ def test_cli_text_output_shows_the_secret_once_and_warns(monkeypatch, capsys, da
     assert "whsec_" not in out and "active_secrets: 1" in out
 
 
-def test_cli_unreachable_database_is_one_line_without_password(monkeypatch, capsys, secrets_keys):
+def test_cli_unreachable_database_is_one_line_without_password(monkeypatch, capsys, encryption_key_setting):
     from devstack.ports import free_port
 
-    monkeypatch.setenv("GATEWAY_SECRETS_KEYS", secrets_keys)
+    monkeypatch.setenv("GATEWAY_ENCRYPTION_KEYS", encryption_key_setting)
     monkeypatch.setenv("GATEWAY_DATABASE_URL", f"postgresql://u:hunter2@127.0.0.1:{free_port()}/x")
     code = main(["tenants", "list"])
     _, err = capsys.readouterr()

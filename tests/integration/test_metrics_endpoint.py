@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from common.metrics import serve
 from devstack.ports import free_port
-from gateway import secret_keys
+from gateway import encryption_keys
 
 
 def test_the_endpoint_serves_its_registry_and_a_taken_port_names_metrics_port():
@@ -37,7 +37,7 @@ def test_the_endpoint_serves_its_registry_and_a_taken_port_names_metrics_port():
 def test_a_taken_metrics_port_stops_the_process_with_one_line(module, tmp_path):
     env = {**os.environ, "BIND_HOST": "127.0.0.1", "MIGRATE_ON_START": "false", "GATEWAY_WORKERS": "1",
            "GATEWAY_PORT": str(free_port()), "CUSTOMER_SERVICE_PORT": str(free_port()),
-           "IDENTIFIER_SERVICE_PORT": str(free_port()), "GATEWAY_SECRETS_KEYS": secret_keys.new_entry("test"),
+           "IDENTIFIER_SERVICE_PORT": str(free_port()), "GATEWAY_ENCRYPTION_KEYS": encryption_keys.new_entry("test"),
            "TMPDIR": str(tmp_path)}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     with socket.socket() as taken:

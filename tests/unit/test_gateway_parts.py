@@ -10,7 +10,7 @@ import pytest
 
 from common.config import ConfigError
 from common.ids import is_tenant_id
-from gateway import json_body, secret_storage
+from gateway import json_body, secret_sealing
 from gateway.event_ids import event_id
 from gateway.secret_cache import SecretCache
 from gateway.settings import GatewaySettings, public_base_url
@@ -60,9 +60,9 @@ def test_verify_accepts_either_case_and_any_active_secret_only():
 
 
 def test_secrets_are_whsec_and_32_random_bytes():
-    secret = secret_storage.generate()
+    secret = secret_sealing.generate()
     assert secret.startswith("whsec_") and len(base64.b64decode(secret[6:])) == 32
-    assert secret != secret_storage.generate()
+    assert secret != secret_sealing.generate()
 
 
 def test_a_new_secret_is_hidden_from_repr():

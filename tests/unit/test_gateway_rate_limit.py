@@ -11,7 +11,7 @@ from cli.examples import TRANSACTION_CREATED
 from common.config import ConfigError
 from gateway.app import create_app
 from gateway.rate_limit import RateLimiter, TokenBucket
-from gateway.services import EXTENSION
+from gateway.dependencies import EXTENSION
 from gateway.settings import GatewaySettings
 from gateway.signature import sign
 

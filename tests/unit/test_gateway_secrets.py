@@ -1,4 +1,4 @@
-"""Secrets at rest: sealing and unsealing (AES-256-GCM bound to the row), the GATEWAY_SECRETS_KEYS
+"""Secrets at rest: sealing and unsealing (AES-256-GCM bound to the row), the GATEWAY_ENCRYPTION_KEYS
 setting, and that no object holding a secret or a key shows it in its repr or str."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ import base64
 import pytest
 
 from common.config import ConfigError
-from gateway import secret_keys, secret_storage
+from gateway import encryption_keys, secret_sealing
 from gateway.secret_cache import SecretCache
-from gateway.secret_keys import Keyring, SealingKey
-from gateway.secret_storage import Malformed, NotAuthentic, NotSealed, UnknownKey
-from gateway.services import Services
+from gateway.encryption_keys import Keyring, SealingKey
+from gateway.secret_sealing import Malformed, NotAuthentic, NotSealed, UnknownKey
+from gateway.dependencies import AppDependencies
 from gateway.tenants import NewSecret, SecretsUnreadable, TenantStore
 
 K1 = SealingKey("k1", bytes(range(32)))
@@ -28,7 +28,7 @@ def b64(data: bytes) -> str:
 
 def sealed(keyring: Keyring = Keyring([K1]), secret: str = SECRET, **row) -> str:
     """SECRET sealed for ROW (or the row given) under the keyring's first key."""
-    return secret_storage.seal(keyring, secret, **{**ROW, **row})
+    return secret_sealing.seal(keyring, secret, **{**ROW, **row})
 
 
 # -- sealing -------------------------------------------------------------------------------------------
@@ -39,7 +39,7 @@ def test_a_sealed_secret_unseals_and_does_not_show_the_secret():
     version, key_id, nonce, ciphertext = stored.split(":")
     assert (version, key_id) == ("v1", "k1") and len(base64.b64decode(nonce)) == 12
     assert "whsec_" not in stored and SECRET[6:] not in stored
-    assert secret_storage.unseal(Keyring([K1]), stored, **ROW) == SECRET
+    assert secret_sealing.unseal(Keyring([K1]), stored, **ROW) == SECRET
 
 
 def test_each_sealing_uses_a_fresh_nonce():
@@ -49,7 +49,7 @@ def test_each_sealing_uses_a_fresh_nonce():
 
 def test_a_key_id_missing_from_the_setting_is_a_clear_error():
     with pytest.raises(UnknownKey, match=r"secret 7 of tenant acme is sealed under key 'k1'.*lists k2") as excinfo:
-        secret_storage.unseal(Keyring([K2]), sealed(), **ROW)
+        secret_sealing.unseal(Keyring([K2]), sealed(), **ROW)
     assert SECRET not in str(excinfo.value)
 
 
@@ -60,29 +60,29 @@ def test_a_tampered_value_does_not_unseal(position):
     raw[0] ^= 1
     parts[position] = b64(bytes(raw))
     with pytest.raises(NotAuthentic, match="altered or copied from another row"):
-        secret_storage.unseal(Keyring([K1]), ":".join(parts), **ROW)
+        secret_sealing.unseal(Keyring([K1]), ":".join(parts), **ROW)
 
 
 @pytest.mark.parametrize("row", [{"secret_id": 8}, {"tenant_id": "other"}])
 def test_a_value_copied_to_another_row_or_tenant_does_not_unseal(row):
     with pytest.raises(NotAuthentic):
-        secret_storage.unseal(Keyring([K1]), sealed(), **{**ROW, **row})
+        secret_sealing.unseal(Keyring([K1]), sealed(), **{**ROW, **row})
 
 
 def test_a_key_id_whose_bytes_changed_does_not_unseal():
     with pytest.raises(NotAuthentic, match="different key bytes"):
-        secret_storage.unseal(Keyring([SealingKey("k1", K2.material)]), sealed(), **ROW)
+        secret_sealing.unseal(Keyring([SealingKey("k1", K2.material)]), sealed(), **ROW)
 
 
 def test_a_key_id_relabelled_in_the_stored_value_does_not_unseal():
     relabelled = sealed().replace("v1:k1:", "v1:k2:")
     with pytest.raises(NotAuthentic):
-        secret_storage.unseal(Keyring([SealingKey("k2", K1.material)]), relabelled, **ROW)
+        secret_sealing.unseal(Keyring([SealingKey("k2", K1.material)]), relabelled, **ROW)
 
 
 def test_a_plain_text_row_is_refused_and_named():
     with pytest.raises(NotSealed, match="secret 7 of tenant acme is stored in plain text.*reseal") as excinfo:
-        secret_storage.unseal(Keyring([K1]), SECRET, **ROW)
+        secret_sealing.unseal(Keyring([K1]), SECRET, **ROW)
     assert SECRET not in str(excinfo.value)
 
 
@@ -90,24 +90,24 @@ def test_a_plain_text_row_is_refused_and_named():
                                     f"v1:k1:{b64(b'x' * 8)}:{b64(b'y' * 32)}"])
 def test_values_in_no_known_form_are_malformed(stored):
     with pytest.raises(Malformed):
-        secret_storage.unseal(Keyring([K1]), stored, **ROW)
+        secret_sealing.unseal(Keyring([K1]), stored, **ROW)
 
 
 def test_rotation_seals_under_the_first_key_and_still_reads_the_old_one():
     old = sealed(Keyring([K1]))
     rotated = Keyring([K2, K1])
-    assert secret_storage.unseal(rotated, old, **ROW) == SECRET
-    assert secret_storage.needs_reseal(rotated, old) and secret_storage.needs_reseal(rotated, SECRET)
+    assert secret_sealing.unseal(rotated, old, **ROW) == SECRET
+    assert secret_sealing.needs_reseal(rotated, old) and secret_sealing.needs_reseal(rotated, SECRET)
     new = sealed(rotated)
-    assert secret_storage.key_id_of(new) == "k2" and not secret_storage.needs_reseal(rotated, new)
-    assert secret_storage.unseal(Keyring([K2]), new, **ROW) == SECRET  # k1 can now be dropped
+    assert secret_sealing.key_id_of(new) == "k2" and not secret_sealing.needs_reseal(rotated, new)
+    assert secret_sealing.unseal(Keyring([K2]), new, **ROW) == SECRET  # k1 can now be dropped
 
 
-# -- GATEWAY_SECRETS_KEYS ------------------------------------------------------------------------------
+# -- GATEWAY_ENCRYPTION_KEYS ---------------------------------------------------------------------------
 
 
 def test_the_setting_parses_in_order_with_spaces_around_entries():
-    keyring = secret_keys.parse(f" k2:{b64(K2.material)} , k1:{b64(K1.material)}")
+    keyring = encryption_keys.parse(f" k2:{b64(K2.material)} , k1:{b64(K1.material)}")
     assert keyring.key_ids == ("k2", "k1") and keyring.primary == K2 and keyring.get("k1") == K1
     assert keyring.get("k3") is None
 
@@ -124,20 +124,35 @@ def test_the_setting_parses_in_order_with_spaces_around_entries():
     (f"k1:{b64(bytes(32))},k1:{b64(bytes(range(32)))}", "key id 'k1' appears twice"),
 ])
 def test_a_bad_setting_names_the_variable_and_never_the_key(value, reason):
-    with pytest.raises(ConfigError, match=f"^GATEWAY_SECRETS_KEYS: {reason}") as excinfo:
-        secret_keys.parse(value)
+    with pytest.raises(ConfigError, match=f"^GATEWAY_ENCRYPTION_KEYS: {reason}") as excinfo:
+        encryption_keys.parse(value)
     for material in (b64(bytes(32)), b64(bytes(16)), "not*base64!", b64(bytes(range(32)))):
         assert material not in str(excinfo.value)
 
 
 def test_there_is_no_default_key(monkeypatch):
-    monkeypatch.delenv("GATEWAY_SECRETS_KEYS", raising=False)
-    with pytest.raises(ConfigError, match="GATEWAY_SECRETS_KEYS: required"):
-        secret_keys.from_env()
-    entry = secret_keys.new_entry("fresh")
-    monkeypatch.setenv("GATEWAY_SECRETS_KEYS", entry)
-    assert secret_keys.from_env().primary.material == base64.b64decode(entry.split(":")[1])
-    assert secret_keys.new_entry("fresh") != entry
+    monkeypatch.delenv("GATEWAY_ENCRYPTION_KEYS", raising=False)
+    monkeypatch.delenv(encryption_keys.FORMER_ENV_VAR, raising=False)
+    with pytest.raises(ConfigError, match="GATEWAY_ENCRYPTION_KEYS: required"):
+        encryption_keys.from_env()
+    entry = encryption_keys.new_entry("fresh")
+    monkeypatch.setenv("GATEWAY_ENCRYPTION_KEYS", entry)
+    assert encryption_keys.from_env().primary.material == base64.b64decode(entry.split(":")[1])
+    assert encryption_keys.new_entry("fresh") != entry
+
+
+def test_the_former_name_of_the_setting_is_read_with_a_warning_until_the_new_one_is_set(monkeypatch, caplog):
+    former, current = encryption_keys.new_entry("former"), encryption_keys.new_entry("current")
+    monkeypatch.delenv("GATEWAY_ENCRYPTION_KEYS", raising=False)
+    monkeypatch.setenv("GATEWAY_SECRETS_KEYS", former)
+    assert encryption_keys.from_env().key_ids == ("former",)
+    assert "GATEWAY_SECRETS_KEYS is the former name of GATEWAY_ENCRYPTION_KEYS" in caplog.text
+    assert former.split(":")[1] not in caplog.text
+    monkeypatch.setenv("GATEWAY_SECRETS_KEYS", "k1:not*base64!")
+    with pytest.raises(ConfigError, match="^GATEWAY_SECRETS_KEYS: key 'k1'"):  # the name the value came from
+        encryption_keys.from_env()
+    monkeypatch.setenv("GATEWAY_ENCRYPTION_KEYS", current)
+    assert encryption_keys.from_env().key_ids == ("current",)
 
 
 # -- nothing shows a secret ------------------------------------------------------------------------------
@@ -151,7 +166,7 @@ class _SecretSource:
 
 class _Publisher:
     def publish(self, subject, data, headers, timeout):
-        """Never called: only Services' repr is looked at."""
+        """Never called: only AppDependencies' repr is looked at."""
         return False
 
     def is_connected(self):
@@ -167,13 +182,13 @@ def test_repr_and_str_of_every_object_holding_a_secret_or_a_key_hide_it():
     holders = [
         K1, keyring, cache, store,
         NewSecret(1, "acme", None, SECRET),
-        Services(tenant_store=store, secrets=cache, publisher=_Publisher()),
+        AppDependencies(tenant_store=store, secrets=cache, publisher=_Publisher()),
         SecretsUnreadable("a secret of tenant acme cannot be unsealed (NotAuthentic)"),
     ]
     for unseal_keyring, stored in [(Keyring([K2]), sealed()), (Keyring([K1]), SECRET),
                                    (Keyring([K1]), sealed().replace(":", ":A", 3))]:
-        with pytest.raises(secret_storage.UnsealError) as excinfo:
-            secret_storage.unseal(unseal_keyring, stored, **ROW)
+        with pytest.raises(secret_sealing.UnsealError) as excinfo:
+            secret_sealing.unseal(unseal_keyring, stored, **ROW)
         holders.append(excinfo.value)
     hidden = [SECRET, SECRET[6:], b64(K1.material), b64(K2.material), repr(K1.material), repr(K2.material),
               K1.material.hex(), K2.material.hex()]

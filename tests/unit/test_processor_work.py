@@ -43,7 +43,7 @@ def event(*codes: str) -> events_pb2.WebhookEvent:
     return events_pb2.WebhookEvent(event_id=EVENT_ID, tenant_id="t1", sale=events_pb2.Sale(line_items=items))
 
 
-class FakeServices:
+class FakeServiceCalls:
     """Answers by code: an AssignOutcome value, or an exception for that item. Records the calls."""
 
     def __init__(self, answers: dict[str, object], *, created: bool = True) -> None:
@@ -69,7 +69,7 @@ class FakeServices:
 
 
 def test_each_item_gets_its_outcome_in_sale_order_and_all_codes_go_in_one_call():
-    services = FakeServices({"A": OUTCOME.ASSIGN_OUTCOME_ASSIGNED, "B": OUTCOME.ASSIGN_OUTCOME_CONFLICT,
+    services = FakeServiceCalls({"A": OUTCOME.ASSIGN_OUTCOME_ASSIGNED, "B": OUTCOME.ASSIGN_OUTCOME_CONFLICT,
                              "C": OUTCOME.ASSIGN_OUTCOME_UNKNOWN_CODE})
     outcome = asyncio.run(process_event(event("", "A", "B", "", "C"), services))
     assert [(i.index, i.code, i.product_sku, i.outcome) for i in outcome.line_items] == [
@@ -83,14 +83,14 @@ def test_each_item_gets_its_outcome_in_sale_order_and_all_codes_go_in_one_call()
 
 
 def test_an_event_without_codes_only_upserts_the_customer():
-    services = FakeServices({})
+    services = FakeServiceCalls({})
     outcome = asyncio.run(process_event(event("", ""), services))
     assert [i.outcome for i in outcome.line_items] == ["skipped", "skipped"] and services.assigned_to == []
 
 
 def test_when_several_calls_fail_the_worst_is_raised_after_all_finished():
     invalid = RpcFailure("AssignIdentifier", grpc.StatusCode.INVALID_ARGUMENT)
-    services = FakeServices({"A": RpcFailure("AssignIdentifier", grpc.StatusCode.UNAVAILABLE), "B": invalid,
+    services = FakeServiceCalls({"A": RpcFailure("AssignIdentifier", grpc.StatusCode.UNAVAILABLE), "B": invalid,
                              "C": OUTCOME.ASSIGN_OUTCOME_ASSIGNED})
     with pytest.raises(RpcFailure) as raised:
         asyncio.run(process_event(event("A", "B", "C"), services))
@@ -99,7 +99,7 @@ def test_when_several_calls_fail_the_worst_is_raised_after_all_finished():
 
 
 def test_a_customer_without_id_is_an_unexpected_answer():
-    class NoId(FakeServices):
+    class NoId(FakeServiceCalls):
         async def upsert_customer(self, event):
             return customer_pb2.UpsertCustomerResponse()
 
@@ -111,7 +111,7 @@ def test_a_customer_without_id_is_an_unexpected_answer():
 def test_a_sale_with_many_codes_asks_for_them_in_one_call():
     """Every coded item of a sale is handed over at once (the client batches them), in sale order."""
     codes = [f"C{i}" for i in range(40)]
-    services = FakeServices({code: OUTCOME.ASSIGN_OUTCOME_ASSIGNED for code in codes})
+    services = FakeServiceCalls({code: OUTCOME.ASSIGN_OUTCOME_ASSIGNED for code in codes})
     outcome = asyncio.run(process_event(event(*codes), services))
     assert services.calls == [codes]
     assert [i.outcome for i in outcome.line_items] == ["assigned"] * 40

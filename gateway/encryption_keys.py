@@ -1,4 +1,5 @@
-"""GATEWAY_SECRETS_KEYS: the keys that encrypt tenant secrets at rest, parsed and checked at start.
+"""GATEWAY_ENCRYPTION_KEYS: the encryption keys that protect tenants' signing secrets at rest, parsed
+and checked at start.
 
 The setting is a comma-separated list of `KEY_ID:BASE64`, each BASE64 decoding to 32 random bytes
 (an AES-256 key), e.g. `k2025b:<44 characters>,k2025a:<44 characters>`. The FIRST key seals every
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import os
 import re
 import secrets
@@ -22,7 +24,12 @@ from dataclasses import dataclass, field
 
 from common.config import ConfigError
 
-ENV_VAR = "GATEWAY_SECRETS_KEYS"
+log = logging.getLogger(__name__)
+
+ENV_VAR = "GATEWAY_ENCRYPTION_KEYS"
+# The setting's name until it was renamed (it read as if it held the tenants' secrets). Still read when
+# ENV_VAR is unset, with a warning, so that a deployment keeps starting until its configuration is updated.
+FORMER_ENV_VAR = "GATEWAY_SECRETS_KEYS"
 KEY_BYTES = 32
 KEY_ID_RULE = "1-32 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
 _KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
@@ -107,8 +114,11 @@ def parse(text: str, name: str = ENV_VAR) -> Keyring:
 
 
 def from_env() -> Keyring:
-    """The keyring from GATEWAY_SECRETS_KEYS; ConfigError when it is unset or malformed (no default:
-    a key that ships with the code is no key at all)."""
+    """The keyring from GATEWAY_ENCRYPTION_KEYS (else its former name, with a warning); ConfigError when
+    it is unset or malformed (no default: a key that ships with the code is no key at all)."""
+    if not os.environ.get(ENV_VAR, "").strip() and os.environ.get(FORMER_ENV_VAR, "").strip():
+        log.warning("%s is the former name of %s: rename it in your configuration", FORMER_ENV_VAR, ENV_VAR)
+        return parse(os.environ[FORMER_ENV_VAR], FORMER_ENV_VAR)
     return parse(os.environ.get(ENV_VAR, ""))
 
 

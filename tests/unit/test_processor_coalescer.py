@@ -1,4 +1,4 @@
-"""processor.batching.Coalescer with a fake batch call: what travels together, what each caller gets back,
+"""processor.coalescer.Coalescer with a fake batch call: what travels together, what each caller gets back,
 cancellation and close. No sockets, no clocks: every scenario is ordered by events and loop turns."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Callable
 import grpc
 import pytest
 
-from processor.batching import Coalescer
+from processor.coalescer import Coalescer
 from processor.failures import RpcFailure
 
 

@@ -1,6 +1,6 @@
 """The operator's side of the dead-letter stream (WEBHOOKS_DEAD): list its entries, replay them.
 
-processor/dead_letter.py puts messages there; this module reads and replays them, for `autentikapp dlq`.
+processor/dead_lettering.py puts messages there; this module reads and replays them, for `autentikapp dlq`.
 
 Reading never changes the stream: entries are fetched one at a time with JetStream's message-get API
 (the next message at or after a sequence, on a subject filter), so nothing is consumed, acked or

@@ -31,7 +31,7 @@ class PublisherLike(Protocol):
 
 
 @dataclass
-class Services:
+class AppDependencies:
     """The app's dependencies."""
 
     tenant_store: TenantStoreLike
@@ -47,6 +47,6 @@ class Services:
                 close()
 
 
-def services() -> Services:
+def dependencies() -> AppDependencies:
     """The current app's dependencies."""
     return current_app.extensions[EXTENSION]

@@ -1,7 +1,7 @@
 """How tenant secrets are kept at rest: the only code that turns a secret into its stored form and back.
 
 Stored form: `v1:<key id>:<base64 nonce>:<base64 ciphertext>`, AES-256-GCM under the key with that id
-(gateway/secret_keys.py, from GATEWAY_SECRETS_KEYS), a random 96-bit nonce per sealing, and as
+(gateway/encryption_keys.py, from GATEWAY_ENCRYPTION_KEYS), a random 96-bit nonce per sealing, and as
 associated data the format version, the key id, the tenant id and the secret's row id. So a stored
 value copied to another row or another tenant, or altered in any way, does not unseal: it raises
 NotAuthentic instead of yielding a wrong secret.
@@ -23,7 +23,7 @@ import secrets
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from gateway.secret_keys import Keyring
+from gateway.encryption_keys import Keyring
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
@@ -41,7 +41,7 @@ class NotSealed(UnsealError):
 
 
 class UnknownKey(UnsealError):
-    """The row was sealed under a key id that GATEWAY_SECRETS_KEYS no longer (or never) lists."""
+    """The row was sealed under a key id that GATEWAY_ENCRYPTION_KEYS no longer (or never) lists."""
 
 
 class NotAuthentic(UnsealError):
@@ -107,7 +107,7 @@ def unseal(keyring: Keyring, stored: str, *, tenant_id: str, secret_id: int) -> 
         raise Malformed(f"{where} is not in the stored form {FORMAT}:<key id>:<nonce>:<ciphertext>")
     key = keyring.get(key_id)
     if key is None:
-        raise UnknownKey(f"{where} is sealed under key {key_id!r}, which GATEWAY_SECRETS_KEYS does not list "
+        raise UnknownKey(f"{where} is sealed under key {key_id!r}, which GATEWAY_ENCRYPTION_KEYS does not list "
                          f"(it lists {', '.join(keyring.key_ids)})")
     _, _, nonce_text, ciphertext_text = stored.split(":")
     try:

@@ -15,7 +15,7 @@ from nats.js.errors import NotFoundError, ServerError
 
 from common import bus
 from common.errors import NotFound
-from processor import dead_letter, dlq, messages
+from processor import dead_lettering, dead_letter_admin, messages
 from processor.messages import Identity
 
 WHEN = datetime(2025, 9, 13, 14, 30, tzinfo=timezone.utc)
@@ -23,7 +23,7 @@ WHEN = datetime(2025, 9, 13, 14, 30, tzinfo=timezone.utc)
 
 def raw(seq: int, data: bytes | None = b"payload", *, tenant: str = "t1", event_id: str = "evt_1",
         subject: str | None = None, **extra: str) -> RawStreamMsg:
-    """A dead-letter entry as processor/dead_letter.py writes it (extra: headers to add or override)."""
+    """A dead-letter entry as processor/dead_lettering.py writes it (extra: headers to add or override)."""
     headers = {
         bus.HEADER_MSG_ID: f"{event_id or 'unknown'}:{seq}",
         bus.HEADER_DEAD_REASON: "UpsertCustomer failed: INVALID_ARGUMENT (email is not a valid e-mail address)",
@@ -56,17 +56,17 @@ class FakeJetStream:
     async def get_msg(self, stream, seq=None, subject=None, direct=False, next=False):
         assert (stream, next) == (bus.DEAD_LETTER_STREAM, True)
         if not self.exists:
-            raise not_found(dlq.STREAM_NOT_FOUND)
+            raise not_found(dead_letter_admin.STREAM_NOT_FOUND)
         for number in sorted(self.dead):
             entry = self.dead[number]
             matches = entry.subject.startswith(subject[:-1]) if subject.endswith(">") else entry.subject == subject
             if number >= seq and matches:
                 return entry
-        raise not_found(dlq.NO_MESSAGE)
+        raise not_found(dead_letter_admin.NO_MESSAGE)
 
     async def stream_info(self, stream):
         if not self.exists:
-            raise not_found(dlq.STREAM_NOT_FOUND)
+            raise not_found(dead_letter_admin.STREAM_NOT_FOUND)
         return SimpleNamespace(state=SimpleNamespace(last_seq=max(self.dead, default=0)))
 
     async def publish(self, subject, payload, timeout=None, stream=None, headers=None):
@@ -85,12 +85,12 @@ class FakeJetStream:
         if self.delete_error:
             raise self.delete_error
         if self.dead.pop(seq, None) is None:
-            raise ServerError(code=500, err_code=dlq.DELETE_FAILED, description="no message found")
+            raise ServerError(code=500, err_code=dead_letter_admin.DELETE_FAILED, description="no message found")
         return True
 
 
-def entry(**kwargs) -> dlq.DeadLetter:
-    return dlq.DeadLetter.from_raw(raw(**{"seq": 5, **kwargs}))
+def entry(**kwargs) -> dead_letter_admin.DeadLetter:
+    return dead_letter_admin.DeadLetter.from_raw(raw(**{"seq": 5, **kwargs}))
 
 
 async def collect(generator) -> list:
@@ -109,16 +109,16 @@ def test_replay_id_is_per_dead_letter_entry_and_never_the_event_id():
 
 
 def test_replay_headers_carry_the_ids_and_count_the_replays():
-    assert dlq.replay_headers(entry(event_id="evt_1")) == {
+    assert dead_letter_admin.replay_headers(entry(event_id="evt_1")) == {
         bus.HEADER_MSG_ID: "evt_1:replay:5", bus.HEADER_EVENT_ID: "evt_1", bus.HEADER_TENANT_ID: "t1",
         bus.HEADER_REPLAYS: "1",
     }
-    again = dlq.replay_headers(entry(event_id="evt_1", **{bus.HEADER_REPLAYS: "2"}))
+    again = dead_letter_admin.replay_headers(entry(event_id="evt_1", **{bus.HEADER_REPLAYS: "2"}))
     assert again[bus.HEADER_REPLAYS] == "3"
 
 
 def test_replay_headers_of_an_unreadable_message_name_no_event():
-    headers = dlq.replay_headers(entry(event_id=""))
+    headers = dead_letter_admin.replay_headers(entry(event_id=""))
     assert headers == {bus.HEADER_MSG_ID: "unknown:replay:5", bus.HEADER_TENANT_ID: "t1", bus.HEADER_REPLAYS: "1"}
 
 
@@ -137,7 +137,7 @@ def test_a_replay_id_is_not_taken_for_an_event_id_by_the_processor():
 def test_a_dead_letter_copy_keeps_a_valid_replay_count(value, kept):
     msg = SimpleNamespace(subject="webhooks.inbound.t1", headers={bus.HEADER_REPLAYS: value} if value else None,
                           metadata=SimpleNamespace(sequence=SimpleNamespace(stream=9)))
-    headers = dead_letter.headers_for(msg, Identity("evt_1", "t1"), "reason", 1)
+    headers = dead_lettering.headers_for(msg, Identity("evt_1", "t1"), "reason", 1)
     assert headers.get(bus.HEADER_REPLAYS, "") == kept
     assert headers[bus.HEADER_MSG_ID] == "evt_1:9"
 
@@ -157,26 +157,26 @@ def test_an_entry_is_read_from_its_headers():
 
 
 def test_an_entry_with_missing_or_malformed_headers_still_reads():
-    bare = dlq.DeadLetter.from_raw(RawStreamMsg(subject="webhooks.dead.t2", seq=4, data=None, headers=None))
+    bare = dead_letter_admin.DeadLetter.from_raw(RawStreamMsg(subject="webhooks.dead.t2", seq=4, data=None, headers=None))
     assert (bare.event_id, bare.tenant_id, bare.reason, bare.deliveries, bare.replays, bare.data) == (
         "", "t2", "", None, 0, b"")
-    unknown = dlq.DeadLetter.from_raw(RawStreamMsg(subject="webhooks.dead.unknown", seq=4, headers={
+    unknown = dead_letter_admin.DeadLetter.from_raw(RawStreamMsg(subject="webhooks.dead.unknown", seq=4, headers={
         bus.HEADER_DEAD_DELIVERIES: "many", bus.HEADER_REPLAYS: "2"}))
     assert (unknown.tenant_id, unknown.deliveries, unknown.replayed) == ("", None, True)
 
 
 def test_entries_are_read_in_order_across_deleted_sequences_and_by_tenant():
     js = FakeJetStream(raw(1, tenant="t1"), raw(3, tenant="t2"), raw(4, tenant="t1"), raw(9, tenant="t1"))
-    assert [e.sequence for e in asyncio.run(collect(dlq.entries(js)))] == [1, 3, 4, 9]
-    assert [e.sequence for e in asyncio.run(collect(dlq.entries(js, tenant_id="t1")))] == [1, 4, 9]
-    assert [e.sequence for e in asyncio.run(collect(dlq.entries(js, up_to=4)))] == [1, 3, 4]
+    assert [e.sequence for e in asyncio.run(collect(dead_letter_admin.entries(js)))] == [1, 3, 4, 9]
+    assert [e.sequence for e in asyncio.run(collect(dead_letter_admin.entries(js, tenant_id="t1")))] == [1, 4, 9]
+    assert [e.sequence for e in asyncio.run(collect(dead_letter_admin.entries(js, up_to=4)))] == [1, 3, 4]
     assert js.log == [], "reading changes nothing"
 
 
 def test_no_dead_letter_stream_yet_means_no_entries():
     js = FakeJetStream(exists=False)
-    assert asyncio.run(collect(dlq.entries(js))) == []
-    assert asyncio.run(dlq.last_sequence(js)) == 0
+    assert asyncio.run(collect(dead_letter_admin.entries(js))) == []
+    assert asyncio.run(dead_letter_admin.last_sequence(js)) == 0
 
 
 # --- replaying ----------------------------------------------------------------------------------
@@ -184,7 +184,7 @@ def test_no_dead_letter_stream_yet_means_no_entries():
 
 def test_replay_publishes_the_original_bytes_then_deletes_the_entry():
     js = FakeJetStream(raw(5, b"\x00original bytes"))
-    done = asyncio.run(dlq.replay_entry(js, dlq.DeadLetter.from_raw(js.dead[5]), timeout=2))
+    done = asyncio.run(dead_letter_admin.replay_entry(js, dead_letter_admin.DeadLetter.from_raw(js.dead[5]), timeout=2))
     assert js.log == [("publish", "evt_1:replay:5"), ("delete", 5)]
     [published] = js.published
     assert published == {"subject": "webhooks.inbound.t1", "data": b"\x00original bytes", "stream": bus.STREAM,
@@ -197,55 +197,55 @@ def test_replay_publishes_the_original_bytes_then_deletes_the_entry():
 
 def test_a_replay_that_failed_before_the_delete_is_stored_once_when_repeated():
     js = FakeJetStream(raw(5))
-    stored = dlq.DeadLetter.from_raw(js.dead[5])
+    stored = dead_letter_admin.DeadLetter.from_raw(js.dead[5])
     js.delete_error = nats.errors.TimeoutError()
     with pytest.raises(nats.errors.TimeoutError):
-        asyncio.run(dlq.replay_entry(js, stored, timeout=2))
+        asyncio.run(dead_letter_admin.replay_entry(js, stored, timeout=2))
     assert 5 in js.dead, "still listed"
 
     js.delete_error = None
-    again = asyncio.run(dlq.replay_entry(js, stored, timeout=2))
+    again = asyncio.run(dead_letter_admin.replay_entry(js, stored, timeout=2))
     assert again.duplicate is True and again.work_sequence == 1
     assert len(js.published) == 1 and js.dead == {}
 
 
 def test_an_entry_deleted_meanwhile_counts_as_replayed():
     js = FakeJetStream(raw(5))
-    stored = dlq.DeadLetter.from_raw(js.dead.pop(5))  # another operator's replay removed it
-    done = asyncio.run(dlq.replay_entry(js, stored, timeout=2))
+    stored = dead_letter_admin.DeadLetter.from_raw(js.dead.pop(5))  # another operator's replay removed it
+    done = asyncio.run(dead_letter_admin.replay_entry(js, stored, timeout=2))
     assert done.msg_id == "evt_1:replay:5" and js.log == [("publish", "evt_1:replay:5"), ("delete", 5)]
 
     js.delete_error = ServerError(code=500, err_code=10071, description="wrong last sequence")
     with pytest.raises(ServerError):
-        asyncio.run(dlq.replay_entry(js, stored, timeout=2))
+        asyncio.run(dead_letter_admin.replay_entry(js, stored, timeout=2))
 
 
 def test_a_failed_publish_deletes_nothing():
     js = FakeJetStream(raw(5))
     js.publish_error = nats.errors.TimeoutError()
     with pytest.raises(nats.errors.TimeoutError):
-        asyncio.run(dlq.replay_entry(js, dlq.DeadLetter.from_raw(js.dead[5]), timeout=2))
+        asyncio.run(dead_letter_admin.replay_entry(js, dead_letter_admin.DeadLetter.from_raw(js.dead[5]), timeout=2))
     assert js.log == [("publish", "evt_1:replay:5")] and 5 in js.dead
 
 
 @pytest.mark.parametrize("subject", ["", "webhooks.dead.t1", "webhooks.inbound.a.b", "webhooks.inbound.>", "other.t1"])
 def test_an_entry_is_only_replayed_to_a_work_subject(subject):
-    with pytest.raises(dlq.ReplayRefused):
-        dlq.replay_subject(dataclasses.replace(entry(), original_subject=subject))
-    assert dlq.replay_subject(entry()) == "webhooks.inbound.t1"
+    with pytest.raises(dead_letter_admin.ReplayRefused):
+        dead_letter_admin.replay_subject(dataclasses.replace(entry(), original_subject=subject))
+    assert dead_letter_admin.replay_subject(entry()) == "webhooks.inbound.t1"
 
 
 def test_replay_all_skips_a_refused_entry_and_stops_on_a_nats_failure():
     js = FakeJetStream(raw(1, event_id="evt_a"), raw(2, event_id="evt_b", **{bus.HEADER_DEAD_SUBJECT: "x.y"}),
                        raw(3, event_id="evt_c"))
-    report = asyncio.run(dlq.replay_all(js, dlq.entries(js), timeout=2))
+    report = asyncio.run(dead_letter_admin.replay_all(js, dead_letter_admin.entries(js), timeout=2))
     assert [r.entry.event_id for r in report.replayed] == ["evt_a", "evt_c"]
     assert [(r.entry.sequence, r.entry.event_id) for r in report.refused] == [(2, "evt_b")]
     assert report.error is None and set(js.dead) == {2}
 
     js = FakeJetStream(raw(1, event_id="evt_a"), raw(2, event_id="evt_b"))
     js.publish_error = nats.errors.TimeoutError()
-    report = asyncio.run(dlq.replay_all(js, dlq.entries(js), timeout=2))
+    report = asyncio.run(dead_letter_admin.replay_all(js, dead_letter_admin.entries(js), timeout=2))
     assert report.replayed == [] and "stopped at dead letter 1" in report.error
     assert set(js.dead) == {1, 2} and len(js.log) == 1, "the run stops at the first failure"
 
@@ -253,8 +253,8 @@ def test_replay_all_skips_a_refused_entry_and_stops_on_a_nats_failure():
 def test_unknown_event_ids_are_not_found_and_nothing_is_replayed():
     js = FakeJetStream(raw(1, event_id="evt_a"), raw(2, event_id="evt_b"))
     with pytest.raises(NotFound, match="no dead letter for events evt_x, evt_y"):
-        asyncio.run(dlq.find(js, ["evt_a", "evt_x", "evt_y"]))
+        asyncio.run(dead_letter_admin.find(js, ["evt_a", "evt_x", "evt_y"]))
     with pytest.raises(NotFound, match="of tenant t2 for event evt_a"):
-        asyncio.run(dlq.find(js, ["evt_a"], tenant_id="t2"))
-    assert [e.sequence for e in asyncio.run(dlq.find(js, ["evt_b", "evt_b"]))] == [2]
+        asyncio.run(dead_letter_admin.find(js, ["evt_a"], tenant_id="t2"))
+    assert [e.sequence for e in asyncio.run(dead_letter_admin.find(js, ["evt_b", "evt_b"]))] == [2]
     assert js.log == []

@@ -3,7 +3,7 @@ replay it.
 
 The original bytes are kept unchanged; headers say why, where it came from and how often it was
 delivered. Nats-Msg-Id = "<event id>:<stream sequence>", so a dead-letter publish repeated after a crash
-(or after a failed outcome write) is stored once. A message that was itself a replay (processor/dlq.py)
+(or after a failed outcome write) is stored once. A message that was itself a replay (processor/dead_letter_admin.py)
 keeps its replay count, so the new entry shows it came back.
 """
 

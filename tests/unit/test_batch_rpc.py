@@ -1,4 +1,4 @@
-"""common.batches: `rounds` (a batch split so that no statement sees one key twice, order kept), and
+"""common.batch_rpc: `rounds` (a batch split so that no statement sees one key twice, order kept), and
 `screen` / `single` (per-item refusals, the size limit)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from common.batches import rounds, screen, single
+from common.batch_rpc import rounds, screen, single
 from common.errors import InvalidArgument, NotFound
 
 
