@@ -28,11 +28,8 @@ proto: $(VENV)/.installed ## Regenerate the Python code from protos/
 lint: $(VENV)/.installed ## Lint the protos with buf
 	$(BIN)/buf lint protos
 
-migrate: $(VENV)/.installed ## Apply the services' migrations to the databases in the environment
-	$(BIN)/python -m customer_service migrate
-	$(BIN)/python -m identifier_service migrate
-	$(BIN)/python -m gateway migrate
-	$(BIN)/python -m processor migrate
+migrate: $(VENV)/.installed ## Apply every process's migrations to the databases in the environment
+	$(BIN)/autentikapp migrate
 
 run: $(VENV)/.installed ## Run the whole system locally (own NATS and Postgres unless URLs are set)
 	$(BIN)/python -m devstack run

@@ -50,7 +50,7 @@ from autentikapp.v1 import identifier_pb2, identifier_pb2_grpc
 from bench import baseline_db, loadgen
 from bench.memory import PeakMemory
 from bench.workload import CODES_PER_SALE, Sale, events, http_request, sales
-from common import bus
+from common import bus, work_message
 from devstack import system
 from devstack.ports import free_port
 from devstack.postgres import ensure_database
@@ -202,12 +202,12 @@ class Bench:
         try:
             n, started = 0, time.perf_counter()
             while time.perf_counter() - started < seconds:
-                await js.publish("benchraw.x", sample, headers={bus.HEADER_MSG_ID: f"s{n}"})
+                await js.publish("benchraw.x", sample, headers={work_message.HEADER_MSG_ID: f"s{n}"})
                 n += 1
             out["sequential_per_s"] = round(n / (time.perf_counter() - started), 1)
             n, started = 0, time.perf_counter()
             while time.perf_counter() - started < seconds:
-                await asyncio.gather(*(js.publish("benchraw.x", sample, headers={bus.HEADER_MSG_ID: f"p{n + i}"})
+                await asyncio.gather(*(js.publish("benchraw.x", sample, headers={work_message.HEADER_MSG_ID: f"p{n + i}"})
                                        for i in range(256)))
                 n += 256
             out["pipelined_per_s"] = round(n / (time.perf_counter() - started), 1)
@@ -239,9 +239,7 @@ class Bench:
         try:
             for i in range(0, len(evs), 256):
                 await asyncio.gather(*(js.publish(bus.subject_for(e.tenant_id), e.SerializeToString(),
-                                                  headers={bus.HEADER_MSG_ID: e.event_id,
-                                                           bus.HEADER_EVENT_ID: e.event_id,
-                                                           bus.HEADER_TENANT_ID: e.tenant_id})
+                                                  headers=work_message.headers(e.event_id, e.tenant_id))
                                        for e in evs[i:i + 256]))
         finally:
             await nc.close()

@@ -1,4 +1,5 @@
-"""The bus contract: JetStream stream, subjects, consumer and headers, and their idempotent set-up.
+"""The bus contract: JetStream streams, subjects and consumer, their idempotent set-up, and the NATS
+connection every process opens. The messages' formats: common/work_message.py, common/dead_letter_message.py.
 
 Whichever process starts first (gateway or processor) creates the stream and the durable consumer;
 the others find them. `ensure_*` is safe to call concurrently and on every start: an existing stream
@@ -8,6 +9,7 @@ is updated to the configured settings, an existing consumer is left as it is whe
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import nats
@@ -16,7 +18,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, DiscardPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
-from common.config import env_float, env_int, nats_url
+from common.config import env_float, env_int, nats_url, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -25,19 +27,6 @@ SUBJECT_PREFIX = "webhooks.inbound"
 DEAD_LETTER_STREAM = "WEBHOOKS_DEAD"
 DEAD_LETTER_PREFIX = "webhooks.dead"
 CONSUMER = "processor"
-
-# Headers every event message carries, so logs can follow a sale without decoding the body.
-HEADER_MSG_ID = "Nats-Msg-Id"
-HEADER_EVENT_ID = "Autentikapp-Event-Id"
-HEADER_TENANT_ID = "Autentikapp-Tenant-Id"
-# Dead-letter headers: why, and where the message came from.
-HEADER_DEAD_REASON = "Autentikapp-Dead-Reason"
-HEADER_DEAD_SUBJECT = "Autentikapp-Original-Subject"
-HEADER_DEAD_DELIVERIES = "Autentikapp-Deliveries"
-# How often the message was replayed from the dead-letter stream (absent: never); a dead-letter copy
-# keeps it, so an entry that came back after a replay says so.
-HEADER_REPLAYS = "Autentikapp-Replays"
-REPLAY_ID_MARK = ":replay:"
 
 
 def subject_for(tenant_id: str) -> str:
@@ -48,20 +37,6 @@ def subject_for(tenant_id: str) -> str:
 def dead_letter_subject_for(tenant_id: str) -> str:
     """The dead-letter subject of a tenant's events ("unknown" when the message could not be read)."""
     return f"{DEAD_LETTER_PREFIX}.{tenant_id or 'unknown'}"
-
-
-def replay_msg_id(event_id: str, dead_letter_sequence: int) -> str:
-    """The Nats-Msg-Id of a dead letter's replay: "<event id>:replay:<dead-letter sequence>".
-
-    Not the event id: the original is still inside the work stream's duplicate window and would be
-    dropped. One id per dead-letter entry, so replaying the same entry twice is stored once.
-    """
-    return f"{event_id or 'unknown'}{REPLAY_ID_MARK}{dead_letter_sequence}"
-
-
-def is_replay_msg_id(msg_id: str) -> bool:
-    """True for a Nats-Msg-Id made by replay_msg_id (it names a replay, not an event)."""
-    return REPLAY_ID_MARK in msg_id
 
 
 @dataclass(frozen=True)
@@ -75,8 +50,14 @@ class BusSettings:
     max_deliver: int
     ack_wait_seconds: float
 
+    @property
+    def url_for_logs(self) -> str:
+        """NATS_URL with any password replaced, server by server (it may list several)."""
+        return ",".join(redact_url(server.strip()) for server in self.url.split(","))
+
     @classmethod
     def from_env(cls) -> "BusSettings":
+        """Read and check the bus variables (NATS_URL, BUS_*)."""
         return cls(
             url=nats_url(),
             # Hours: a sender retrying a sale within this window gets `duplicate: true` from JetStream.
@@ -178,3 +159,49 @@ async def connect(settings: BusSettings, name: str, **options) -> Client:
         allow_reconnect=True,
     )
     return await nats.connect(**{**defaults, **options})
+
+
+def describe(exc: BaseException) -> str:
+    """A short, secret-free description of a nats-py failure for logs and error messages."""
+    text = " ".join(str(exc).split())[:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class ConnectionLog:
+    """The connection callbacks of a process that stays connected (gateway, processor), logged one way:
+    each distinct error once until the connection is back (not on every reconnect attempt), a lost
+    connection with what it means for this process, no warning for the process's own close, and an
+    optional hook after a reconnect (it must not block: callbacks run on the client's loop)."""
+
+    def __init__(self, logger: logging.Logger, *, while_down: str,
+                 after_reconnect: Callable[[], None] | None = None) -> None:
+        """`while_down` completes "NATS disconnected; ...": what callers see until the connection is back."""
+        self.closing = False  # set before closing the connection on purpose
+        self._log = logger
+        self._while_down = while_down
+        self._after_reconnect = after_reconnect
+        self._last_error = ""
+
+    async def error_cb(self, exc: Exception) -> None:
+        """Log a connection error once, not on every reconnect attempt."""
+        text = describe(exc)
+        if text != self._last_error:
+            self._last_error = text
+            self._log.warning("NATS: %s", text)
+
+    async def disconnected_cb(self) -> None:
+        """Warn about a lost connection (nats-py reconnects by itself)."""
+        if not self.closing:
+            self._log.warning("NATS disconnected; %s", self._while_down)
+
+    async def reconnected_cb(self) -> None:
+        """Say the connection is back, let the next error be logged again, run the hook."""
+        self._last_error = ""
+        self._log.info("NATS reconnected")
+        if self._after_reconnect is not None:
+            self._after_reconnect()
+
+    def options(self) -> dict[str, Callable[..., Awaitable[None]]]:
+        """The callbacks as nats.connect options."""
+        return {"error_cb": self.error_cb, "disconnected_cb": self.disconnected_cb,
+                "reconnected_cb": self.reconnected_cb}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -136,32 +137,71 @@ def metrics_port(process: str) -> int:
     return env_int("METRICS_PORT", METRICS_DEFAULT_PORTS[process], minimum=0, maximum=65535)
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+
+
+def log_level() -> str:
+    """LOG_LEVEL, upper-cased and checked: a typo must not silently mean "log nothing"."""
+    value = env_str("LOG_LEVEL", "INFO").upper()
+    if value not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}, got {value!r}")
+    return value
+
+
+def log_format() -> str:
+    """LOG_FORMAT, lower-cased and checked: text (one line per record) or json (one object per line)."""
+    value = env_str("LOG_FORMAT", "text").lower()
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT: expected one of {', '.join(LOG_FORMATS)}, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
-class ServiceSettings:
-    """What a gRPC service process needs to run."""
+class ProcessSettings:
+    """What every process reads the same way, whatever it does: its database, how it logs, where it
+    serves metrics, how long it drains at shutdown, whether it migrates at start, which address it binds.
+
+    Each process's settings extend this class; `common_from_env` reads these fields once, here."""
 
     database_url: str
+    log_level: str
+    log_format: str
+    metrics_port: int
+    grace_seconds: float
+    migrate_on_start: bool
     bind_host: str
+
+    @staticmethod
+    def common_from_env(process: str, database_var: str) -> dict[str, Any]:
+        """The shared fields for `process` (a key of METRICS_DEFAULT_PORTS), its database URL from
+        `database_var` (else DATABASE_URL); as keyword arguments for the subclass's constructor."""
+        return dict(
+            database_url=database_url(database_var),
+            log_level=log_level(),
+            log_format=log_format(),
+            metrics_port=metrics_port(process),
+            grace_seconds=env_float("SHUTDOWN_GRACE_SECONDS", 10.0),
+            migrate_on_start=env_bool("MIGRATE_ON_START", True),
+            bind_host=env_str("BIND_HOST", "0.0.0.0"),
+        )
+
+
+@dataclass(frozen=True)
+class ServiceSettings(ProcessSettings):
+    """What a gRPC service process needs besides the shared settings: its port and pool."""
+
     port: int
     pool_min: int
     pool_max: int
-    migrate_on_start: bool
-    grace_seconds: float
-    log_level: str
-    metrics_port: int
 
     @classmethod
     def from_env(cls, prefix: str, default_port: int) -> "ServiceSettings":
         """Read e.g. CUSTOMER_SERVICE_DATABASE_URL, CUSTOMER_SERVICE_PORT and the shared settings."""
         pool_min = env_int(f"{prefix}_POOL_MIN", 2, minimum=1)
         return cls(
-            database_url=database_url(f"{prefix}_DATABASE_URL"),
-            bind_host=env_str("BIND_HOST", "0.0.0.0"),
+            **ProcessSettings.common_from_env(prefix.lower(), f"{prefix}_DATABASE_URL"),
             port=env_int(f"{prefix}_PORT", default_port, minimum=0, maximum=65535),
             pool_min=pool_min,
             pool_max=env_int(f"{prefix}_POOL_MAX", 10, minimum=pool_min),
-            migrate_on_start=env_bool("MIGRATE_ON_START", True),
-            grace_seconds=env_float("SHUTDOWN_GRACE_SECONDS", 10.0),
-            log_level=env_str("LOG_LEVEL", "INFO").upper(),
-            metrics_port=metrics_port(prefix.lower()),
         )

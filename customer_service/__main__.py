@@ -1,10 +1,9 @@
-"""`python -m customer_service [serve|migrate]`."""
+"""`python -m customer_service [serve|migrate]` (common.entrypoint)."""
 
 import sys
 
-from common.config import CUSTOMER_SERVICE_DEFAULT_PORT
 from common.entrypoint import main
-from customer_service.server import MIGRATIONS, registrations
+from customer_service.process import PROCESS
 
 if __name__ == "__main__":
-    sys.exit(main("customer_service", "CUSTOMER_SERVICE", CUSTOMER_SERVICE_DEFAULT_PORT, MIGRATIONS, registrations))
+    sys.exit(main(PROCESS))

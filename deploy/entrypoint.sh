@@ -2,14 +2,14 @@
 # The image's entrypoint: the first argument picks the role, the rest go to that role's command.
 #
 #   gateway             python -m gateway serve            (gunicorn; HTTP on GATEWAY_PORT, 8080)
-#   processor           python -m processor run            (JetStream consumer; no port)
+#   processor           python -m processor serve          (JetStream consumer; no port)
 #   customer-service    python -m customer_service serve   (gRPC on CUSTOMER_SERVICE_PORT, 50051)
 #   identifier-service  python -m identifier_service serve (gRPC on IDENTIFIER_SERVICE_PORT, 50052)
-#   migrate             every service's migrations, in the order `make migrate` runs them, then exit
+#   migrate             autentikapp migrate                (every process's migrations, then exit)
 #   cli                 autentikapp ARGS...                (the operator's CLI)
 #
 # Long-running roles are exec'd, so the process gets the container's signals (SIGTERM = drain, stop).
-# Configuration is the environment only: see docs/operations.md and README "Configuration".
+# Configuration is the environment only: see docs/operations.md and docs/configuration.md.
 set -eu
 
 usage() {
@@ -29,7 +29,7 @@ case "$role" in
         exec python -m gateway serve "$@"
         ;;
     processor)
-        exec python -m processor run "$@"
+        exec python -m processor serve "$@"
         ;;
     customer-service)
         exec python -m customer_service serve "$@"
@@ -42,13 +42,10 @@ case "$role" in
             echo "entrypoint: migrate takes no arguments" >&2
             exit 2
         fi
-        # Each needs its own database URL (CUSTOMER_SERVICE_DATABASE_URL, IDENTIFIER_SERVICE_DATABASE_URL,
+        # Each process's own database URL (CUSTOMER_SERVICE_DATABASE_URL, IDENTIFIER_SERVICE_DATABASE_URL,
         # GATEWAY_DATABASE_URL, PROCESSOR_DATABASE_URL); the gateway's step also needs GATEWAY_ENCRYPTION_KEYS
         # (it seals secret rows still in plain text). Migrations are advisory-locked and checksummed.
-        python -m customer_service migrate
-        python -m identifier_service migrate
-        python -m gateway migrate
-        python -m processor migrate
+        exec autentikapp migrate
         ;;
     cli)
         exec autentikapp "$@"

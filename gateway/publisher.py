@@ -54,18 +54,12 @@ class PublishError(Exception):
     """JetStream did not durably accept the message (not connected, no ack in time, or an error answer)."""
 
 
-def _describe(exc: BaseException) -> str:
-    """A short, secret-free description of a nats-py failure for logs and PublishError."""
-    text = " ".join(str(exc).split())[:200]
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def _api_error(error: object) -> str:
     """The description of a JetStream error answer, as nats-py raises it (e.g. BadRequestError: ... 10060)."""
     try:
         APIError.from_error(error)  # raises the matching APIError subclass
     except Exception as exc:  # noqa: BLE001 - also a malformed error member (TypeError, KeyError)
-        return _describe(exc)
+        return bus.describe(exc)
     return "JetStream answered an error"
 
 
@@ -110,7 +104,10 @@ class Publisher:
         self._js: JetStreamContext | None = None
         self._connecting: concurrent.futures.Future | None = None
         self._closed = False
-        self._last_error = ""
+        self._connection_log = bus.ConnectionLog(
+            log, while_down="webhooks are answered 503 until it is back",
+            # a reconnect may reach a new, empty server: re-create the stream (in the background)
+            after_reconnect=lambda: self._keep(asyncio.ensure_future(self._ensure_streams_if_missing())))
         self._background: set[asyncio.Task] = set()
         # The hand-off: request threads append; the loop takes the whole queue per wake-up.
         self._queue: deque[_Publication] = deque()
@@ -156,6 +153,7 @@ class Publisher:
             if self._closed:
                 return
             self._closed = True
+            self._connection_log.closing = True
         atexit.unregister(self.close)
         loop, thread = self._loop, self._thread
         if loop is None or thread is None or os.getpid() != self._pid:
@@ -165,7 +163,7 @@ class Publisher:
         try:
             asyncio.run_coroutine_threadsafe(self._close_connection(), loop).result(timeout)
         except Exception as exc:  # noqa: BLE001 - closing is best effort, the process is exiting
-            log.warning("closing the NATS connection failed: %s", _describe(exc))
+            log.warning("closing the NATS connection failed: %s", bus.describe(exc))
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout)
 
@@ -222,9 +220,7 @@ class Publisher:
             self._settings,
             self._name,
             pending_size=0,  # no reconnect buffer: publishes fail fast while disconnected
-            error_cb=self._on_error,
-            disconnected_cb=self._on_disconnected,
-            reconnected_cb=self._on_reconnected,
+            **self._connection_log.options(),
         )
         self._js = nc.jetstream()
         self._reply_prefix = nc.new_inbox() + "."
@@ -239,7 +235,7 @@ class Publisher:
             await bus.ensure_streams(self._js, self._settings)
             return True
         except Exception as exc:  # noqa: BLE001 - retried on reconnect and when a publish finds no stream
-            log.warning("could not create the JetStream streams yet: %s", _describe(exc))
+            log.warning("could not create the JetStream streams yet: %s", bus.describe(exc))
             return False
 
     async def _ensure_streams_if_missing(self) -> None:
@@ -248,7 +244,7 @@ class Publisher:
             if not await bus.stream_exists(self._js):
                 await self._ensure_streams()
         except Exception as exc:  # noqa: BLE001 - the next publish tries again
-            log.warning("could not check the JetStream stream after reconnecting: %s", _describe(exc))
+            log.warning("could not check the JetStream stream after reconnecting: %s", bus.describe(exc))
 
     def _take_queue(self) -> None:
         """The wake-up callback: take everything queued so far and send it in one task."""
@@ -272,7 +268,7 @@ class Publisher:
                 await self._nc.publish(item.subject, item.data, reply=item.reply, headers=item.headers)
             except Exception as exc:  # noqa: BLE001 - not connected, connection closing, ...: the thread gets 503
                 self._awaiting.pop(item.reply, None)
-                self._finish(item, error=_describe(exc))
+                self._finish(item, error=bus.describe(exc))
 
     async def _on_reply(self, msg: Msg) -> None:
         """JetStream's answer to one publish (as nats-py's js.publish reads it): a PubAck settles it, an
@@ -321,7 +317,7 @@ class Publisher:
         except asyncio.TimeoutError:  # nats.errors.TimeoutError is one too
             self._finish(item, error="JetStream did not acknowledge in time (after re-creating the stream)")
         except Exception as exc:  # noqa: BLE001 - any nats-py failure (too many requests, no responders, ...)
-            self._finish(item, error=_describe(exc))
+            self._finish(item, error=bus.describe(exc))
         else:
             self._finish(item, duplicate=bool(ack.duplicate))
 
@@ -335,21 +331,3 @@ class Publisher:
         nc = self._nc
         if nc is not None and not nc.is_closed:
             await nc.close()
-
-    async def _on_error(self, exc: Exception) -> None:
-        """Log connection errors once per distinct error, not on every reconnect attempt."""
-        text = _describe(exc)
-        if text != self._last_error:
-            self._last_error = text
-            log.warning("NATS: %s", text)
-
-    async def _on_disconnected(self) -> None:
-        """Say so: publishes now answer 503 until the connection is back."""
-        if not self._closed:
-            log.warning("disconnected from NATS; webhooks are answered 503 until it is back")
-
-    async def _on_reconnected(self) -> None:
-        """Back: re-create the stream if the server lost it (not awaited here: callbacks must not block)."""
-        self._last_error = ""
-        log.info("reconnected to NATS")
-        self._keep(asyncio.ensure_future(self._ensure_streams_if_missing()))

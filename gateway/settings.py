@@ -6,8 +6,7 @@ import os
 from dataclasses import dataclass
 
 from common.bus import BusSettings
-from common.config import (GATEWAY_DEFAULT_PORT, database_url, env_bool, env_float, env_int, env_str, http_url,
-                           metrics_port)
+from common.config import GATEWAY_DEFAULT_PORT, ProcessSettings, database_url, env_float, env_int, http_url
 
 DEFAULT_MAX_BODY_BYTES = 512 * 1024
 # Per tenant and per gunicorn worker process (see gateway/rate_limit.py); 0 per second disables it.
@@ -27,11 +26,9 @@ def public_base_url() -> str:
 
 
 @dataclass(frozen=True)
-class GatewaySettings:
-    """Everything the gateway process needs; read once per process."""
+class GatewaySettings(ProcessSettings):
+    """Everything the gateway process needs besides the shared settings; read once per process."""
 
-    database_url: str
-    bind_host: str
     port: int
     workers: int
     threads: int
@@ -43,11 +40,6 @@ class GatewaySettings:
     rate_limit_burst: int
     pool_min: int
     pool_max: int
-    migrate_on_start: bool
-    grace_seconds: float
-    log_level: str
-    log_format: str
-    metrics_port: int
     bus: BusSettings
 
     @classmethod
@@ -55,8 +47,7 @@ class GatewaySettings:
         """Read and check every gateway variable; raise ConfigError naming the first bad one."""
         pool_min = env_int("GATEWAY_POOL_MIN", 1, minimum=1)
         return cls(
-            database_url=gateway_database_url(),
-            bind_host=env_str("BIND_HOST", "0.0.0.0"),
+            **ProcessSettings.common_from_env("gateway", "GATEWAY_DATABASE_URL"),
             port=env_int("GATEWAY_PORT", GATEWAY_DEFAULT_PORT, minimum=0, maximum=65535),
             workers=env_int("GATEWAY_WORKERS", os.cpu_count() or 1, minimum=1, maximum=256),
             threads=env_int("GATEWAY_THREADS", 8, minimum=1, maximum=1024),
@@ -70,10 +61,5 @@ class GatewaySettings:
                                      maximum=1_000_000),
             pool_min=pool_min,
             pool_max=env_int("GATEWAY_POOL_MAX", 4, minimum=pool_min),
-            migrate_on_start=env_bool("MIGRATE_ON_START", True),
-            grace_seconds=env_float("SHUTDOWN_GRACE_SECONDS", 10.0),
-            log_level=env_str("LOG_LEVEL", "INFO").upper(),
-            log_format=env_str("LOG_FORMAT", "text").lower(),
-            metrics_port=metrics_port("gateway"),
             bus=BusSettings.from_env(),
         )

@@ -17,7 +17,7 @@ from flask import Blueprint, Request, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from autentikapp.v1 import events_pb2
-from common import bus, ids, timestamps
+from common import bus, ids, timestamps, work_message
 from common.errors import Unavailable
 from gateway import json_body, metrics, payload, problems, signature
 from gateway.problems import Problem
@@ -136,11 +136,7 @@ def validate(document: Any, received_at: datetime) -> events_pb2.Sale:
 def publish(event: events_pb2.WebhookEvent) -> bool:
     """Publish durably (PubAck); 503 + Retry-After when JetStream does not accept it in time. The wait
     is observed in metrics.PUBLISH_SECONDS either way."""
-    headers = {
-        bus.HEADER_MSG_ID: event.event_id,
-        bus.HEADER_EVENT_ID: event.event_id,
-        bus.HEADER_TENANT_ID: event.tenant_id,
-    }
+    headers = work_message.headers(event.event_id, event.tenant_id)
     data = event.SerializeToString()
     started = time.perf_counter()
     try:

@@ -1,10 +1,9 @@
-"""`python -m identifier_service [serve|migrate]`."""
+"""`python -m identifier_service [serve|migrate]` (common.entrypoint)."""
 
 import sys
 
-from common.config import IDENTIFIER_SERVICE_DEFAULT_PORT
 from common.entrypoint import main
-from identifier_service.server import MIGRATIONS, registrations
+from identifier_service.process import PROCESS
 
 if __name__ == "__main__":
-    sys.exit(main("identifier_service", "IDENTIFIER_SERVICE", IDENTIFIER_SERVICE_DEFAULT_PORT, MIGRATIONS, registrations))
+    sys.exit(main(PROCESS))

@@ -1,8 +1,9 @@
-"""`python -m processor [run|migrate]`."""
+"""`python -m processor [serve|migrate]` (common.entrypoint)."""
 
 import sys
 
-from processor.main import main
+from common.entrypoint import main
+from processor.process import PROCESS
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(PROCESS))

@@ -9,7 +9,7 @@ deleted, and no consumer, durable or ephemeral, is created.
 Replaying one entry, in this order:
 1. publish its original bytes to its original subject (`webhooks.inbound.<tenant>`, stream WEBHOOKS) with
    the event and tenant id headers, `Autentikapp-Replays` = its earlier replays + 1, and Nats-Msg-Id =
-   `<event id>:replay:<dead-letter sequence>` (bus.replay_msg_id; not the event id, which is still inside
+   `<event id>:replay:<dead-letter sequence>` (common.work_message.replay_msg_id; not the event id, which is still inside
    WEBHOOKS' duplicate window and would be dropped as a duplicate);
 2. wait for JetStream's PubAck;
 3. delete the entry from WEBHOOKS_DEAD: a replayed entry is gone, there is no mark to keep in sync.
@@ -24,19 +24,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import nats.errors
 from nats.js import JetStreamContext
-from nats.js.api import RawStreamMsg
 from nats.js.errors import APIError, NotFoundError
 
-from common import bus, ids
-from common.config import redact_url
+from common import bus, ids, work_message
+from common.dead_letter_message import DeadLetter
 from common.errors import NotFound, Unavailable
 
 # JetStream API error codes this module expects.
@@ -46,78 +43,9 @@ DELETE_FAILED = 10057  # the entry to delete is gone already (e.g. a concurrent 
 
 ALL_SUBJECTS = f"{bus.DEAD_LETTER_PREFIX}.>"
 CLIENT_NAME = "autentikapp-dlq"
-_COUNT = re.compile(r"[0-9]{1,9}")
 
 # What a NATS failure looks like while connected: connection lost, request timed out, JetStream refused.
 NatsFailure = (nats.errors.Error, OSError, asyncio.TimeoutError)
-
-
-def _count(text: str) -> int | None:
-    """A non-negative integer header, or None when absent or malformed."""
-    return int(text) if _COUNT.fullmatch(text) else None
-
-
-def _tenant_of_subject(subject: str) -> str:
-    """The tenant of a dead-letter subject (`webhooks.dead.<tenant>`; "unknown" means none)."""
-    prefix = bus.DEAD_LETTER_PREFIX + "."
-    tenant_id = subject[len(prefix):] if subject.startswith(prefix) else ""
-    return tenant_id if tenant_id != "unknown" and ids.is_tenant_id(tenant_id) else ""
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """One entry of the dead-letter stream: the original message and why it was given up on."""
-
-    sequence: int  # in WEBHOOKS_DEAD
-    event_id: str  # "" when the message could not be read
-    tenant_id: str
-    reason: str
-    deliveries: int | None
-    original_subject: str
-    dead_lettered_at: datetime | None
-    replays: int  # how often this message was replayed before it came back here
-    data: bytes = field(default=b"", repr=False)
-
-    @property
-    def replayed(self) -> bool:
-        """True when the entry came back after a replay (a replayed entry itself is deleted)."""
-        return self.replays > 0
-
-    @classmethod
-    def from_raw(cls, raw: RawStreamMsg) -> "DeadLetter":
-        """Read an entry from its headers (processor/dead_letter.headers_for); missing ones stay empty."""
-        headers = raw.headers or {}
-
-        def header(name: str) -> str:
-            """One header's value, "" when absent."""
-            return str(headers.get(name) or "").strip()
-
-        return cls(
-            sequence=raw.seq or 0,
-            event_id=header(bus.HEADER_EVENT_ID),
-            tenant_id=header(bus.HEADER_TENANT_ID) or _tenant_of_subject(raw.subject or ""),
-            reason=header(bus.HEADER_DEAD_REASON),
-            deliveries=_count(header(bus.HEADER_DEAD_DELIVERIES)),
-            original_subject=header(bus.HEADER_DEAD_SUBJECT),
-            dead_lettered_at=raw.time,
-            replays=_count(header(bus.HEADER_REPLAYS)) or 0,
-            data=raw.data or b"",
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready, without the message bytes."""
-        return {
-            "sequence": self.sequence,
-            "event_id": self.event_id or None,
-            "tenant_id": self.tenant_id or None,
-            "reason": self.reason or None,
-            "deliveries": self.deliveries,
-            "original_subject": self.original_subject or None,
-            "dead_lettered_at": self.dead_lettered_at.isoformat() if self.dead_lettered_at else None,
-            "replayed": self.replayed,
-            "replays": self.replays,
-            "size": len(self.data),
-        }
 
 
 class ReplayRefused(Exception):
@@ -179,13 +107,8 @@ def replay_subject(entry: DeadLetter) -> str:
 
 def replay_headers(entry: DeadLetter) -> dict[str, str]:
     """The replay's headers: a Nats-Msg-Id of its own, the ids the processor logs by, the replay count."""
-    headers = {
-        bus.HEADER_MSG_ID: bus.replay_msg_id(entry.event_id, entry.sequence),
-        bus.HEADER_EVENT_ID: entry.event_id,
-        bus.HEADER_TENANT_ID: entry.tenant_id,
-        bus.HEADER_REPLAYS: str(entry.replays + 1),
-    }
-    return {name: value for name, value in headers.items() if value}
+    return work_message.headers(entry.event_id, entry.tenant_id, replays=entry.replays + 1,
+                                msg_id=work_message.replay_msg_id(entry.event_id, entry.sequence))
 
 
 async def entries(
@@ -225,7 +148,7 @@ async def replay_entry(js: JetStreamContext, entry: DeadLetter, timeout: float) 
     except APIError as exc:
         if exc.err_code != DELETE_FAILED:  # anything but "it is gone already"
             raise
-    return Replayed(entry, subject, headers[bus.HEADER_MSG_ID], ack.seq, bool(ack.duplicate))
+    return Replayed(entry, subject, headers[work_message.HEADER_MSG_ID], ack.seq, bool(ack.duplicate))
 
 
 async def find(js: JetStreamContext, event_ids: Sequence[str], *, tenant_id: str | None = None,
@@ -274,16 +197,11 @@ async def _ignore(_exc: Exception) -> None:
     """A connection error callback that stays quiet: failures surface as exceptions."""
 
 
-def _urls_for_messages(url: str) -> str:
-    """NATS_URL with any password replaced, server by server."""
-    return ",".join(redact_url(server.strip()) for server in url.split(","))
-
-
 @contextlib.asynccontextmanager
 async def jetstream(settings: bus.BusSettings, timeout: float) -> AsyncIterator[JetStreamContext]:
     """A short-lived connection for one command: tries each server twice, never reconnects; a NATS
     failure becomes Unavailable with a one-line reason (no password)."""
-    where = _urls_for_messages(settings.url)
+    where = settings.url_for_logs
     try:
         nc = await bus.connect(settings, CLIENT_NAME, allow_reconnect=False, max_reconnect_attempts=1,
                                connect_timeout=max(1, round(timeout)), error_cb=_ignore)

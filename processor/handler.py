@@ -22,8 +22,8 @@ from nats.js import JetStreamContext
 
 from autentikapp.v1 import events_pb2
 from common import logs
+from common.work_message import Identity
 from processor import dead_lettering, failures, messages, metrics, outcomes, work
-from processor.messages import Identity
 from processor.outcomes import EventOutcome
 
 log = logging.getLogger("processor")

@@ -104,25 +104,31 @@ async def consume(
     retried after a short pause; the messages in hand keep going meanwhile.
     """
     in_flight: set[asyncio.Task] = set()
-    while not stop.is_set():
-        free = concurrency - len(in_flight)
-        if free <= 0:
-            await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-            continue
-        try:
-            batch = await subscription.fetch(min(batch_size, free), timeout=fetch_timeout)
-        except nats.errors.TimeoutError:
-            continue
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - keep consuming; NATS reconnects by itself
-            log.warning("fetch failed (%s); retrying in %gs", type(exc).__name__, FETCH_ERROR_PAUSE_SECONDS)
-            await unless_stopped(asyncio.sleep(FETCH_ERROR_PAUSE_SECONDS), stop)
-            continue
-        for msg in batch:
-            task = asyncio.create_task(handle(msg))
-            in_flight.add(task)
-            task.add_done_callback(in_flight.discard)
+    # With every slot busy the loop waits for a message to finish, or for the stop: a stop must not
+    # wait for a message to finish first (the grace period starts with the stop, in finish()).
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        while not stop.is_set():
+            free = concurrency - len(in_flight)
+            if free <= 0:
+                await asyncio.wait({*in_flight, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            try:
+                batch = await subscription.fetch(min(batch_size, free), timeout=fetch_timeout)
+            except nats.errors.TimeoutError:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - keep consuming; NATS reconnects by itself
+                log.warning("fetch failed (%s); retrying in %gs", type(exc).__name__, FETCH_ERROR_PAUSE_SECONDS)
+                await unless_stopped(asyncio.sleep(FETCH_ERROR_PAUSE_SECONDS), stop)
+                continue
+            for msg in batch:
+                task = asyncio.create_task(handle(msg))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+    finally:
+        stopping.cancel()
     return in_flight
 
 
@@ -159,42 +165,12 @@ async def finish(in_flight: set[asyncio.Task], grace_seconds: float) -> tuple[in
     return len(done), len(pending)
 
 
-class NatsEvents:
-    """Connection event logging: each distinct error once until the connection is back, and no
-    "disconnected" warning for our own drain at shutdown."""
-
-    def __init__(self) -> None:
-        self.closing = False
-        self._last_error = ""
-
-    async def error_cb(self, exc: Exception) -> None:
-        """Log a connection error once, not on every reconnect attempt."""
-        text = f"{type(exc).__name__}: {exc}"
-        if text != self._last_error:
-            self._last_error = text
-            log.warning("NATS: %s", text)
-
-    async def disconnected_cb(self) -> None:
-        """Warn about a lost connection (nats-py reconnects by itself)."""
-        if not self.closing:
-            log.warning("NATS disconnected; reconnecting")
-
-    async def reconnected_cb(self) -> None:
-        """Say the connection is back, and let the next error be logged again."""
-        self._last_error = ""
-        log.info("NATS reconnected")
-
-    def options(self) -> dict[str, Callable[..., Awaitable[None]]]:
-        """The callbacks as nats.connect options."""
-        return {"error_cb": self.error_cb, "disconnected_cb": self.disconnected_cb,
-                "reconnected_cb": self.reconnected_cb}
-
-
 @dataclass
 class Resources:
     """What start-up opened so far, so shutdown (or a failed start) closes exactly that."""
 
-    events: NatsEvents = field(default_factory=NatsEvents)
+    connection_log: bus.ConnectionLog = field(
+        default_factory=lambda: bus.ConnectionLog(log, while_down="reconnecting; the messages in hand wait"))
     nc: Client | None = None
     subscription: Any = None
     clients: ServiceClients | None = None
@@ -207,7 +183,7 @@ class Resources:
         The pull subscription is unsubscribed first: draining it would wait on its internal queue,
         which fetch() never marks done, until drain_timeout.
         """
-        self.events.closing = True
+        self.connection_log.closing = True
         if self.nc is not None and not self.nc.is_closed:
             try:
                 if self.subscription is not None:
@@ -228,8 +204,8 @@ class Resources:
 async def start(settings: ProcessorSettings, res: Resources) -> MessageHandler:
     """Connect, set up the bus (idempotently), bind to the durable consumer, open channels and pool;
     return the handler for the messages."""
-    log.info("connecting to NATS at %s", settings.nats_url_for_logs)
-    res.nc = await bus.connect(settings.bus, "processor", drain_timeout=5, **res.events.options())
+    log.info("connecting to NATS at %s", settings.bus.url_for_logs)
+    res.nc = await bus.connect(settings.bus, "processor", drain_timeout=5, **res.connection_log.options())
     js = res.nc.jetstream()
     await bus.ensure_streams(js, settings.bus)
     await bus.ensure_consumer(js, settings.bus)

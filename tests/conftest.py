@@ -145,14 +145,14 @@ class ServiceThread:
 
 @pytest.fixture
 def customer_db(database_factory) -> str:
-    from customer_service.server import MIGRATIONS
+    from customer_service.process import MIGRATIONS
 
     return database_factory("customers", MIGRATIONS)
 
 
 @pytest.fixture
 def identifier_db(database_factory) -> str:
-    from identifier_service.server import MIGRATIONS
+    from identifier_service.process import MIGRATIONS
 
     return database_factory("identifiers", MIGRATIONS)
 
@@ -160,7 +160,7 @@ def identifier_db(database_factory) -> str:
 @pytest.fixture
 def customer_service(customer_db) -> Iterator[ServiceThread]:
     """A running customer service on a fresh, migrated database."""
-    from customer_service.server import registrations
+    from customer_service.process import registrations
 
     with ServiceThread(registrations, customer_db) as service:
         yield service
@@ -169,7 +169,7 @@ def customer_service(customer_db) -> Iterator[ServiceThread]:
 @pytest.fixture
 def identifier_service(identifier_db) -> Iterator[ServiceThread]:
     """A running identifier service on a fresh, migrated database."""
-    from identifier_service.server import registrations
+    from identifier_service.process import registrations
 
     with ServiceThread(registrations, identifier_db) as service:
         yield service

@@ -23,7 +23,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 ROLES = {"gateway", "processor", "customer-service", "identifier-service", "migrate", "cli"}
 LONG_RUNNING = {"gateway", "processor", "customer-service", "identifier-service"}
 
-# gunicorn loads these itself (gateway/__main__.py passes the config file's path and "gateway.wsgi:app"),
+# gunicorn loads these itself (gateway/process.py passes the config file's path and "gateway.wsgi:app"),
 # so `python -m gateway serve` reads what they read although it never imports them.
 LOADED_BY_GUNICORN = {"gateway": ["gateway.gunicorn_conf", "gateway.wsgi"]}
 

@@ -5,11 +5,11 @@ Read as text: there is no Docker daemon here, so the image itself is not built b
 
 from __future__ import annotations
 
-import ast
 import fnmatch
 import os
 import re
 import subprocess
+import sys
 
 import pytest
 from config_names import ROOT
@@ -35,25 +35,13 @@ from common.config import CUSTOMER_SERVICE_DEFAULT_PORT, GATEWAY_DEFAULT_PORT, I
 
 
 def command_choices(package: str) -> list[str]:
-    """The `command` choices of `python -m package`: the argparse call nearest to the package (its own
-    modules first, then the shared ones it imports, e.g. common/entrypoint.py)."""
-    closure = code().closure([f"{package}.__main__"])
-    own = sorted(m for m in closure if m == package or m.startswith(package + "."))
-    shared = sorted(closure - set(own))
-    for modules in (own, shared):
-        found = []
-        for module in modules:
-            path = ROOT / (module.replace(".", "/") + ".py")
-            if not path.exists():
-                path = ROOT / module.replace(".", "/") / "__init__.py"
-            for node in ast.walk(ast.parse(path.read_text())):
-                if (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument" and node.args
-                        and isinstance(node.args[0], ast.Constant) and node.args[0].value == "command"):
-                    found.extend(ast.literal_eval(kw.value) for kw in node.keywords if kw.arg == "choices")
-        if found:
-            assert len(found) == 1, f"{package}: several `command` arguments: {found}"
-            return found[0]
-    raise AssertionError(f"{package}: no `command` argument found")
+    """The commands `python -m package` accepts, as its own --help lists them (`{serve,migrate}`)."""
+    result = subprocess.run([sys.executable, "-m", package, "--help"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, f"python -m {package} --help: {result.stderr}"
+    match = re.search(r"\{([a-z,]+)\}", result.stdout)
+    assert match, f"python -m {package} --help lists no commands: {result.stdout}"
+    return match.group(1).split(",")
 
 
 def test_the_entrypoint_accepts_exactly_the_six_roles():
@@ -74,7 +62,7 @@ def test_every_python_command_is_a_real_entrypoint_with_a_command_it_accepts():
 
 def test_the_server_roles_run_the_servers():
     assert role_commands("gateway") == [["python", "-m", "gateway", "serve"]]
-    assert role_commands("processor") == [["python", "-m", "processor", "run"]]
+    assert role_commands("processor") == [["python", "-m", "processor", "serve"]]
     assert role_commands("customer-service") == [["python", "-m", "customer_service", "serve"]]
     assert role_commands("identifier-service") == [["python", "-m", "identifier_service", "serve"]]
 
@@ -85,13 +73,15 @@ def test_long_running_roles_exec_so_the_process_gets_the_signals():
         assert len(lines) == 1 and lines[0][0] == "exec", f"{role} must exec its process: {lines}"
 
 
-def test_migrate_runs_what_make_migrate_runs_in_the_same_order():
+def test_migrate_runs_what_make_migrate_runs_and_that_covers_every_process():
     makefile = (ROOT / "Makefile").read_text()
     recipe = makefile[makefile.index("\nmigrate:"):].split("\n\n")[0]
-    make_modules = re.findall(r"python -m (\w+) migrate", recipe)
-    image_modules = [command[2] for command in role_commands("migrate")]
-    assert image_modules == make_modules
-    assert all(command[3] == "migrate" for command in role_commands("migrate"))
+    assert re.findall(r"autentikapp migrate$", recipe, re.MULTILINE) == ["autentikapp migrate"]
+    assert role_commands("migrate") == [["autentikapp", "migrate"]]
+    from cli.migrate import PROCESSES
+    with_a_main = sorted(path.parent.name for path in ROOT.glob("*/__main__.py")
+                         if "common.entrypoint import main" in path.read_text())
+    assert sorted(process.name for process in PROCESSES) == with_a_main
 
 
 def test_cli_runs_the_console_script_pyproject_declares():
@@ -100,8 +90,8 @@ def test_cli_runs_the_console_script_pyproject_declares():
 
 
 def test_gunicorn_loads_the_modules_the_role_scan_assumes():
-    """role_modules adds the modules gunicorn loads by name; gateway/__main__.py must still name them."""
-    source = (ROOT / "gateway" / "__main__.py").read_text()
+    """role_modules adds the modules gunicorn loads by name; gateway/process.py must still name them."""
+    source = (ROOT / "gateway" / "process.py").read_text()
     assert '"gunicorn_conf.py"' in source and '"gateway.wsgi:app"' in source
     assert LOADED_BY_GUNICORN == {"gateway": ["gateway.gunicorn_conf", "gateway.wsgi"]}
 

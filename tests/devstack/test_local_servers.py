@@ -267,3 +267,15 @@ def test_each_process_gets_its_own_metrics_port_only_where_one_is_chosen():
         ports = devstack_main._metrics_ports()
     assert ports["processor"] != default, "make run replaces a taken default with a free port"
     assert len(set(ports.values())) == len(system.PROCESSES)
+
+
+def test_a_key_kept_under_the_former_file_name_is_taken_over_so_the_local_data_stays_readable(tmp_path):
+    from devstack import dev_keys
+    from gateway import encryption_keys
+
+    kept = encryption_keys.new_entry("dev-local")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / dev_keys.FORMER_FILE_NAME).write_text(kept + "\n")
+    assert dev_keys.ensure(tmp_path / "run") == kept
+    assert dev_keys.key_file(tmp_path / "run").read_text().strip() == kept
+    assert not (tmp_path / "run" / dev_keys.FORMER_FILE_NAME).exists()

@@ -13,7 +13,7 @@ import json
 
 import nats
 
-from common import bus
+from common import bus, work_message
 from system_support import EXAMPLE, sign, wait_for
 
 TENANT = "metrics"
@@ -44,9 +44,7 @@ def publish_poison(nats_url: str) -> None:
     async def go() -> None:
         nc = await nats.connect(nats_url)
         try:
-            await nc.jetstream().publish(bus.subject_for(TENANT), b"not an event", headers={
-                bus.HEADER_MSG_ID: POISON_EVENT_ID, bus.HEADER_EVENT_ID: POISON_EVENT_ID,
-                bus.HEADER_TENANT_ID: TENANT})
+            await nc.jetstream().publish(bus.subject_for(TENANT), b"not an event", headers=work_message.headers(POISON_EVENT_ID, TENANT))
         finally:
             await nc.close()
 

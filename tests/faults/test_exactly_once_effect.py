@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from autentikapp.v1 import identifier_pb2
-from common import bus
+from common import bus, work_message
 from gateway import payload
 
 EVENTS = int(os.environ.get("FAULTS_EVENTS", "5000"))
@@ -79,8 +79,7 @@ async def _publish(nats_url: str, events) -> None:
     try:
         for start in range(0, len(events), 200):
             acks = [js.publish(bus.subject_for(e.tenant_id), e.SerializeToString(),
-                               headers={bus.HEADER_MSG_ID: e.event_id, bus.HEADER_EVENT_ID: e.event_id,
-                                        bus.HEADER_TENANT_ID: e.tenant_id})
+                               headers=work_message.headers(e.event_id, e.tenant_id))
                     for e in events[start:start + 200]]
             await asyncio.gather(*acks)
     finally:

@@ -51,7 +51,7 @@ def drain_scenario(proc, lock_sql: str, url: str, call):
 
 @pytest.mark.timeout(120)
 def test_customer_service_drains_in_flight_upserts(database_factory):
-    from customer_service.server import MIGRATIONS
+    from customer_service.process import MIGRATIONS
 
     url = database_factory("customers", MIGRATIONS)
     proc, channel = start_service("customer_service", "CUSTOMER_SERVICE", url)
@@ -71,7 +71,7 @@ def test_customer_service_drains_in_flight_upserts(database_factory):
 
 @pytest.mark.timeout(120)
 def test_identifier_service_drains_in_flight_assignments(database_factory):
-    from identifier_service.server import MIGRATIONS
+    from identifier_service.process import MIGRATIONS
 
     url = database_factory("identifiers", MIGRATIONS)
     proc, channel = start_service("identifier_service", "IDENTIFIER_SERVICE", url)

@@ -19,7 +19,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from autentikapp.v1 import customer_pb2, events_pb2
-from common import bus
+from common import bus, work_message
 from common.timestamps import to_timestamp
 from processor import runner
 from processor.settings import ProcessorSettings
@@ -62,11 +62,7 @@ def webhook_event(
 
 def as_message(event: events_pb2.WebhookEvent, msg_id: str | None = None) -> tuple[str, bytes, dict[str, str]]:
     """(subject, data, headers) exactly as the gateway publishes the event."""
-    headers = {
-        bus.HEADER_MSG_ID: msg_id or event.event_id,
-        bus.HEADER_EVENT_ID: event.event_id,
-        bus.HEADER_TENANT_ID: event.tenant_id,
-    }
+    headers = work_message.headers(event.event_id, event.tenant_id, msg_id=msg_id or event.event_id)
     return bus.subject_for(event.tenant_id), event.SerializeToString(), headers
 
 

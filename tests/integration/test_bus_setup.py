@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from nats.js.api import AckPolicy, StorageType
 
-from common import bus
+from common import bus, work_message
 
 
 def run(coro):
@@ -49,7 +49,7 @@ def test_same_message_id_is_stored_once(nats_server):
         nc = await bus.connect(settings(nats_server.url), "test")
         js = nc.jetstream()
         await bus.ensure_streams(js, settings(nats_server.url))
-        acks = [await js.publish(bus.subject_for("t1"), b"x", headers={bus.HEADER_MSG_ID: "evt"}) for _ in range(3)]
+        acks = [await js.publish(bus.subject_for("t1"), b"x", headers={work_message.HEADER_MSG_ID: "evt"}) for _ in range(3)]
         state = (await js.stream_info(bus.STREAM)).state
         await nc.close()
         return acks, state

@@ -12,7 +12,7 @@ from nats.js.manager import JetStreamManager
 
 from autentikapp.v1 import customer_pb2, customer_pb2_grpc, identifier_pb2, identifier_pb2_grpc
 from cli.main import main
-from common import bus
+from common import bus, dead_letter_message, work_message
 from devstack.ports import free_port
 from processor.outcomes import MIGRATIONS
 from processor_support import (
@@ -82,10 +82,10 @@ def seed_dead_letter(nats_url: str, event, reason: str, *, sequence: int = 1) ->
     async def work(js):
         await js.publish(bus.dead_letter_subject_for(event.tenant_id), event.SerializeToString(),
                          stream=bus.DEAD_LETTER_STREAM, headers={
-                             bus.HEADER_MSG_ID: f"{event.event_id}:{sequence}", bus.HEADER_DEAD_REASON: reason,
-                             bus.HEADER_DEAD_SUBJECT: bus.subject_for(event.tenant_id),
-                             bus.HEADER_DEAD_DELIVERIES: "1", bus.HEADER_EVENT_ID: event.event_id,
-                             bus.HEADER_TENANT_ID: event.tenant_id})
+                             work_message.HEADER_MSG_ID: f"{event.event_id}:{sequence}", dead_letter_message.HEADER_REASON: reason,
+                             dead_letter_message.HEADER_ORIGINAL_SUBJECT: bus.subject_for(event.tenant_id),
+                             dead_letter_message.HEADER_DELIVERIES: "1", work_message.HEADER_EVENT_ID: event.event_id,
+                             work_message.HEADER_TENANT_ID: event.tenant_id})
 
     asyncio.run(_with_js(nats_url, work))
 

@@ -12,12 +12,13 @@ import pytest
 
 from autentikapp.v1 import events_pb2
 from cli.examples import TRANSACTION_CREATED
-from common import bus
+from common import bus, work_message
 from gateway.app import close_app, create_app
 from gateway.event_ids import event_id
 from gateway.publisher import Publisher, PublishError
 from gateway.signature import sign
 from gateway.tenants import MIGRATIONS, TenantStore
+from system_support import wait_for
 
 EXAMPLE = TRANSACTION_CREATED.read_bytes()
 
@@ -70,9 +71,9 @@ def test_an_accepted_webhook_is_in_the_stream_with_the_contract_headers(gateway,
 
     [message] = stored_messages(nats_server.url)
     assert message.subject == "webhooks.inbound.acme"
-    assert message.headers[bus.HEADER_MSG_ID] == expected_id
-    assert message.headers[bus.HEADER_EVENT_ID] == expected_id
-    assert message.headers[bus.HEADER_TENANT_ID] == "acme"
+    assert message.headers[work_message.HEADER_MSG_ID] == expected_id
+    assert message.headers[work_message.HEADER_EVENT_ID] == expected_id
+    assert message.headers[work_message.HEADER_TENANT_ID] == "acme"
     event = events_pb2.WebhookEvent.FromString(message.data)
     assert (event.schema_version, event.event_id, event.tenant_id) == (1, expected_id, "acme")
     assert event.raw_body == EXAMPLE
@@ -120,12 +121,12 @@ def test_publisher_fails_fast_while_nats_is_down_and_recovers_by_itself(nats_ser
     publisher = Publisher(bus_settings(nats_server.url)).start()
     try:
         assert publisher.wait_connected(10)
-        headers = {bus.HEADER_MSG_ID: "evt_1"}
+        headers = {work_message.HEADER_MSG_ID: "evt_1"}
         assert publisher.publish("webhooks.inbound.t1", b"x", headers, 1.0) is False
         nats_server.stop()
         started = time.monotonic()
         with pytest.raises(PublishError):
-            publisher.publish("webhooks.inbound.t1", b"y", {bus.HEADER_MSG_ID: "evt_2"}, 1.0)
+            publisher.publish("webhooks.inbound.t1", b"y", {work_message.HEADER_MSG_ID: "evt_2"}, 1.0)
         assert time.monotonic() - started < 2.5
         assert not publisher.wait_connected(0.2)
         nats_server.start()
@@ -145,7 +146,7 @@ def test_many_threads_publishing_at_once_each_get_their_own_ack(nats_server):
         assert publisher.wait_connected(10)
 
         def publish(n: int) -> bool:
-            return publisher.publish(f"webhooks.inbound.t{n % 3}", f"m{n}".encode(), {bus.HEADER_MSG_ID: f"evt_{n}"},
+            return publisher.publish(f"webhooks.inbound.t{n % 3}", f"m{n}".encode(), {work_message.HEADER_MSG_ID: f"evt_{n}"},
                                      2.0)
 
         with ThreadPoolExecutor(32) as pool:
@@ -187,13 +188,13 @@ def test_no_ack_in_time_is_a_publish_error_after_the_timeout_and_leaves_nothing_
         with SilentResponder(nats_server.url, "silent.x"):
             started = time.monotonic()
             with pytest.raises(PublishError, match="did not acknowledge within 0.3s"):
-                publisher.publish("silent.x", b"x", {bus.HEADER_MSG_ID: "evt_silent"}, 0.3)
+                publisher.publish("silent.x", b"x", {work_message.HEADER_MSG_ID: "evt_silent"}, 0.3)
             assert 0.25 < time.monotonic() - started < 1.5
             deadline = time.monotonic() + 2
             while (publisher._in_flight or publisher._awaiting) and time.monotonic() < deadline:
                 time.sleep(0.01)
             assert not publisher._in_flight and not publisher._awaiting
-        assert publisher.publish("webhooks.inbound.t1", b"y", {bus.HEADER_MSG_ID: "evt_after"}, 1.0) is False
+        assert publisher.publish("webhooks.inbound.t1", b"y", {work_message.HEADER_MSG_ID: "evt_after"}, 1.0) is False
     finally:
         publisher.close()
 
@@ -202,8 +203,8 @@ def test_closing_the_publisher_fails_a_waiting_publish_at_once(nats_server):
     publisher = Publisher(bus_settings(nats_server.url)).start()
     assert publisher.wait_connected(10)
     with SilentResponder(nats_server.url, "silent.y"), ThreadPoolExecutor(1) as pool:
-        waiting = pool.submit(publisher.publish, "silent.y", b"x", {bus.HEADER_MSG_ID: "evt_closing"}, 10.0)
-        time.sleep(0.3)
+        waiting = pool.submit(publisher.publish, "silent.y", b"x", {work_message.HEADER_MSG_ID: "evt_closing"}, 10.0)
+        wait_for(lambda: publisher._awaiting, what="the publish to wait for its PubAck")
         started = time.monotonic()
         publisher.close()
         with pytest.raises(PublishError, match="closing"):
@@ -225,7 +226,7 @@ def test_an_error_answer_from_jetstream_is_a_publish_error(nats_server):
     try:
         assert publisher.wait_connected(10)
         with pytest.raises(PublishError, match="expected stream does not match"):
-            publisher.publish("other.x", b"x", {bus.HEADER_MSG_ID: "evt_other"}, 1.0)
-        assert publisher.publish("webhooks.inbound.t1", b"y", {bus.HEADER_MSG_ID: "evt_ok"}, 1.0) is False
+            publisher.publish("other.x", b"x", {work_message.HEADER_MSG_ID: "evt_other"}, 1.0)
+        assert publisher.publish("webhooks.inbound.t1", b"y", {work_message.HEADER_MSG_ID: "evt_ok"}, 1.0) is False
     finally:
         publisher.close()

@@ -1,7 +1,12 @@
-"""Migrations build each service's schema from empty, and re-running them changes nothing."""
+"""Migrations build each process's schema from empty, re-running them changes nothing, and
+`autentikapp migrate` applies every process's own."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -9,8 +14,9 @@ import psycopg
 import pytest
 
 from common import migrations
-from customer_service.server import MIGRATIONS as CUSTOMER_MIGRATIONS
-from identifier_service.server import MIGRATIONS as IDENTIFIER_MIGRATIONS
+from customer_service.process import MIGRATIONS as CUSTOMER_MIGRATIONS
+from gateway import encryption_keys
+from identifier_service.process import MIGRATIONS as IDENTIFIER_MIGRATIONS
 
 
 def schema(url: str) -> dict[str, set]:
@@ -83,3 +89,41 @@ def test_badly_named_files_are_refused(tmp_path: Path):
     (tmp_path / "1-init.sql").write_text("")
     with pytest.raises(migrations.MigrationError, match="NNN_lower_snake.sql"):
         migrations.discover(tmp_path)
+
+
+def test_autentikapp_migrate_builds_every_process_schema_each_in_its_own_database(database_factory, tmp_path: Path):
+    """The one command `make migrate` and the image's migrate role run: the real console script, with each
+    process's database URL (and the gateway's encryption keys) from the environment, as in a deployment."""
+    urls = {name: database_factory(name) for name in ("customers", "identifiers", "gateway", "processor")}
+    env = {**os.environ, "CUSTOMER_SERVICE_DATABASE_URL": urls["customers"],
+           "IDENTIFIER_SERVICE_DATABASE_URL": urls["identifiers"], "GATEWAY_DATABASE_URL": urls["gateway"],
+           "PROCESSOR_DATABASE_URL": urls["processor"], "GATEWAY_ENCRYPTION_KEYS": encryption_keys.new_entry("k1")}
+    script = Path(sys.executable).with_name("autentikapp")
+
+    def migrate() -> list[dict]:
+        result = subprocess.run([str(script), "migrate", "--json"], env=env, cwd=tmp_path, capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    first = migrate()
+    assert [row["process"] for row in first] == ["customer_service", "identifier_service", "processor", "gateway"]
+    assert all(row["applied"] for row in first)
+    tables = {name: set(schema(url)) - {"<indexes>", "schema_migrations"} for name, url in urls.items()}
+    assert tables == {"customers": {"customers"}, "identifiers": {"identifiers"}, "gateway": {"tenants", "tenant_secrets"},
+                      "processor": {"event_outcomes"}}
+    assert all(row["applied"] == [] for row in migrate()), "a second run has nothing to do"
+
+
+def test_autentikapp_migrate_names_the_process_whose_database_it_cannot_reach(database_factory, tmp_path: Path):
+    env = {**os.environ, "CUSTOMER_SERVICE_DATABASE_URL": database_factory("customers"),
+           "IDENTIFIER_SERVICE_DATABASE_URL": database_factory("identifiers"),
+           "GATEWAY_DATABASE_URL": database_factory("gateway"),
+           "PROCESSOR_DATABASE_URL": "postgresql://nobody:s3cret@127.0.0.1:1/none",
+           "GATEWAY_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "="}
+    script = Path(sys.executable).with_name("autentikapp")
+    result = subprocess.run([str(script), "migrate"], env=env, cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.startswith("autentikapp: processor: ") and "127.0.0.1:1" in result.stderr
+    assert "s3cret" not in result.stderr and result.stderr.count("\n") == 1

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from autentikapp.v1 import identifier_pb2, identifier_pb2_grpc
-from common import bus
+from common import bus, dead_letter_message, work_message
 from devstack.ports import free_port
 from devstack.processes import ProcessGroup
 from devstack.ready import grpc_serving
@@ -59,16 +59,16 @@ def test_poison_messages_are_dead_lettered_with_their_reason_and_the_rest_comple
     assert len(dead) == 2
     garbage, invalid = dead
     assert garbage.subject == bus.dead_letter_subject_for(TENANT) and garbage.data == NOT_PROTOBUF
-    assert garbage.headers[bus.HEADER_DEAD_REASON] == "not a WebhookEvent protobuf"
-    assert garbage.headers[bus.HEADER_DEAD_SUBJECT] == bus.subject_for(TENANT)
-    assert garbage.headers[bus.HEADER_DEAD_DELIVERIES] == "1"
-    assert garbage.headers[bus.HEADER_MSG_ID] == "unknown:1"
+    assert garbage.headers[dead_letter_message.HEADER_REASON] == "not a WebhookEvent protobuf"
+    assert garbage.headers[dead_letter_message.HEADER_ORIGINAL_SUBJECT] == bus.subject_for(TENANT)
+    assert garbage.headers[dead_letter_message.HEADER_DELIVERIES] == "1"
+    assert garbage.headers[work_message.HEADER_MSG_ID] == "unknown:1"
 
     reason = "UpsertCustomer failed: INVALID_ARGUMENT (email is not a valid e-mail address)"
     assert invalid.data == rejected.SerializeToString()
-    assert invalid.headers[bus.HEADER_DEAD_REASON] == reason
-    assert invalid.headers[bus.HEADER_MSG_ID] == f"{rejected.event_id}:2"
-    assert (invalid.headers[bus.HEADER_EVENT_ID], invalid.headers[bus.HEADER_TENANT_ID]) == (rejected.event_id, TENANT)
+    assert invalid.headers[dead_letter_message.HEADER_REASON] == reason
+    assert invalid.headers[work_message.HEADER_MSG_ID] == f"{rejected.event_id}:2"
+    assert (invalid.headers[work_message.HEADER_EVENT_ID], invalid.headers[work_message.HEADER_TENANT_ID]) == (rejected.event_id, TENANT)
     row = rows[rejected.event_id]
     assert (row["status"], row["reason"], row["deliveries"], row["line_items"]) == ("dead_lettered", reason, 1, [])
     assert "not-an-email" not in caplog.text and "Rosa" not in caplog.text
@@ -93,7 +93,7 @@ def test_a_dependency_that_stays_down_is_dead_lettered_after_bounded_retries(
     assert row["reason"].startswith("AssignIdentifiers failed: UNAVAILABLE")
     assert row["reason"].endswith("; gave up after 3 deliveries")
     [dead] = dead_letters(nats_server.url)
-    assert dead.headers[bus.HEADER_DEAD_DELIVERIES] == "3" and dead.headers[bus.HEADER_DEAD_REASON] == row["reason"]
+    assert dead.headers[dead_letter_message.HEADER_DELIVERIES] == "3" and dead.headers[dead_letter_message.HEADER_REASON] == row["reason"]
     assert elapsed < 10
 
 

@@ -10,7 +10,7 @@ import nats
 from flask import Flask
 from nats.js.errors import NotFoundError
 
-from common import bus
+from common import bus, work_message
 from gateway.app import create_app
 
 
@@ -51,8 +51,8 @@ class RecordingPublisher:
 
     def publish(self, subject: str, data: bytes, headers: dict[str, str], timeout: float) -> bool:
         self.calls.append((subject, data, dict(headers)))
-        duplicate = headers[bus.HEADER_MSG_ID] in self.seen
-        self.seen.add(headers[bus.HEADER_MSG_ID])
+        duplicate = headers[work_message.HEADER_MSG_ID] in self.seen
+        self.seen.add(headers[work_message.HEADER_MSG_ID])
         return duplicate
 
     def is_connected(self) -> bool:

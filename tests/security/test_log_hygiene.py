@@ -22,7 +22,7 @@ import nats
 import pytest
 
 from autentikapp.v1 import customer_pb2, events_pb2
-from common import bus
+from common import bus, work_message
 from common.timestamps import now, to_timestamp
 from system_support import sign, wait_for
 from security_support import stream_messages
@@ -64,8 +64,7 @@ def publish_raw(nats_url: str, event_id: str, data: bytes) -> None:
     async def go() -> None:
         nc = await nats.connect(nats_url)
         try:
-            await nc.jetstream().publish(bus.subject_for(TENANT), data, headers={
-                bus.HEADER_MSG_ID: event_id, bus.HEADER_EVENT_ID: event_id, bus.HEADER_TENANT_ID: TENANT})
+            await nc.jetstream().publish(bus.subject_for(TENANT), data, headers=work_message.headers(event_id, TENANT))
         finally:
             await nc.close()
 

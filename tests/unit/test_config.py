@@ -47,3 +47,44 @@ def test_nats_url_and_grpc_address(monkeypatch):
     monkeypatch.setenv("CUSTOMER_SERVICE_ADDR", "nohost")
     with pytest.raises(config.ConfigError, match="^CUSTOMER_SERVICE_ADDR: expected host:port"):
         config.grpc_address("CUSTOMER_SERVICE_ADDR", 50051)
+
+
+def _every_process_settings():
+    """Each process's settings, read from the environment as its entry point reads them."""
+    from customer_service.process import PROCESS as customer_service
+    from gateway.settings import GatewaySettings
+    from identifier_service.process import PROCESS as identifier_service
+    from processor.settings import ProcessorSettings
+
+    return {"customer_service": customer_service.read_settings, "identifier_service": identifier_service.read_settings,
+            "gateway": GatewaySettings.from_env, "processor": ProcessorSettings.from_env}
+
+
+@pytest.mark.parametrize("process", ["customer_service", "identifier_service", "gateway", "processor"])
+@pytest.mark.parametrize("name,value,message", [
+    ("LOG_LEVEL", "loud", "expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'LOUD'"),
+    ("LOG_FORMAT", "yaml", "expected one of text, json, got 'yaml'"),
+    ("SHUTDOWN_GRACE_SECONDS", "soon", "expected a number"),
+    ("METRICS_PORT", "-1", "must be >= 0"),
+])
+def test_every_process_checks_the_shared_settings_the_same_way(monkeypatch, process, name, value, message):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(config.ConfigError, match=f"^{name}: {message}"):
+        _every_process_settings()[process]()
+
+
+@pytest.mark.parametrize("process", ["customer_service", "identifier_service", "gateway", "processor"])
+def test_every_process_reads_the_shared_settings_the_same_way(monkeypatch, process):
+    for name, value in {"LOG_LEVEL": "debug", "LOG_FORMAT": "JSON", "SHUTDOWN_GRACE_SECONDS": "3.5",
+                        "MIGRATE_ON_START": "no", "BIND_HOST": "127.0.0.1", "METRICS_PORT": "0"}.items():
+        monkeypatch.setenv(name, value)
+    settings = _every_process_settings()[process]()
+    assert isinstance(settings, config.ProcessSettings)
+    assert (settings.log_level, settings.log_format, settings.grace_seconds, settings.migrate_on_start,
+            settings.bind_host, settings.metrics_port) == ("DEBUG", "json", 3.5, False, "127.0.0.1", 0)
+
+
+@pytest.mark.parametrize("process,port", sorted(config.METRICS_DEFAULT_PORTS.items()))
+def test_each_process_has_its_own_default_metrics_port(monkeypatch, process, port):
+    monkeypatch.delenv("METRICS_PORT", raising=False)
+    assert _every_process_settings()[process]().metrics_port == port

@@ -13,10 +13,10 @@ import pytest
 from nats.js.api import PubAck, RawStreamMsg
 from nats.js.errors import NotFoundError, ServerError
 
-from common import bus
+from common import bus, dead_letter_message, work_message
 from common.errors import NotFound
 from processor import dead_lettering, dead_letter_admin, messages
-from processor.messages import Identity
+from common.work_message import Identity
 
 WHEN = datetime(2025, 9, 13, 14, 30, tzinfo=timezone.utc)
 
@@ -25,12 +25,12 @@ def raw(seq: int, data: bytes | None = b"payload", *, tenant: str = "t1", event_
         subject: str | None = None, **extra: str) -> RawStreamMsg:
     """A dead-letter entry as processor/dead_lettering.py writes it (extra: headers to add or override)."""
     headers = {
-        bus.HEADER_MSG_ID: f"{event_id or 'unknown'}:{seq}",
-        bus.HEADER_DEAD_REASON: "UpsertCustomer failed: INVALID_ARGUMENT (email is not a valid e-mail address)",
-        bus.HEADER_DEAD_SUBJECT: bus.subject_for(tenant),
-        bus.HEADER_DEAD_DELIVERIES: "1",
-        bus.HEADER_EVENT_ID: event_id,
-        bus.HEADER_TENANT_ID: tenant,
+        work_message.HEADER_MSG_ID: f"{event_id or 'unknown'}:{seq}",
+        dead_letter_message.HEADER_REASON: "UpsertCustomer failed: INVALID_ARGUMENT (email is not a valid e-mail address)",
+        dead_letter_message.HEADER_ORIGINAL_SUBJECT: bus.subject_for(tenant),
+        dead_letter_message.HEADER_DELIVERIES: "1",
+        work_message.HEADER_EVENT_ID: event_id,
+        work_message.HEADER_TENANT_ID: tenant,
         **extra,
     }
     return RawStreamMsg(subject=subject or bus.dead_letter_subject_for(tenant), seq=seq, data=data,
@@ -70,10 +70,10 @@ class FakeJetStream:
         return SimpleNamespace(state=SimpleNamespace(last_seq=max(self.dead, default=0)))
 
     async def publish(self, subject, payload, timeout=None, stream=None, headers=None):
-        self.log.append(("publish", headers[bus.HEADER_MSG_ID]))
+        self.log.append(("publish", headers[work_message.HEADER_MSG_ID]))
         if self.publish_error:
             raise self.publish_error
-        msg_id = headers[bus.HEADER_MSG_ID]
+        msg_id = headers[work_message.HEADER_MSG_ID]
         duplicate = msg_id in self.seen_ids
         if not duplicate:
             self.published.append({"subject": subject, "data": payload, "stream": stream, "headers": headers})
@@ -101,52 +101,52 @@ async def collect(generator) -> list:
 
 
 def test_replay_id_is_per_dead_letter_entry_and_never_the_event_id():
-    assert bus.replay_msg_id("evt_abc", 12) == "evt_abc:replay:12"
-    assert bus.replay_msg_id("", 3) == "unknown:replay:3"
-    assert bus.replay_msg_id("evt_abc", 12) != bus.replay_msg_id("evt_abc", 13)
-    assert bus.is_replay_msg_id("evt_abc:replay:12")
-    assert not bus.is_replay_msg_id("evt_abc") and not bus.is_replay_msg_id("evt_abc:12")
+    assert work_message.replay_msg_id("evt_abc", 12) == "evt_abc:replay:12"
+    assert work_message.replay_msg_id("", 3) == "unknown:replay:3"
+    assert work_message.replay_msg_id("evt_abc", 12) != work_message.replay_msg_id("evt_abc", 13)
+    assert work_message.is_replay_msg_id("evt_abc:replay:12")
+    assert not work_message.is_replay_msg_id("evt_abc") and not work_message.is_replay_msg_id("evt_abc:12")
 
 
 def test_replay_headers_carry_the_ids_and_count_the_replays():
     assert dead_letter_admin.replay_headers(entry(event_id="evt_1")) == {
-        bus.HEADER_MSG_ID: "evt_1:replay:5", bus.HEADER_EVENT_ID: "evt_1", bus.HEADER_TENANT_ID: "t1",
-        bus.HEADER_REPLAYS: "1",
+        work_message.HEADER_MSG_ID: "evt_1:replay:5", work_message.HEADER_EVENT_ID: "evt_1", work_message.HEADER_TENANT_ID: "t1",
+        work_message.HEADER_REPLAYS: "1",
     }
-    again = dead_letter_admin.replay_headers(entry(event_id="evt_1", **{bus.HEADER_REPLAYS: "2"}))
-    assert again[bus.HEADER_REPLAYS] == "3"
+    again = dead_letter_admin.replay_headers(entry(event_id="evt_1", **{work_message.HEADER_REPLAYS: "2"}))
+    assert again[work_message.HEADER_REPLAYS] == "3"
 
 
 def test_replay_headers_of_an_unreadable_message_name_no_event():
     headers = dead_letter_admin.replay_headers(entry(event_id=""))
-    assert headers == {bus.HEADER_MSG_ID: "unknown:replay:5", bus.HEADER_TENANT_ID: "t1", bus.HEADER_REPLAYS: "1"}
+    assert headers == {work_message.HEADER_MSG_ID: "unknown:replay:5", work_message.HEADER_TENANT_ID: "t1", work_message.HEADER_REPLAYS: "1"}
 
 
 def test_a_replay_id_is_not_taken_for_an_event_id_by_the_processor():
     def msg(headers):
         return SimpleNamespace(subject="webhooks.inbound.t1", headers=headers)
 
-    assert messages.identity(msg({bus.HEADER_MSG_ID: "unknown:replay:5"})) == Identity("", "t1")
-    assert messages.identity(msg({bus.HEADER_MSG_ID: "evt_1:replay:5", bus.HEADER_EVENT_ID: "evt_1"})) == Identity(
+    assert messages.identity(msg({work_message.HEADER_MSG_ID: "unknown:replay:5"})) == Identity("", "t1")
+    assert messages.identity(msg({work_message.HEADER_MSG_ID: "evt_1:replay:5", work_message.HEADER_EVENT_ID: "evt_1"})) == Identity(
         "evt_1", "t1")
-    assert messages.identity(msg({bus.HEADER_MSG_ID: "evt_2"})) == Identity("evt_2", "t1"), "unchanged otherwise"
+    assert messages.identity(msg({work_message.HEADER_MSG_ID: "evt_2"})) == Identity("evt_2", "t1"), "unchanged otherwise"
 
 
 @pytest.mark.parametrize("value, kept", [("1", "1"), ("7", "7"), ("0", ""), ("-1", ""), ("x", ""), ("１", ""),
                                           (None, "")])
 def test_a_dead_letter_copy_keeps_a_valid_replay_count(value, kept):
-    msg = SimpleNamespace(subject="webhooks.inbound.t1", headers={bus.HEADER_REPLAYS: value} if value else None,
+    msg = SimpleNamespace(subject="webhooks.inbound.t1", headers={work_message.HEADER_REPLAYS: value} if value else None,
                           metadata=SimpleNamespace(sequence=SimpleNamespace(stream=9)))
     headers = dead_lettering.headers_for(msg, Identity("evt_1", "t1"), "reason", 1)
-    assert headers.get(bus.HEADER_REPLAYS, "") == kept
-    assert headers[bus.HEADER_MSG_ID] == "evt_1:9"
+    assert headers.get(work_message.HEADER_REPLAYS, "") == kept
+    assert headers[work_message.HEADER_MSG_ID] == "evt_1:9"
 
 
 # --- reading entries ----------------------------------------------------------------------------
 
 
 def test_an_entry_is_read_from_its_headers():
-    read = entry(event_id="evt_1", **{bus.HEADER_DEAD_DELIVERIES: "3"})
+    read = entry(event_id="evt_1", **{dead_letter_message.HEADER_DELIVERIES: "3"})
     assert read.as_dict() == {
         "sequence": 5, "event_id": "evt_1", "tenant_id": "t1",
         "reason": "UpsertCustomer failed: INVALID_ARGUMENT (email is not a valid e-mail address)",
@@ -161,7 +161,7 @@ def test_an_entry_with_missing_or_malformed_headers_still_reads():
     assert (bare.event_id, bare.tenant_id, bare.reason, bare.deliveries, bare.replays, bare.data) == (
         "", "t2", "", None, 0, b"")
     unknown = dead_letter_admin.DeadLetter.from_raw(RawStreamMsg(subject="webhooks.dead.unknown", seq=4, headers={
-        bus.HEADER_DEAD_DELIVERIES: "many", bus.HEADER_REPLAYS: "2"}))
+        dead_letter_message.HEADER_DELIVERIES: "many", work_message.HEADER_REPLAYS: "2"}))
     assert (unknown.tenant_id, unknown.deliveries, unknown.replayed) == ("", None, True)
 
 
@@ -188,8 +188,8 @@ def test_replay_publishes_the_original_bytes_then_deletes_the_entry():
     assert js.log == [("publish", "evt_1:replay:5"), ("delete", 5)]
     [published] = js.published
     assert published == {"subject": "webhooks.inbound.t1", "data": b"\x00original bytes", "stream": bus.STREAM,
-                         "headers": {bus.HEADER_MSG_ID: "evt_1:replay:5", bus.HEADER_EVENT_ID: "evt_1",
-                                     bus.HEADER_TENANT_ID: "t1", bus.HEADER_REPLAYS: "1"}}
+                         "headers": {work_message.HEADER_MSG_ID: "evt_1:replay:5", work_message.HEADER_EVENT_ID: "evt_1",
+                                     work_message.HEADER_TENANT_ID: "t1", work_message.HEADER_REPLAYS: "1"}}
     assert done.as_dict() == {"sequence": 5, "event_id": "evt_1", "tenant_id": "t1", "subject": "webhooks.inbound.t1",
                               "msg_id": "evt_1:replay:5", "work_sequence": 1, "duplicate": False}
     assert js.dead == {}
@@ -236,7 +236,7 @@ def test_an_entry_is_only_replayed_to_a_work_subject(subject):
 
 
 def test_replay_all_skips_a_refused_entry_and_stops_on_a_nats_failure():
-    js = FakeJetStream(raw(1, event_id="evt_a"), raw(2, event_id="evt_b", **{bus.HEADER_DEAD_SUBJECT: "x.y"}),
+    js = FakeJetStream(raw(1, event_id="evt_a"), raw(2, event_id="evt_b", **{dead_letter_message.HEADER_ORIGINAL_SUBJECT: "x.y"}),
                        raw(3, event_id="evt_c"))
     report = asyncio.run(dead_letter_admin.replay_all(js, dead_letter_admin.entries(js), timeout=2))
     assert [r.entry.event_id for r in report.replayed] == ["evt_a", "evt_c"]

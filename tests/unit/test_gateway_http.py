@@ -11,7 +11,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response
 
 from cli.examples import TRANSACTION_CREATED
-from common import bus
+from common import work_message
 from common.errors import Unavailable
 from gateway.app import create_app
 from gateway.event_ids import event_id
@@ -56,7 +56,7 @@ class FakePublisher:
         if self.error is not None:
             raise self.error
         self.calls.append((subject, data, dict(headers), timeout))
-        msg_id = headers[bus.HEADER_MSG_ID]
+        msg_id = headers[work_message.HEADER_MSG_ID]
         duplicate = msg_id in self.seen
         self.seen.add(msg_id)
         return duplicate
@@ -128,7 +128,7 @@ def test_the_guide_example_is_accepted_and_published_with_the_contract_headers(c
     assert response.get_json() == {"event_id": expected_id, "status": "accepted", "duplicate": False}
     [(subject, data, headers, timeout)] = publisher.calls
     assert subject == "webhooks.inbound.acme"
-    assert headers == {bus.HEADER_MSG_ID: expected_id, bus.HEADER_EVENT_ID: expected_id, bus.HEADER_TENANT_ID: "acme"}
+    assert headers == {work_message.HEADER_MSG_ID: expected_id, work_message.HEADER_EVENT_ID: expected_id, work_message.HEADER_TENANT_ID: "acme"}
     assert timeout == 2.0
 
     from autentikapp.v1 import events_pb2

@@ -12,7 +12,7 @@ import nats.errors
 import pytest
 
 from autentikapp.v1 import customer_pb2, events_pb2, identifier_pb2
-from common import bus
+from common import bus, dead_letter_message, work_message
 from common.errors import Unavailable
 from processor.failures import RpcFailure
 from processor.handler import MessageHandler, Policy
@@ -135,9 +135,9 @@ def test_the_last_delivery_of_a_transient_failure_is_dead_lettered_not_dropped()
     asyncio.run(handler.handle(FakeMsg(log, event_bytes(), deliveries=5, seq=42)))
     assert log == [("dead_letter",), ("record", "dead_lettered"), ("term",)]
     headers = js.published[0]["headers"]
-    assert headers[bus.HEADER_DEAD_REASON] == "UpsertCustomer failed: UNAVAILABLE; gave up after 5 deliveries"
-    assert headers[bus.HEADER_DEAD_DELIVERIES] == "5" and headers[bus.HEADER_MSG_ID] == "evt-1:42"
-    assert store.recorded[0].reason == headers[bus.HEADER_DEAD_REASON]
+    assert headers[dead_letter_message.HEADER_REASON] == "UpsertCustomer failed: UNAVAILABLE; gave up after 5 deliveries"
+    assert headers[dead_letter_message.HEADER_DELIVERIES] == "5" and headers[work_message.HEADER_MSG_ID] == "evt-1:42"
+    assert store.recorded[0].reason == headers[dead_letter_message.HEADER_REASON]
 
 
 def test_a_permanent_failure_is_dead_lettered_at_once_and_termed_only_after_the_puback():
@@ -151,9 +151,9 @@ def test_a_permanent_failure_is_dead_lettered_at_once_and_termed_only_after_the_
     assert (published["subject"], published["stream"], published["data"]) == (
         bus.dead_letter_subject_for("t1"), bus.DEAD_LETTER_STREAM, msg.data)
     assert published["headers"] == {
-        bus.HEADER_MSG_ID: "evt-1:7", bus.HEADER_DEAD_REASON: "UpsertCustomer failed: INVALID_ARGUMENT (email is not valid)",
-        bus.HEADER_DEAD_SUBJECT: "webhooks.inbound.t1", bus.HEADER_DEAD_DELIVERIES: "1",
-        bus.HEADER_EVENT_ID: "evt-1", bus.HEADER_TENANT_ID: "t1"}
+        work_message.HEADER_MSG_ID: "evt-1:7", dead_letter_message.HEADER_REASON: "UpsertCustomer failed: INVALID_ARGUMENT (email is not valid)",
+        dead_letter_message.HEADER_ORIGINAL_SUBJECT: "webhooks.inbound.t1", dead_letter_message.HEADER_DELIVERIES: "1",
+        work_message.HEADER_EVENT_ID: "evt-1", work_message.HEADER_TENANT_ID: "t1"}
 
 
 def test_a_failed_dead_letter_publish_naks_and_terms_nothing():
@@ -166,12 +166,12 @@ def test_a_failed_dead_letter_publish_naks_and_terms_nothing():
 def test_a_dead_letter_whose_outcome_cannot_be_recorded_is_retried_then_termed_on_the_last_delivery():
     log: list = []
     handler, js, _ = make(log, store=FakeStore(log, Unavailable("down")), max_deliver=3)
-    asyncio.run(handler.handle(FakeMsg(log, b"\xff\xff", deliveries=1, headers={bus.HEADER_EVENT_ID: "evt-9"})))
+    asyncio.run(handler.handle(FakeMsg(log, b"\xff\xff", deliveries=1, headers={work_message.HEADER_EVENT_ID: "evt-9"})))
     assert log == [("dead_letter",), ("nak", 1.0)]
     log.clear()
-    asyncio.run(handler.handle(FakeMsg(log, b"\xff\xff", deliveries=3, headers={bus.HEADER_EVENT_ID: "evt-9"})))
+    asyncio.run(handler.handle(FakeMsg(log, b"\xff\xff", deliveries=3, headers={work_message.HEADER_EVENT_ID: "evt-9"})))
     assert log == [("dead_letter",), ("term",)]
-    assert {p["headers"][bus.HEADER_MSG_ID] for p in js.published} == {"evt-9:7"}, "stored once by JetStream"
+    assert {p["headers"][work_message.HEADER_MSG_ID] for p in js.published} == {"evt-9:7"}, "stored once by JetStream"
 
 
 @pytest.mark.parametrize("data,subject,reason", [
@@ -188,7 +188,7 @@ def test_messages_that_are_not_events_we_can_process_are_dead_lettered(data, sub
     handler, js, _ = make(log)
     asyncio.run(handler.handle(FakeMsg(log, data, subject=subject)))
     assert log[0] == ("dead_letter",) and log[-1] == ("term",)
-    assert js.published[0]["headers"][bus.HEADER_DEAD_REASON] == reason
+    assert js.published[0]["headers"][dead_letter_message.HEADER_REASON] == reason
     assert js.published[0]["subject"] == "webhooks.dead.t1"
 
 

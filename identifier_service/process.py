@@ -1,4 +1,5 @@
-"""Wiring: which servicers the identifier service registers on its gRPC server."""
+"""The identifier service as a process (`python -m identifier_service [serve|migrate]`): its migrations and
+the servicers it registers on its gRPC server."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 from psycopg_pool import AsyncConnectionPool
 
 from autentikapp.v1 import identifier_pb2, identifier_pb2_grpc
+from common.config import IDENTIFIER_SERVICE_DEFAULT_PORT, ServiceSettings
+from common.entrypoint import grpc_service
 from common.grpc_server import Registration
 from identifier_service.grpc_api import IdentifierServicer
 from identifier_service.service import IdentifierService
@@ -24,3 +27,12 @@ def registrations(pool: AsyncConnectionPool) -> list[Registration]:
             SERVICE_NAME,
         )
     ]
+
+
+def read_settings() -> ServiceSettings:
+    """IDENTIFIER_SERVICE_DATABASE_URL, IDENTIFIER_SERVICE_PORT, IDENTIFIER_SERVICE_POOL_MIN/_MAX and the shared settings."""
+    return ServiceSettings.from_env("IDENTIFIER_SERVICE", IDENTIFIER_SERVICE_DEFAULT_PORT)
+
+
+PROCESS = grpc_service("identifier_service", "Serve the IdentifierService gRPC API (product codes and their links).",
+                       read_settings, MIGRATIONS, registrations)
