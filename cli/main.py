@@ -3,6 +3,9 @@
 Exit codes: 0 ok, 1 an RPC or operational failure, 2 a usage error (argparse), 3 NOT_FOUND.
 Every expected failure is one line on stderr, ``autentikapp: <reason>``, never a traceback.
 
+Run from inside a checkout where `make run` is up, the CLI finds that stack by itself: cli.local_stack
+completes the environment from the checkout's ``.run/env`` (variables already set win).
+
 A command group is a module with ``add_commands(subparsers, common)`` whose leaf commands set
 ``run(args, ctx, out)``; adding a group means writing that module and listing it in COMMAND_GROUPS.
 """
@@ -14,7 +17,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cli import customers, dlq, events, identifiers, migrate, tenants, webhook
+from cli import customers, dlq, events, identifiers, local_stack, migrate, tenants, webhook
 from cli.args import host_port, positive_float
 from cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
 from cli.output import Output
@@ -86,13 +89,26 @@ def _fail(reason: str) -> None:
     print(f"{PROG}: {reason}", file=sys.stderr)
 
 
+def _warn(message: str) -> None:
+    """A line on stderr that does not stop the command."""
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; return the exit code (the console script passes it to sys.exit)."""
+    """Run one command; return the exit code (the console script passes it to sys.exit).
+
+    With ``argv`` None (the console script: this process's own command line), the environment is first
+    completed from the local stack's ``.run/env`` when the current directory is in a checkout
+    (cli.local_stack). A caller that passes ``argv`` (tests, other Python code) runs the command with the
+    environment exactly as it is, wherever its current directory happens to be.
+    """
+    own_command_line = argv is None
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2); argparse has printed the message
         return exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else EXIT_USAGE)
-    ctx = Context(args)
+    stack = local_stack.apply(os.environ, _warn) if own_command_line else None
+    ctx = Context(args, stack)
     try:
         return args.run(args, ctx, Output(args.json)) or EXIT_OK
     except CliError as exc:

@@ -17,6 +17,7 @@ import grpc
 
 from autentikapp.v1 import customer_pb2_grpc, identifier_pb2_grpc
 from cli.errors import EXIT_FAILURE, EXIT_NOT_FOUND, CliError
+from cli.local_stack import LocalStack
 from common.config import CUSTOMER_SERVICE_DEFAULT_PORT, IDENTIFIER_SERVICE_DEFAULT_PORT, grpc_address
 
 
@@ -57,9 +58,11 @@ ENDPOINTS = (CUSTOMERS, IDENTIFIERS)
 class Context:
     """What a command needs to reach services: lazily opened channels and the per-call deadline."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
-        """Take the parsed global options; nothing is resolved or connected until a command needs it."""
+    def __init__(self, args: argparse.Namespace, local_stack: LocalStack | None = None) -> None:
+        """Take the parsed global options, and the ``.run/env`` the environment was completed from if any
+        (only to say so in messages); nothing is resolved or connected until a command needs it."""
         self._args = args
+        self._local_stack = local_stack
         self.timeout: float = args.timeout
         self._channels: dict[Endpoint, grpc.Channel] = {}
         self._stubs: dict[Endpoint, Any] = {}
@@ -137,6 +140,9 @@ class Context:
                 reason += f": {details}"
             if getattr(self._args, endpoint.dest, None):
                 hint = f"the address came from {endpoint.option}"
+            elif self._local_stack and self._local_stack.supplied(endpoint.env_var):
+                hint = (f"the address came from {self._local_stack.path}, written by `make run`: "
+                        f"is it still running?")
             else:
                 hint = f"set {endpoint.env_var} (or {endpoint.option}) to the service's host:port"
             return CliError(f"{reason} (UNAVAILABLE); {hint}")

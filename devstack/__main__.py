@@ -1,8 +1,9 @@
 """`python -m devstack run` (what `make run` does) and `python -m devstack infra`.
 
 run:   NATS + Postgres (given by URL or started under .run/), then every process in PROCESSES, in
-       order, each waited on until ready; a banner; then wait for Ctrl-C/SIGTERM or a dead child,
-       and stop everything: children in reverse order, then NATS and Postgres.
+       order, each waited on until ready; .run/env (what `autentikapp` in the checkout reads) and a
+       banner; then wait for Ctrl-C/SIGTERM or a dead child, and stop everything: .run/env is removed,
+       children stop in reverse order, then NATS and Postgres.
 infra: only NATS + Postgres, printed as `export` lines, for poking around with psql or the services.
 """
 
@@ -109,8 +110,8 @@ def _banner(infra: Infrastructure, env: Mapping[str, str], ports: dict[str, int 
         f"Demo tenant {demo.tenant_id!r}, webhook secret {demo.secret}",
         f"  (registered codes: {', '.join(demo.codes[:3])}, ...)",
         "",
-        "In another terminal:",
-        f"  source .venv/bin/activate && source {_relative(ENV_FILE)}",
+        f"In another terminal, anywhere in this checkout (autentikapp reads {_relative(ENV_FILE)} by itself):",
+        "  source .venv/bin/activate",
         "  # send the integration guide's example sale, signed with the demo secret:",
         f"  autentikapp webhook send --tenant {demo.tenant_id} --secret {demo.secret} "
         f"--url http://127.0.0.1:{ports['gateway']} --example",
@@ -125,16 +126,43 @@ def _banner(infra: Infrastructure, env: Mapping[str, str], ports: dict[str, int 
     return "\n".join(lines)
 
 
-def _write_env_file(env: Mapping[str, str]) -> None:
-    """`.run/env`: the variables the CLI needs to reach this stack (`source .run/env`). Mode 0600."""
+def _write_env_file(env: Mapping[str, str]) -> str:
+    """`.run/env`: the variables the CLI needs to reach this stack. Mode 0600: it holds the key.
+
+    `autentikapp` run anywhere in the checkout reads it by itself (cli.local_stack: the variables the
+    environment does not set); `source .run/env` still works for other tools. Removed on a clean stop by
+    _remove_env_file, so it exists while the stack runs (unless `make run` was killed outright).
+    Returns what was written."""
     keys = ["NATS_URL", "PUBLIC_BASE_URL", ENCRYPTION_KEYS,  # the key: `autentikapp tenants` seals secrets too
             *(k for k in env if k.endswith(("_DATABASE_URL", "_ADDR")))]
     lines = [f"export {k}={shlex.quote(env[k])}" for k in keys if k in env]
     RUN_DIR.mkdir(parents=True, exist_ok=True)
+    text = ("# written by `make run` for the running stack, removed when it stops; autentikapp reads it\n"
+            "# by itself anywhere in this checkout (variables set in the environment win)\n"
+            + "\n".join(lines) + "\n")
     fd = os.open(ENV_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
-        out.write("# written by `make run`; source it to point the autentikapp CLI at the running stack\n")
-        out.write("\n".join(lines) + "\n")
+        out.write(text)
+    return text
+
+
+def _remove_env_file(written: str | None) -> None:
+    """On the way out, remove `.run/env` if this run wrote it and it still holds what we wrote.
+
+    A stack that stops takes its addresses with it: with the file gone, `autentikapp` in the checkout
+    behaves as outside one (defaults, or the environment) instead of reading addresses where nothing
+    listens. Only a `make run` killed outright (SIGKILL, crash) leaves the file behind; the next one
+    rewrites it; meanwhile a command reports the unreachable address as it does today (a gRPC command's
+    message adds that the address came from .run/env). A run that failed before writing it, or whose
+    file another run has since replaced, leaves the file alone.
+    Everything else under .run/ (data, logs, the development key, the demo tenant) stays."""
+    if written is None:
+        return
+    try:
+        if ENV_FILE.read_text() == written:
+            ENV_FILE.unlink()
+    except OSError:
+        pass
 
 
 def _watch(infra: Infrastructure, group: ProcessGroup | None) -> str | None:
@@ -163,6 +191,7 @@ def run() -> int:
     infra = Infrastructure(RUN_DIR, durable=True)
     group = ProcessGroup(LOG_DIR)
     code = 0
+    env_written: str | None = None
     _install_handlers(_raise_stop)
     try:
         _say("starting NATS and Postgres (local ones under .run/ unless NATS_URL / DATABASE_URL are set)")
@@ -174,7 +203,7 @@ def run() -> int:
             start(group, spec.name, child_env, ports, ready_timeout=READY_TIMEOUT, metrics_ports=metrics_ports)
         demo = ensure_demo(child_env["GATEWAY_DATABASE_URL"], child_env["IDENTIFIER_SERVICE_ADDR"],
                            RUN_DIR / "demo-tenant.json", encryption_keys.parse(child_env[ENCRYPTION_KEYS]))
-        _write_env_file(child_env)
+        env_written = _write_env_file(child_env)
         print(_banner(infra, child_env, ports, metrics_ports, demo), flush=True)
         died = _watch(infra, group)
         _say(f"stopping everything because {died}")
@@ -186,6 +215,7 @@ def run() -> int:
         code = 1
     finally:
         _install_handlers(signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        _remove_env_file(env_written)  # first: the stack is going away
         group.stop_all()
         infra.stop()
     _say("stopped")
