@@ -1,4 +1,4 @@
-"""The customer upsert rules of DESIGN.md, as pure functions (no I/O), so each rule is easy to test.
+"""The upsert rules of docs/design.md "Customer upsert rules", as pure functions (no I/O), so each rule is easy to test.
 
 Match order within a tenant: national_id, else email, else phone. A customer whose stored national
 id differs from the event's is a different person and is never matched through e-mail or phone.

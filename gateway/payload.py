@@ -1,4 +1,4 @@
-"""The payload rules (DESIGN "Payload rules"): a decoded `transaction.created` body -> a validated Sale,
+"""The payload rules (docs/design.md "Payload rules"): a decoded `transaction.created` body -> a validated Sale,
 and the bus message (WebhookEvent) built from it.
 
 Every failing field is reported at once (HTTP 422), named by its path in the body, e.g.

@@ -1,6 +1,6 @@
 """What to do when handling a message fails: retry later, or give up and dead-letter it.
 
-Three kinds of failure (DESIGN.md "Processing rules" 3):
+Three kinds of failure (docs/design.md "Failure classes"):
 - transient: a dependency is down or slow (gRPC UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED,
   ABORTED, CANCELLED; the outcomes database; NATS). Retried with growing delays until max_deliver.
 - permanent: the message can never succeed (not a WebhookEvent, ids missing, a service answered

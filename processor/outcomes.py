@@ -26,7 +26,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 PROCESSED = "processed"
 DEAD_LETTERED = "dead_lettered"
 
-# Line item outcomes (DESIGN.md "Processing rules" 2, plus `skipped` for items without a code).
+# Line item outcomes (docs/design.md "Processing rules"; `skipped` is an item without a code).
 ASSIGNED = "assigned"
 ALREADY_ASSIGNED = "already_assigned"
 CONFLICT = "conflict"

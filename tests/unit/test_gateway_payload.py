@@ -1,4 +1,4 @@
-"""The payload rules (DESIGN "Payload rules"), one by one, on gateway.payload.parse_sale."""
+"""The payload rules (docs/design.md "Payload rules"), one by one, on gateway.payload.parse_sale."""
 
 from __future__ import annotations
 
