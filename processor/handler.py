@@ -120,10 +120,10 @@ def stream_sequence(msg: Msg) -> int:
 class MessageHandler:
     """Handles messages one call at a time; safe to run many calls concurrently."""
 
-    def __init__(self, js: JetStreamContext, services: work.ServiceCalls, record: Recorder, policy: Policy) -> None:
+    def __init__(self, js: JetStreamContext, calls: work.ServiceCalls, record: Recorder, policy: Policy) -> None:
         """`record` stores an EventOutcome (outcomes.record on a pooled connection in production)."""
         self.js = js
-        self.services = services
+        self.calls = calls
         self.record = record
         self.policy = policy
         self.heartbeat = Heartbeat(policy.heartbeat_seconds)
@@ -157,7 +157,7 @@ class MessageHandler:
         try:
             event = messages.decode(msg)
             identity = Identity(event.event_id, event.tenant_id)
-            outcome = await work.process_event(event, self.services)
+            outcome = await work.process_event(event, self.calls)
             outcome.deliveries = deliveries
             await self.record(outcome)
         except asyncio.CancelledError:

@@ -57,19 +57,19 @@ def raise_worst(results: list[object]) -> None:
         raise failures.worst(errors)
 
 
-async def process_event(event: events_pb2.WebhookEvent, services: ServiceCalls) -> EventOutcome:
+async def process_event(event: events_pb2.WebhookEvent, calls: ServiceCalls) -> EventOutcome:
     """Upsert the buyer, assign the coded line items (together), and return the outcome.
 
     Raises the most severe failure when a call fails; nothing is recorded then, and a later delivery
     repeats the calls (idempotently).
     """
-    upserted = await services.upsert_customer(event)
+    upserted = await calls.upsert_customer(event)
     customer_id = upserted.customer.id
     if not customer_id:
         raise failures.UnexpectedAnswer("UpsertCustomer answered without a customer id")
     items = list(event.sale.line_items)
     coded = [index for index, item in enumerate(items) if item.autentikapp_code]
-    results = await services.assign_identifiers(event, [items[index] for index in coded], customer_id) if coded else []
+    results = await calls.assign_identifiers(event, [items[index] for index in coded], customer_id) if coded else []
     raise_worst(results)
     assigned = {index: line_item_outcome(response, event.event_id) for index, response in zip(coded, results)}
     return EventOutcome(

@@ -96,13 +96,13 @@ def event_bytes(event_id: str = "evt-1", tenant_id: str = "t1", code: str = "A")
     return events_pb2.WebhookEvent(schema_version=1, event_id=event_id, tenant_id=tenant_id, sale=sale).SerializeToString()
 
 
-def make(log, *, services=None, js=None, store=None, max_deliver=5, heartbeat=60.0):
-    services = services or FakeServiceCalls(log)
+def make(log, *, calls=None, js=None, store=None, max_deliver=5, heartbeat=60.0):
+    calls = calls or FakeServiceCalls(log)
     js = js or FakeJetStream(log)
     store = store or FakeStore(log)
     policy = Policy(retry_delays=DELAYS, max_deliver=max_deliver, unexpected_max_deliveries=3,
                     heartbeat_seconds=heartbeat)
-    return MessageHandler(js, services, store.record, policy), js, store
+    return MessageHandler(js, calls, store.record, policy), js, store
 
 
 def test_a_good_event_is_recorded_then_acked():
@@ -116,7 +116,7 @@ def test_a_good_event_is_recorded_then_acked():
 @pytest.mark.parametrize("deliveries,delay", [(1, 1.0), (2, 2.0), (3, 5.0), (4, 5.0)])
 def test_a_transient_failure_naks_with_the_scheduled_delay(deliveries, delay):
     log: list = []
-    handler, _, store = make(log, services=FakeServiceCalls(log, RpcFailure("UpsertCustomer", grpc.StatusCode.UNAVAILABLE)))
+    handler, _, store = make(log, calls=FakeServiceCalls(log, RpcFailure("UpsertCustomer", grpc.StatusCode.UNAVAILABLE)))
     asyncio.run(handler.handle(FakeMsg(log, event_bytes(), deliveries=deliveries)))
     assert log == [("nak", delay)] and store.recorded == []
 
@@ -130,7 +130,7 @@ def test_an_outcome_store_that_is_down_naks_too_and_never_acks():
 
 def test_the_last_delivery_of_a_transient_failure_is_dead_lettered_not_dropped():
     log: list = []
-    handler, js, store = make(log, services=FakeServiceCalls(log, RpcFailure("UpsertCustomer", grpc.StatusCode.UNAVAILABLE)),
+    handler, js, store = make(log, calls=FakeServiceCalls(log, RpcFailure("UpsertCustomer", grpc.StatusCode.UNAVAILABLE)),
                               max_deliver=5)
     asyncio.run(handler.handle(FakeMsg(log, event_bytes(), deliveries=5, seq=42)))
     assert log == [("dead_letter",), ("record", "dead_lettered"), ("term",)]
@@ -143,7 +143,7 @@ def test_the_last_delivery_of_a_transient_failure_is_dead_lettered_not_dropped()
 def test_a_permanent_failure_is_dead_lettered_at_once_and_termed_only_after_the_puback():
     log: list = []
     invalid = RpcFailure("UpsertCustomer", grpc.StatusCode.INVALID_ARGUMENT, "email is not valid: ana@x")
-    handler, js, store = make(log, services=FakeServiceCalls(log, invalid))
+    handler, js, store = make(log, calls=FakeServiceCalls(log, invalid))
     msg = FakeMsg(log, event_bytes(), deliveries=1)
     asyncio.run(handler.handle(msg))
     assert log == [("dead_letter",), ("record", "dead_lettered"), ("term",)]
@@ -194,14 +194,14 @@ def test_messages_that_are_not_events_we_can_process_are_dead_lettered(data, sub
 
 def test_a_slow_message_is_kept_alive_with_in_progress():
     log: list = []
-    handler, _, _ = make(log, services=FakeServiceCalls(log, delay=0.35), heartbeat=0.1)
+    handler, _, _ = make(log, calls=FakeServiceCalls(log, delay=0.35), heartbeat=0.1)
     asyncio.run(handler.handle(FakeMsg(log, event_bytes())))
     assert log.count(("in_progress",)) >= 2 and log[-1] == ("ack",)
 
 
 def test_a_message_cancelled_by_shutdown_is_handed_back_without_delay():
     log: list = []
-    handler, _, _ = make(log, services=FakeServiceCalls(log, delay=10))
+    handler, _, _ = make(log, calls=FakeServiceCalls(log, delay=10))
     counts = Counts(("autentikapp_processor_messages_total", {"result": "handed_back"}))
 
     async def scenario():
@@ -240,7 +240,7 @@ def test_failures_count_as_retry_or_dead_lettered_with_their_kind():
                     ("autentikapp_processor_dead_lettered_total", {"kind": "transient"}),
                     ("autentikapp_processor_dead_lettered_total", {"kind": "permanent"}),
                     ("autentikapp_processor_redeliveries_total", {}))
-    handler, _, _ = make(log, services=unavailable, max_deliver=5)
+    handler, _, _ = make(log, calls=unavailable, max_deliver=5)
     asyncio.run(handler.handle(FakeMsg(log, event_bytes(), deliveries=1)))  # retried
     asyncio.run(handler.handle(FakeMsg(log, event_bytes(), deliveries=5)))  # its last delivery
     poison_handler, _, _ = make(log)
