@@ -30,6 +30,8 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict = COMPOSE["services"]
 INFRA = {"nats", "postgres"}
 APP = {name: s for name, s in SERVICES.items() if name not in INFRA}
+# Services in a profile: `docker compose up` leaves them out; they run by `docker compose run` only.
+ON_DEMAND = {name for name, s in SERVICES.items() if s.get("profiles")}
 INIT_SQL = ROOT / "deploy" / "compose" / "postgres-init.sql"
 
 
@@ -199,7 +201,20 @@ def test_start_order_waits_for_health_and_for_the_migrations():
                 assert "healthcheck" in SERVICES[dependency], f"{name} waits on {dependency}, which has no healthcheck"
 
 
-@pytest.mark.parametrize("name", sorted(APP))
+def depends_on_closure(name: str) -> set[str]:
+    """Every service `name` depends on, directly or through others: what `docker compose run name`
+    starts (each one that is not running) before it."""
+    found: set[str] = set()
+    todo = [name]
+    while todo:
+        for dependency in SERVICES[todo.pop()].get("depends_on", {}):
+            if dependency not in found:
+                found.add(dependency)
+                todo.append(dependency)
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(set(APP) - ON_DEMAND))
 def test_each_service_waits_for_what_its_settings_point_at(name):
     service = APP[name]
     needs = set()
@@ -243,3 +258,18 @@ def test_gateway_workers_are_set_explicitly():
 def test_the_cli_is_on_demand_only():
     assert SERVICES["cli"]["profiles"] == ["tools"] and SERVICES["cli"]["restart"] == "no"
     assert SERVICES["migrate"]["restart"] == "no"
+
+
+def test_up_migrates_once_and_the_cli_does_not_migrate_again():
+    """`docker compose run cli ...` starts whatever cli depends on, directly or transitively, that is not
+    running, and an exited one-shot is not running: cli depending on migrate, or on a service that
+    depends on migrate, re-ran the migrations before every CLI command. `up` alone runs them."""
+    one_shots = {name for name, s in SERVICES.items() if s.get("restart") == "no"} - ON_DEMAND
+    assert one_shots == {"migrate"}, "up runs migrate (it is in no profile)"
+    for name, service in APP.items():
+        if role_of(service) in LONG_RUNNING:
+            assert "migrate" in depends_on_closure(name), f"{name} may start before the migrations"
+    assert ON_DEMAND == {"cli"}
+    for name in ON_DEMAND:
+        started_by_run = depends_on_closure(name)
+        assert not started_by_run & one_shots, f"`docker compose run {name}` would re-run {sorted(started_by_run & one_shots)}"

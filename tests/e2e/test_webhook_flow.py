@@ -167,7 +167,11 @@ def test_events_wait_for_a_stopped_service_and_complete_after_it_returns(running
                                                          email=f"buyer{i}@b.co"))
         assert status == 202, body
         event_ids.append(body["event_id"])
-    time.sleep(2)
+    # Wait for the processor to have tried every event and failed for want of the service (a pause of a
+    # fixed length could end before it even tried).
+    processor_log = sut.group["processor"].log_path
+    wait_for(lambda: all(f"event {event_id} will be retried" in processor_log.read_text() for event_id in event_ids),
+             what="every event to meet the stopped service and wait for a retry")
     assert sut.cli("events", "show", event_ids[0], check=False) is None, "nothing can complete without the service"
     sut.start("customer_service")
     for event_id in event_ids:

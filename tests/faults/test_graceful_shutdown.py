@@ -10,8 +10,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
+from pathlib import Path
 
 import grpc
 import psycopg
@@ -19,46 +19,52 @@ import pytest
 
 from autentikapp.v1 import customer_pb2, customer_pb2_grpc, identifier_pb2, identifier_pb2_grpc
 from devstack.ports import free_port
+from system_support import sessions_waiting_on_locks, wait_for
 
 
-def start_service(module: str, prefix: str, url: str) -> tuple[subprocess.Popen, grpc.Channel]:
+def start_service(module: str, prefix: str, url: str, log_path: Path) -> tuple[subprocess.Popen, grpc.Channel]:
+    """The service as a process, its output in `log_path` (read while it runs)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", module],
-                            env={**os.environ, f"{prefix}_DATABASE_URL": url, f"{prefix}_PORT": str(port),
-                                 "BIND_HOST": "127.0.0.1", "SHUTDOWN_GRACE_SECONDS": "10"},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", module],
+                                env={**os.environ, f"{prefix}_DATABASE_URL": url, f"{prefix}_PORT": str(port),
+                                     "BIND_HOST": "127.0.0.1", "SHUTDOWN_GRACE_SECONDS": "10"},
+                                stdout=log, stderr=subprocess.STDOUT)
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     grpc.channel_ready_future(channel).result(timeout=30)
     return proc, channel
 
 
-def drain_scenario(proc, lock_sql: str, url: str, call):
+def drain_scenario(proc, log_path: Path, lock_sql: str, url: str, call):
     """Hold a row lock, start `call` (it blocks on the lock), SIGTERM, release: the call must succeed."""
     with psycopg.connect(url) as locker:
         locker.execute(lock_sql)  # inside the connection's transaction: held until commit
         future = call()
-        time.sleep(0.5)  # the call is now waiting on the lock inside the service
+        wait_for(lambda: sessions_waiting_on_locks(url) > 0, what="the call to wait on the lock inside the service")
         proc.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
+        wait_for(lambda: "draining in-flight calls" in log_path.read_text(), what="the service to start draining")
         assert proc.poll() is None, "the service must wait for the in-flight call"
+        assert not future.done() and sessions_waiting_on_locks(url) > 0, "the call is still in flight, held"
         locker.commit()
     response = future.result(timeout=15)
-    output, _ = proc.communicate(timeout=30)
+    proc.wait(timeout=30)
+    output = log_path.read_text()
     assert proc.returncode == 0, output
     assert "draining in-flight calls" in output
     return response
 
 
 @pytest.mark.timeout(120)
-def test_customer_service_drains_in_flight_upserts(database_factory):
+def test_customer_service_drains_in_flight_upserts(tmp_path, database_factory):
     from customer_service.process import MIGRATIONS
 
     url = database_factory("customers", MIGRATIONS)
-    proc, channel = start_service("customer_service", "CUSTOMER_SERVICE", url)
+    log_path = tmp_path / "customer_service.log"
+    proc, channel = start_service("customer_service", "CUSTOMER_SERVICE", url, log_path)
     stub = customer_pb2_grpc.CustomerServiceStub(channel)
     first = stub.UpsertCustomer(customer_pb2.UpsertCustomerRequest(tenant_id="t", data=customer_pb2.CustomerData(email="a@b.co")))
     response = drain_scenario(
-        proc, f"SELECT * FROM customers WHERE id = '{first.customer.id}' FOR UPDATE", url,
+        proc, log_path, f"SELECT * FROM customers WHERE id = '{first.customer.id}' FOR UPDATE", url,
         lambda: stub.UpsertCustomer.future(customer_pb2.UpsertCustomerRequest(
             tenant_id="t", data=customer_pb2.CustomerData(email="a@b.co", first_name="Drained")), timeout=20),
     )
@@ -70,16 +76,17 @@ def test_customer_service_drains_in_flight_upserts(database_factory):
 
 
 @pytest.mark.timeout(120)
-def test_identifier_service_drains_in_flight_assignments(database_factory):
+def test_identifier_service_drains_in_flight_assignments(tmp_path, database_factory):
     from identifier_service.process import MIGRATIONS
 
     url = database_factory("identifiers", MIGRATIONS)
-    proc, channel = start_service("identifier_service", "IDENTIFIER_SERVICE", url)
+    log_path = tmp_path / "identifier_service.log"
+    proc, channel = start_service("identifier_service", "IDENTIFIER_SERVICE", url, log_path)
     stub = identifier_pb2_grpc.IdentifierServiceStub(channel)
     stub.RegisterIdentifiers(identifier_pb2.RegisterIdentifiersRequest(tenant_id="t", codes=["held"]))
     customer = str(uuid.uuid4())
     response = drain_scenario(
-        proc, "SELECT * FROM identifiers WHERE code = 'held' FOR UPDATE", url,
+        proc, log_path, "SELECT * FROM identifiers WHERE code = 'held' FOR UPDATE", url,
         lambda: stub.AssignIdentifier.future(identifier_pb2.AssignIdentifierRequest(
             tenant_id="t", code="held", customer_id=customer), timeout=20),
     )

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from system_support import EXAMPLE, sign
+from system_support import EXAMPLE, sign, wait_for
 
 REQUESTS = 2000
 CONCURRENCY = 32
@@ -45,6 +45,7 @@ class Sender:
         self.port, self.secret = port, secret
         self.local = threading.local()
         self.sent = 0
+        self.failed = 0  # answers other than 202
         self.lock = threading.Lock()
 
     def _conn(self) -> http.client.HTTPConnection:
@@ -72,6 +73,8 @@ class Sender:
             answers.append(status)
             if status == "202":
                 break
+            with self.lock:
+                self.failed += 1
             time.sleep(0.05)
         with self.lock:
             self.sent += 1
@@ -88,10 +91,11 @@ def test_every_202_is_stored_even_when_nats_is_killed_mid_flight(rig):
     # started with a parent-death signal that fires when the *thread* that started them ends.
     with ThreadPoolExecutor(CONCURRENCY) as pool:
         pending = pool.map(sender.send, bodies())
-        while sender.sent < REQUESTS // 4:
-            time.sleep(0.01)
+        wait_for(lambda: sender.sent >= REQUESTS // 4, timeout=120, interval=0.01, what="a quarter of the webhooks sent")
         sut.nats.kill()
-        time.sleep(1.5)
+        # The outage lasts until it has met requests, however fast or slow they flow (a fixed duration could
+        # end before any request arrived, or outlast the senders' retries).
+        wait_for(lambda: sender.failed >= CONCURRENCY, timeout=120, interval=0.01, what="requests to meet the outage")
         sut.nats.start()
         results = list(pending)
 

@@ -3,12 +3,16 @@ durable consumer, and SIGTERM finishing the messages in hand."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from autentikapp.v1 import customer_pb2, customer_pb2_grpc
@@ -23,13 +27,15 @@ from processor_support import (
     publish,
     webhook_event,
 )
-from system_support import wait_for
+from system_support import sessions_waiting_on_locks, wait_for
 
-COMMAND = [sys.executable, "-m", "processor"]
+MODULE = [sys.executable, "-m", "processor"]
+COMMAND = [*MODULE, "serve"]
 
 
 def run_command(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([*COMMAND, *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
+    """`python -m processor ARGS` (no verb given: the default, serve)."""
+    return subprocess.run([*MODULE, *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
 
 
 def log_lines(path: Path) -> list[dict]:
@@ -47,6 +53,19 @@ def processed_events(path: Path) -> list[str]:
 
 def is_ready(path: Path):
     return lambda: path.exists() and "processor ready" in path.read_text()
+
+
+@contextlib.contextmanager
+def outcome_writes_held(url: str) -> Iterator[Callable[[], None]]:
+    """Hold event_outcomes locked (ACCESS EXCLUSIVE, in an open transaction): every handler that reaches
+    its outcome write waits there, so its message stays in hand for as long as the test wants. Yields
+    `release`; the lock is released at exit in any case."""
+    with psycopg.connect(url) as conn:
+        conn.execute("LOCK TABLE event_outcomes IN ACCESS EXCLUSIVE MODE")  # opens the transaction
+        try:
+            yield conn.rollback
+        finally:
+            conn.rollback()
 
 
 @pytest.fixture
@@ -96,22 +115,35 @@ def test_two_replicas_share_the_work_and_each_event_is_processed(tmp_path, env, 
 
 def test_sigterm_finishes_the_messages_in_hand_and_the_rest_waits_for_the_next_replica(tmp_path, env, nats_server):
     events = [webhook_event([("S", "")]) for _ in range(300)]
-    # Small fetches and few in flight, so that SIGTERM finds messages in hand and others still queued.
-    env = {**env, "PROCESSOR_BATCH_SIZE": "16", "PROCESSOR_CONCURRENCY": "32"}
+    in_hand = 32
+    # Small fetches and few in flight, so that SIGTERM finds messages in hand and others still queued. The
+    # grace is only a bound for a slow machine: the work left when the lock goes is a few milliseconds.
+    env = {**env, "PROCESSOR_BATCH_SIZE": "16", "PROCESSOR_CONCURRENCY": str(in_hand), "SHUTDOWN_GRACE_SECONDS": "20"}
     db_url = env["PROCESSOR_DATABASE_URL"]
     logs = tmp_path / "logs"
-    with ProcessGroup(logs, grace=20) as group:
+    with ProcessGroup(logs, grace=40) as group:
         group.start("first", COMMAND, env, ready=is_ready(logs / "first.log"))
-        publish(nats_server.url, *events)
-        wait_for(lambda: outcome_rows(db_url), what="the first outcomes", interval=0.01)
-        assert group.stop("first") == 0  # SIGTERM
+        # The work is held, not raced: with the outcomes table locked, every message the processor takes
+        # stays in hand (processed by the services, its outcome write waiting) until the test releases it.
+        with ThreadPoolExecutor(1) as pool, outcome_writes_held(db_url) as release:
+            publish(nats_server.url, *events)
+            wait_for(lambda: consumer_info(nats_server.url).num_ack_pending == in_hand
+                     and sessions_waiting_on_locks(db_url) > 0,
+                     what=f"{in_hand} messages in hand, their outcome writes waiting on the lock")
+            stopped = pool.submit(group.stop, "first")  # SIGTERM, then wait for the exit
+            wait_for(lambda: f"stopping: finishing {in_hand} message(s) in hand" in (logs / "first.log").read_text(),
+                     what="the processor to start finishing what it holds")
+            release()
+        assert stopped.result() == 0
         after_stop = consumer_info(nats_server.url)
         recorded = len(outcome_rows(db_url))
         first_log = (logs / "first.log").read_text()
 
+        assert recorded == in_hand, "the messages in hand were finished, and no more were taken"
         assert after_stop.num_ack_pending == 0, "every message in hand was acked or handed back"
         assert after_stop.ack_floor.stream_seq == recorded, "and each was finished: recorded, then acked"
-        assert "in-hand message(s) finished, 0 handed back" in first_log
+        assert after_stop.num_pending == len(events) - in_hand, "the rest still queued for the next replica"
+        assert f"{in_hand} in-hand message(s) finished, 0 handed back" in first_log
         assert "processor stopped" in first_log
 
         group.start("second", COMMAND, env, ready=is_ready(logs / "second.log"))
