@@ -34,11 +34,17 @@ migrate: $(VENV)/.installed ## Apply every process's migrations to the databases
 run: $(VENV)/.installed ## Run the whole system locally (own NATS and Postgres unless URLs are set)
 	$(BIN)/python -m devstack run
 
+# Each run keeps its temporary files (the test Postgres and NATS data among them) in a folder of its own:
+# pytest's shared default removes all but its three newest runs, so a second `make test` started
+# meanwhile on the same machine could delete the running one's database under it.
+PYTEST = tmp=$$(mktemp -d -t autentikapp-tests.XXXXXX); trap 'rm -rf "$$tmp"' EXIT; \
+	$(BIN)/python -m pytest --basetemp="$$tmp/pytest"
+
 test: $(VENV)/.installed ## Run the tests (they start their own NATS and Postgres)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 test-faults: $(VENV)/.installed ## Only the fault-injection and security suites (also part of `make test`); FAULTS_EVENTS=50000 for a soak
-	$(BIN)/python -m pytest tests/faults tests/security $(PYTEST_ARGS)
+	$(PYTEST) tests/faults tests/security $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed ## Benchmark against same-run baselines (about 5 min); BENCH_ARGS=--quick for a 40 s check
 	$(BIN)/python -m bench $(BENCH_ARGS)
