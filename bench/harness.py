@@ -334,8 +334,8 @@ class Bench:
             with conn.cursor().copy("COPY customers (id, tenant_id, national_id, email, phone_number, first_name, "
                                     "last_name, data_observed_at) FROM STDIN") as copy:
                 for i, cid in enumerate(ids):
-                    copy.write_row((cid, TENANT, f"PRE{i:09d}", f"pre{i}@preload.bench.example.com",
-                                    f"+5739{i:08d}", f"Pre{i}", "Load", observed))
+                    copy.write_row((cid, TENANT, f"PRE{i:09d}", f"pre{i}@preload.bench-clientes.co",
+                                    f"+5739{i:07d}{(i + 2) % 10}", f"Pre{i}", "Load", observed))
             conn.execute("VACUUM ANALYZE customers")
         with psycopg.connect(self.env["IDENTIFIER_SERVICE_DATABASE_URL"], autocommit=True) as conn:
             with conn.cursor().copy("COPY identifiers (tenant_id, code, customer_id, assigned_at, transaction_id) "

@@ -27,10 +27,13 @@ class Sale:
 
 
 def buyer_fields(index: int, prefix: str, run_no: int) -> dict:
-    """The customer_data of buyer `index` of run `run_no` (0-9): national id, e-mail and phone all
-    distinct per buyer and per run."""
-    return {"national_id": f"{prefix.upper()}{index:09d}", "email": f"buyer{index}@{prefix}.bench.example.com",
-            "phone_number": f"+573{run_no % 10}{index:08d}", "first_name": f"Buyer{index}", "last_name": "Bench"}
+    """The customer_data of buyer `index` (below 10**7) of run `run_no` (0-9): national id, e-mail and
+    phone all distinct per buyer and per run, and all values a real buyer could have, never a filler
+    the customer service ignores (common.buyer_identity): the phone's last digit is the one before it
+    plus 2, so it never ends in 7 equal digits ("+57 300 000 0000") nor is a digit run."""
+    return {"national_id": f"{prefix.upper()}{index:09d}", "email": f"buyer{index}@{prefix}.bench-clientes.co",
+            "phone_number": f"+573{run_no % 10}{index:07d}{(index + 2) % 10}", "first_name": f"Buyer{index}",
+            "last_name": "Bench"}
 
 
 def sales(run: str, run_no: int, count: int, *, seed: int = 5) -> list[Sale]:

@@ -12,9 +12,9 @@ import asyncio
 import json
 
 import nats
+from system_support import EXAMPLE, sign, wait_for
 
 from common import bus, work_message
-from system_support import EXAMPLE, sign, wait_for
 
 TENANT = "metrics"
 SALES = {  # transaction id -> codes of its line items (None: an ordinary product, skipped)
@@ -32,7 +32,7 @@ def sale(transaction_id: str, codes: list[str | None]) -> bytes:
     """The guide's example with this transaction id, its own buyer, and these line items."""
     payload = json.loads(EXAMPLE.read_bytes())
     payload["transaction_data"]["transaction_id"] = transaction_id
-    payload["customer_data"] = {"email": f"{transaction_id.lower()}@example.com"}
+    payload["customer_data"] = {"email": f"{transaction_id.lower()}@correo-tienda.co"}
     payload["transaction_data"]["line_items"] = [
         {"product_sku": f"SKU-{i}", "product_name": "Bolso", "quantity": 1, "unit_price": 10,
          **({"autentikapp_code": code} if code else {})} for i, code in enumerate(codes)]

@@ -39,8 +39,10 @@ class Reference:
 
 
 def buyer(index: int, first_name: str) -> dict:
-    return {"national_id": f"{9_000_000 + index}", "email": f"buyer{index}@chaos.example.com",
-            "phone_number": f"+5730{index:08d}", "first_name": first_name, "last_name": "Chaos"}
+    """Buyer `index`'s customer_data: values a real buyer could have (never a filler the customer
+    service ignores, such as a digit run or one digit repeated), distinct per index below 10**7."""
+    return {"national_id": f"10{index:08d}", "email": f"buyer{index}@clientes-chaos.co",
+            "phone_number": f"+5731{index:07d}{(index + 2) % 10}", "first_name": first_name, "last_name": "Chaos"}
 
 
 def make_events(seed: int = 7) -> tuple[list, Reference]:
@@ -168,11 +170,11 @@ def test_backlog_survives_crashes_and_restarts_with_exactly_once_effect(rig):
     customer_of = {email: (str(cid), first) for cid, email, first in rows}
     assert len(rows) == len(buyers_used), "no duplicate and no missing customer"
     for who in buyers_used:
-        assert customer_of[f"buyer{who}@chaos.example.com"][1] == reference.newest_name[who][1]
+        assert customer_of[f"buyer{who}@clientes-chaos.co"][1] == reference.newest_name[who][1]
 
     # Links: every code linked to its buyer, none moved.
     with psycopg.connect(sut.env["IDENTIFIER_SERVICE_DATABASE_URL"]) as conn:
         links = dict(conn.execute("SELECT code, customer_id::text FROM identifiers WHERE tenant_id = %s",
                                   (TENANT,)).fetchall())
-    expected = {code: customer_of[f"buyer{who}@chaos.example.com"][0] for code, who in reference.owner_of_code.items()}
+    expected = {code: customer_of[f"buyer{who}@clientes-chaos.co"][0] for code, who in reference.owner_of_code.items()}
     assert links == expected

@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
-
 from system_support import EXAMPLE, sign, wait_for
 
 REQUESTS = 2000
@@ -29,7 +28,7 @@ def bodies() -> list[bytes]:
     out = []
     for n in range(REQUESTS):
         template["transaction_data"]["transaction_id"] = f"D{n:05d}"
-        template["customer_data"]["email"] = f"buyer{n % 400}@durable.example.com"
+        template["customer_data"]["email"] = f"buyer{n % 400}@durable-tienda.co"
         template["customer_data"].pop("national_id", None)
         template["customer_data"].pop("phone_number", None)
         template["customer_data"].pop("whatsapp_number", None)

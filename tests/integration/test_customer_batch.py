@@ -11,11 +11,11 @@ from datetime import datetime, timedelta, timezone
 import grpc
 import psycopg
 import pytest
+from system_support import sessions_waiting_on_locks, wait_for
 
 from autentikapp.v1 import customer_pb2 as pb
 from autentikapp.v1 import customer_pb2_grpc
 from common.timestamps import to_timestamp
-from system_support import sessions_waiting_on_locks, wait_for
 
 T0 = datetime(2025, 9, 13, 14, 30, tzinfo=timezone.utc)
 INVALID_ARGUMENT = grpc.StatusCode.INVALID_ARGUMENT.value[0]  # 3
@@ -52,7 +52,7 @@ def test_a_mixed_batch_applies_the_valid_items_and_refuses_the_invalid_one(stub,
     results = upsert_many(
         stub,
         item(email="first@b.co", first_name="First"),
-        item(national_id="555", email="not-an-email", first_name="Refused"),
+        item(national_id="43871265", email="not-an-email", first_name="Refused"),
         item(email="third@b.co", first_name="Third"),
     )
     assert [r.WhichOneof("result") for r in results] == ["upserted", "error", "upserted"]
@@ -91,8 +91,8 @@ def test_the_same_new_buyer_twice_in_one_batch_is_one_customer(stub, customer_db
     """The second item sees what the first wrote: created once, then an update of the same id."""
     results = upsert_many(
         stub,
-        item(national_id="123.456.789", email="buyer@b.co"),
-        item(national_id="123456789", phone_number="+573001234567", first_name="Diego"),
+        item(national_id="79.845.123", email="buyer@b.co"),
+        item(national_id="79845123", phone_number="+573001234567", first_name="Diego"),
     )
     first, second = results[0].upserted, results[1].upserted
     assert (first.created, second.created) == (True, False)
@@ -170,36 +170,36 @@ def test_a_newer_item_after_an_older_one_overwrites_within_the_batch(stub, custo
 
 
 def test_a_clash_with_a_customer_created_earlier_in_the_same_batch_is_reported_not_merged(stub, customer_db):
-    """Item 0 creates buyer 111 with e-mail X; item 1 is national id 222 with the same e-mail: another
+    """Item 0 creates buyer 1020457896 with e-mail X; item 1 is national id 52341987 with the same e-mail: another
     person, created without the e-mail, and the clash names item 0's customer."""
     results = upsert_many(
         stub,
-        item(national_id="111", email="shared@b.co", first_name="One"),
-        item(national_id="222", email="shared@b.co", first_name="Two"),
+        item(national_id="1020457896", email="shared@b.co", first_name="One"),
+        item(national_id="52341987", email="shared@b.co", first_name="Two"),
     )
     one, two = results[0].upserted, results[1].upserted
     assert one.created and two.created
     assert two.customer.id != one.customer.id
-    assert (two.customer.national_id, two.customer.email) == ("222", "")
+    assert (two.customer.national_id, two.customer.email) == ("52341987", "")
     assert [(c.field, c.other_customer_id) for c in two.clashes] == [("email", one.customer.id)]
-    assert stored(customer_db) == [("t1", "111", "shared@b.co", None, "One", None),
-                                   ("t1", "222", None, None, "Two", None)]
+    assert stored(customer_db) == [("t1", "1020457896", "shared@b.co", None, "One", None),
+                                   ("t1", "52341987", None, None, "Two", None)]
 
 
 def test_the_national_id_wins_over_an_email_held_by_a_customer_created_earlier_in_the_batch(stub, customer_db):
-    """Item 0 creates a customer by e-mail X; item 1 creates buyer 111; item 2 is 111 with e-mail X: it
-    updates buyer 111, leaves X with item 0's customer and reports the clash."""
+    """Item 0 creates a customer by e-mail X; item 1 creates buyer 1020457896; item 2 is 1020457896 with
+    e-mail X: it updates buyer 1020457896, leaves X with item 0's customer and reports the clash."""
     results = upsert_many(
         stub,
         item(email="x@b.co", first_name="Holder"),
-        item(national_id="111", first_name="Buyer"),
-        item(at=T0 + timedelta(hours=1), national_id="111", email="x@b.co", last_name="Later"),
+        item(national_id="1020457896", first_name="Buyer"),
+        item(at=T0 + timedelta(hours=1), national_id="1020457896", email="x@b.co", last_name="Later"),
     )
     holder, buyer, later = (r.upserted for r in results)
     assert (later.created, later.customer.id) == (False, buyer.customer.id)
     assert (later.customer.email, later.customer.last_name) == ("", "Later")
     assert [(c.field, c.other_customer_id) for c in later.clashes] == [("email", holder.customer.id)]
-    assert stored(customer_db) == [("t1", "111", None, None, "Buyer", "Later"),
+    assert stored(customer_db) == [("t1", "1020457896", None, None, "Buyer", "Later"),
                                    ("t1", None, "x@b.co", None, "Holder", None)]
 
 

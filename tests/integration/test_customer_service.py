@@ -34,11 +34,11 @@ def count_customers(url: str) -> int:
 
 
 def test_creates_a_customer_with_normalised_fields(stub):
-    r = upsert(stub, national_id="123.456.789", email="Cliente@Email.com", phone_number="+57 300 123 4567",
+    r = upsert(stub, national_id="79.845.123", email="Cliente@Email.com", phone_number="+57 300 123 4567",
                first_name="Diego", last_name="López", whatsapp_number="+573001234567")
     assert r.created
     c = r.customer
-    assert (c.tenant_id, c.national_id, c.email, c.phone_number) == ("t1", "123456789", "cliente@email.com", "+573001234567")
+    assert (c.tenant_id, c.national_id, c.email, c.phone_number) == ("t1", "79845123", "cliente@email.com", "+573001234567")
     assert (c.first_name, c.last_name, c.whatsapp_number) == ("Diego", "López", "+573001234567")
     assert c.data_observed_at.ToDatetime(tzinfo=timezone.utc) == T0
 
@@ -53,8 +53,8 @@ def test_same_buyer_by_email_in_different_case(stub, customer_db):
 
 
 def test_same_buyer_by_national_id_with_spaces_and_dots(stub, customer_db):
-    first = upsert(stub, national_id="123456789")
-    second = upsert(stub, national_id=" 123.456 789 ", email="a@b.co")
+    first = upsert(stub, national_id="79845123")
+    second = upsert(stub, national_id=" 79.845 123 ", email="a@b.co")
     assert second.customer.id == first.customer.id
     assert second.customer.email == "a@b.co"
     assert count_customers(customer_db) == 1
@@ -87,9 +87,9 @@ def test_absent_or_empty_fields_never_erase(stub):
 
 
 def test_national_id_email_clash_is_reported_not_merged(stub):
-    holder_of_nid = upsert(stub, national_id="111", email="one@b.co").customer
+    holder_of_nid = upsert(stub, national_id="1020457896", email="one@b.co").customer
     holder_of_email = upsert(stub, email="two@b.co", first_name="Two").customer
-    r = upsert(stub, at=T0 + timedelta(hours=1), national_id="111", email="two@b.co", first_name="One")
+    r = upsert(stub, at=T0 + timedelta(hours=1), national_id="1020457896", email="two@b.co", first_name="One")
     assert r.customer.id == holder_of_nid.id, "the national id wins"
     assert r.customer.email == "one@b.co", "the clashing e-mail is not moved"
     assert [(c.field, c.other_customer_id) for c in r.clashes] == [("email", holder_of_email.id)]
@@ -98,10 +98,10 @@ def test_national_id_email_clash_is_reported_not_merged(stub):
 
 
 def test_other_national_id_behind_the_same_email_is_another_person(stub, customer_db):
-    existing = upsert(stub, national_id="111", email="shared@b.co").customer
-    r = upsert(stub, national_id="222", email="shared@b.co")
+    existing = upsert(stub, national_id="1020457896", email="shared@b.co").customer
+    r = upsert(stub, national_id="52341987", email="shared@b.co")
     assert r.created and r.customer.id != existing.id
-    assert (r.customer.national_id, r.customer.email) == ("222", "")
+    assert (r.customer.national_id, r.customer.email) == ("52341987", "")
     assert [c.field for c in r.clashes] == ["email"]
     assert count_customers(customer_db) == 2
 
@@ -122,7 +122,7 @@ def test_customers_are_scoped_to_their_tenant(stub):
 
 def test_twenty_concurrent_upserts_of_one_new_buyer_make_one_customer(stub, customer_db):
     def one(i: int):
-        return upsert(stub, national_id="987654321", email="buyer@b.co", phone_number="+573001112233",
+        return upsert(stub, national_id="1098234576", email="buyer@b.co", phone_number="+573001112233",
                       first_name=f"Name{i}")
 
     with ThreadPoolExecutor(20) as pool:
@@ -146,8 +146,8 @@ def test_concurrent_events_sharing_one_contact_value_never_duplicate_it(stub, cu
 
 
 def test_find_by_each_key_normalised(stub):
-    c = upsert(stub, national_id="123456789", email="a@b.co", phone_number="+573001234567").customer
-    for key in ({"national_id": "123.456.789"}, {"email": "A@B.CO"}, {"phone_number": "+57 300 1234567"}):
+    c = upsert(stub, national_id="79845123", email="a@b.co", phone_number="+573001234567").customer
+    for key in ({"national_id": "79.845.123"}, {"email": "A@B.CO"}, {"phone_number": "+57 300 1234567"}):
         assert stub.FindCustomer(pb.FindCustomerRequest(tenant_id="t1", **key)).customer.id == c.id
 
 
@@ -193,7 +193,7 @@ def test_bad_input_gets_the_right_status_and_writes_nothing(stub, customer_db, r
         ("GetCustomer", pb.GetCustomerRequest(tenant_id="t1", customer_id="not-a-uuid"), grpc.StatusCode.INVALID_ARGUMENT),
         ("GetCustomer", pb.GetCustomerRequest(tenant_id="t1", customer_id="00000000-0000-0000-0000-000000000000"), grpc.StatusCode.NOT_FOUND),
         ("FindCustomer", pb.FindCustomerRequest(tenant_id="t1"), grpc.StatusCode.INVALID_ARGUMENT),
-        ("FindCustomer", pb.FindCustomerRequest(tenant_id="t1", email="nobody@b.co"), grpc.StatusCode.NOT_FOUND),
+        ("FindCustomer", pb.FindCustomerRequest(tenant_id="t1", email="ghost.buyer@b.co"), grpc.StatusCode.NOT_FOUND),
         ("ListCustomers", pb.ListCustomersRequest(tenant_id="t1", page_size=5000), grpc.StatusCode.INVALID_ARGUMENT),
         ("ListCustomers", pb.ListCustomersRequest(tenant_id="t1", page_token="garbage"), grpc.StatusCode.INVALID_ARGUMENT),
     ],

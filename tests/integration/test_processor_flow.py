@@ -6,10 +6,6 @@ from __future__ import annotations
 import logging
 
 import pytest
-
-from autentikapp.v1 import customer_pb2, customer_pb2_grpc, identifier_pb2, identifier_pb2_grpc
-from common.timestamps import to_timestamp
-from processor.outcomes import MIGRATIONS
 from processor_support import (
     SOLD_AT,
     TENANT,
@@ -23,6 +19,15 @@ from processor_support import (
     webhook_event,
 )
 from system_support import wait_for
+
+from autentikapp.v1 import (
+    customer_pb2,
+    customer_pb2_grpc,
+    identifier_pb2,
+    identifier_pb2_grpc,
+)
+from common.timestamps import to_timestamp
+from processor.outcomes import MIGRATIONS
 
 
 @pytest.fixture
@@ -81,7 +86,7 @@ def test_every_line_item_gets_exactly_its_outcome_and_the_link_its_provenance(
     event = webhook_event(
         [("PLAIN", ""), ("S1", "FREE-1"), ("S2", "NO-SUCH-CODE"), ("S3", "OWNED-BY-OTHER"), ("S4", "MINE-ALREADY"),
          ("S5", "")],
-        customer={"email": "ana@b.co", "national_id": "1.234.567-8", "phone_number": "+573001234567",
+        customer={"email": "ana@b.co", "national_id": "7.984.512-3", "phone_number": "+573001234567",
                   "first_name": "Ana"},
         transaction_id="FACT-00123", product_name="Bolso de Cuero",
     )
@@ -113,13 +118,13 @@ def test_every_line_item_gets_exactly_its_outcome_and_the_link_its_provenance(
     assert len(processed) == 1
     assert processed[0].fields["outcomes"] == {"assigned": 1, "already_assigned": 1, "conflict": 1,
                                                "unknown_code": 1, "skipped": 2}
-    for personal in ("ana@b.co", "12345678", "573001234567", "Ana"):
+    for personal in ("ana@b.co", "79845123", "573001234567", "Ana"):
         assert personal not in caplog.text
 
 
 def test_a_clash_is_recorded_and_nothing_is_merged(env, customers, processor_db, nats_server):
-    other = upsert(customers, national_id="111", email="shared@b.co")
-    event = webhook_event(customer={"national_id": "222", "email": "shared@b.co"})
+    other = upsert(customers, national_id="1020457896", email="shared@b.co")
+    event = webhook_event(customer={"national_id": "52341987", "email": "shared@b.co"})
     publish(nats_server.url, event)
     with InProcessProcessor(env):
         row = wait_for(lambda: outcome_rows(processor_db).get(event.event_id), what="the outcome")

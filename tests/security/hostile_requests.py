@@ -29,8 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cli.examples import TRANSACTION_CREATED
 from rawhttp import build_request
+
+from cli.examples import TRANSACTION_CREATED
 
 TENANT = "acme"
 PATH = "/v1/webhooks/inbound/" + TENANT
@@ -134,7 +135,7 @@ def sale_for(name: str, *, customer: dict[str, Any] | None = None, item: dict[st
     return {
         "event_type": "transaction.created",
         "event_timestamp": "2025-09-13T14:30:00Z",
-        "customer_data": customer or {"email": f"{name}@example.com"},
+        "customer_data": customer or {"email": f"{name}@correo-tienda.co"},
         "transaction_data": {
             "transaction_id": transaction_id or f"H-{name}",
             "currency": "COP",
@@ -535,17 +536,17 @@ CORPUS: list[Hostile] = [
             body=guide("meta-sql-in-timestamp", {"event_timestamp": "2025-09-13T14:30:00Z'; --"}),
             fields=("event_timestamp",)),
     Hostile("meta-quotes-in-email", "metacharacters", 202, None, "o'brien@ is a valid address: stored as sent",
-            body=_encode(sale_for("meta-quotes-in-email", customer={"email": "o'brien@example.com"})),
-            stored=Stored(code_for("meta-quotes-in-email"), {}, {"email": "o'brien@example.com"})),
+            body=_encode(sale_for("meta-quotes-in-email", customer={"email": "o'brien@correo-tienda.co"})),
+            stored=Stored(code_for("meta-quotes-in-email"), {}, {"email": "o'brien@correo-tienda.co"})),
     Hostile("meta-backticks-in-email", "metacharacters", 202, None, "`id`@ is a valid address: stored as sent",
-            body=_encode(sale_for("meta-backticks-in-email", customer={"email": "`id`@example.com"})),
-            stored=Stored(code_for("meta-backticks-in-email"), {}, {"email": "`id`@example.com"})),
+            body=_encode(sale_for("meta-backticks-in-email", customer={"email": "`id`@correo-tienda.co"})),
+            stored=Stored(code_for("meta-backticks-in-email"), {}, {"email": "`id`@correo-tienda.co"})),
     Hostile("meta-sql-and-shell-in-names", "metacharacters", 202, None, "names are free text: stored verbatim",
             body=_encode(sale_for("meta-sql-and-shell-in-names", customer={
-                "email": "names@example.com", "first_name": "O'Brien \"Bobby\"; DROP TABLE customers;--",
+                "email": "names@correo-tienda.co", "first_name": "O'Brien \"Bobby\"; DROP TABLE customers;--",
                 "last_name": "$(rm -rf /) `id` | & > < ${IFS} %s %n \\"})),
             stored=Stored(code_for("meta-sql-and-shell-in-names"), {}, {
-                "email": "names@example.com", "first_name": "O'Brien \"Bobby\"; DROP TABLE customers;--",
+                "email": "names@correo-tienda.co", "first_name": "O'Brien \"Bobby\"; DROP TABLE customers;--",
                 "last_name": "$(rm -rf /) `id` | & > < ${IFS} %s %n \\"})),
     Hostile("meta-sql-and-shell-in-product", "metacharacters", 202, None,
             "product name and SKU are free text: stored verbatim",
@@ -567,7 +568,7 @@ CORPUS: list[Hostile] = [
             body=_encode(sale_for("meta-prototype-pollution-keys", extra={
                 "__proto__": {"admin": True}, "constructor": {"prototype": {"admin": True}}})),
             stored=Stored(code_for("meta-prototype-pollution-keys"), {},
-                          {"email": "meta-prototype-pollution-keys@example.com"})),
+                          {"email": "meta-prototype-pollution-keys@correo-tienda.co"})),
 
     # -- the payload rules' own refusals: 422 naming the fields
     Hostile("rule-empty-object", "rules", 422, INVALID, "{}: every required member missing", body=b"{}",
@@ -599,10 +600,10 @@ CORPUS: list[Hostile] = [
     # -- accepted as data: the edges of what is valid
     Hostile("accept-bom", "encoding", 202, None, "a UTF-8 byte-order mark first (RFC 8259 lets parsers ignore it)",
             body=b"\xef\xbb\xbf" + _encode(sale_for("accept-bom")),
-            stored=Stored(code_for("accept-bom"), {}, {"email": "accept-bom@example.com"})),
+            stored=Stored(code_for("accept-bom"), {}, {"email": "accept-bom@correo-tienda.co"})),
     Hostile("accept-escaped-surrogate-pair", "encoding", 202, None, "\\ud83d\\ude00 is a valid pair: one emoji",
             body=_encode(sale_for("accept-escaped-surrogate-pair", customer={
-                "email": "accept-escaped-surrogate-pair@example.com", "first_name": _MARK})).replace(
+                "email": "accept-escaped-surrogate-pair@correo-tienda.co", "first_name": _MARK})).replace(
                     _MARK.encode(), b"\\ud83d\\ude00"),
             stored=Stored(code_for("accept-escaped-surrogate-pair"), {}, {"first_name": "\U0001F600"})),
     Hostile("accept-total-negative-zero", "numbers", 202, None, "-0.0 is zero, a valid amount",
@@ -611,7 +612,7 @@ CORPUS: list[Hostile] = [
             stored=Stored(code_for("accept-total-negative-zero"), {}, {})),
     Hostile("accept-body-exactly-at-cap", "sizes", 202, None, "exactly GATEWAY_MAX_BODY_BYTES bytes",
             body=_padded_to(MAX_BODY_BYTES),
-            stored=Stored(code_for("body-exactly-at-cap"), {}, {"email": "body-exactly-at-cap@example.com"})),
+            stored=Stored(code_for("body-exactly-at-cap"), {}, {"email": "body-exactly-at-cap@correo-tienda.co"})),
 
     # -- content types: 415 once the signature is right
     Hostile("ctype-missing", "content-type", 415, MEDIA_TYPE, "no Content-Type", content_type=None,

@@ -20,35 +20,35 @@ from pathlib import Path
 
 import nats
 import pytest
+from security_support import stream_messages
+from system_support import sign, wait_for
 
 from autentikapp.v1 import customer_pb2, events_pb2
 from common import bus, work_message
 from common.timestamps import now, to_timestamp
-from system_support import sign, wait_for
-from security_support import stream_messages
 
 SYSTEM_ENV = {"LOG_FORMAT": "json", "LOG_LEVEL": "INFO"}
 TENANT = "hygiene"
-BUYER = {"national_id": "ZQ-8675-309K", "email": "Zebulonia.Quixotefield@example.org",
+BUYER = {"national_id": "ZQ-8675-309K", "email": "Zebulonia.Quixotefield@buzon.co",
          "phone_number": "+57 300 111 2233", "first_name": "Zebulonia", "last_name": "Quixotefield",
          "whatsapp_number": "+57 311 444 5566"}
 # Each value sent, and the forms the system normalises it to.
-BUYER_FORMS = ["ZQ-8675-309K", "ZQ8675309K", "Zebulonia.Quixotefield@example.org", "+57 300 111 2233",
+BUYER_FORMS = ["ZQ-8675-309K", "ZQ8675309K", "Zebulonia.Quixotefield@buzon.co", "+57 300 111 2233",
                "+573001112233", "3001112233", "Zebulonia", "Quixotefield", "+57 311 444 5566", "+573114445566",
                "3114445566"]
-ROTATED_BUYER = {"email": "Rotatedbuyer.Person@example.org", "first_name": "Rotatedbuyer"}
-UNSIGNED_BUYER = {"email": "Forgedsender.Victim@example.org", "national_id": "FSV-424242", "first_name": "Forgedsender"}
-BAD_EMAIL_BUYER = {"email": "Bademailperson@@example.org", "first_name": "Bademailperson",
+ROTATED_BUYER = {"email": "Rotatedbuyer.Person@buzon.co", "first_name": "Rotatedbuyer"}
+UNSIGNED_BUYER = {"email": "Forgedsender.Victim@buzon.co", "national_id": "FSV-424242", "first_name": "Forgedsender"}
+BAD_EMAIL_BUYER = {"email": "Bademailperson@@buzon.co", "first_name": "Bademailperson",
                    "phone_number": "+573009998877"}
 BAD_ID_BUYER = {"national_id": "BAD-ID-Xylophant!", "first_name": "Xylophant"}
-BROKEN_JSON = b'{"customer_data": {"email": "Malformedperson@example.org", "first_name": "Malformedperson"'
-DEAD_BUYER = {"email": "Deadletter.Victim@@example.org", "national_id": "DLV-5550199", "first_name": "Deadlettervictim"}
-GARBAGE = b'not an event: {"email": "Garbage.Sender@example.org", "phone_number": "+573005550123"}'
-PERSONAL = [*BUYER_FORMS, "Rotatedbuyer.Person@example.org", "Rotatedbuyer", "Forgedsender.Victim@example.org",
-            "FSV-424242", "FSV424242", "Forgedsender", "Bademailperson@@example.org", "Bademailperson", "+573009998877",
-            "BAD-ID-Xylophant!", "Xylophant", "Malformedperson@example.org", "Malformedperson",
-            "Deadletter.Victim@@example.org", "DLV-5550199", "DLV5550199", "Deadlettervictim",
-            "Garbage.Sender@example.org", "+573005550123"]
+BROKEN_JSON = b'{"customer_data": {"email": "Malformedperson@buzon.co", "first_name": "Malformedperson"'
+DEAD_BUYER = {"email": "Deadletter.Victim@@buzon.co", "national_id": "DLV-5550199", "first_name": "Deadlettervictim"}
+GARBAGE = b'not an event: {"email": "Garbage.Sender@buzon.co", "phone_number": "+573005550123"}'
+PERSONAL = [*BUYER_FORMS, "Rotatedbuyer.Person@buzon.co", "Rotatedbuyer", "Forgedsender.Victim@buzon.co",
+            "FSV-424242", "FSV424242", "Forgedsender", "Bademailperson@@buzon.co", "Bademailperson", "+573009998877",
+            "BAD-ID-Xylophant!", "Xylophant", "Malformedperson@buzon.co", "Malformedperson",
+            "Deadletter.Victim@@buzon.co", "DLV-5550199", "DLV5550199", "Deadlettervictim",
+            "Garbage.Sender@buzon.co", "+573005550123"]
 
 
 def sale(transaction_id: str, customer: dict, code: str | None = None) -> bytes:
@@ -162,7 +162,7 @@ def test_an_event_is_followed_by_its_ids_through_all_four_processes(logs):
     [customer] = [line for line in json_lines(logs.files["customer_service.log"]) if line.get("event_id") == event_id]
     assert customer["customer"] == "created" and customer["clashes"] == 0
     assert (customer["email"], customer["phone_number"], customer["national_id"]) == (
-        "z***@example.org", "***2233", "***09K"), "the buyer is named only masked"
+        "z***@buzon.co", "***2233", "***09K"), "the buyer is named only masked"
     [assignment] = [line for line in json_lines(logs.files["identifier_service.log"])
                     if line.get("event_id") == event_id]
     assert (assignment["code"], assignment["outcome"], assignment["customer_id"]) == (

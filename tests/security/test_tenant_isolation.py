@@ -12,14 +12,14 @@ from dataclasses import dataclass
 
 import grpc
 import pytest
+from security_support import stream_messages
+from system_support import System, sign, wait_for
 
 from autentikapp.v1 import customer_pb2, identifier_pb2
 from common import bus
-from system_support import System, sign, wait_for
-from security_support import stream_messages
 
 A, B = "alpha", "beta"
-SHARED_EMAIL = "shared.buyer@example.com"
+SHARED_EMAIL = "shared.buyer@correo-tienda.co"
 A_CODES = ["A-CODE-1", "A-CODE-2", "SAME-CODE"]
 B_CODES = ["B-CODE-1", "B-CODE-2", "SAME-CODE"]
 
@@ -85,14 +85,14 @@ def world(module_system) -> World:
         assert answer["duplicate"] is False, f"{name}: another tenant's sale is not a duplicate"
         events[name] = answer["event_id"]
 
-    send("a1", A, sale("T-1", {"email": SHARED_EMAIL, "national_id": "111111", "first_name": "Ana"},
+    send("a1", A, sale("T-1", {"email": SHARED_EMAIL, "national_id": "1020457896", "first_name": "Ana"},
                        ["A-CODE-1", "SAME-CODE", "B-CODE-1", "B-CODE-2"]))
-    send("a2", A, sale("T-2", {"email": "second.buyer@example.com"}, ["A-CODE-2"]))
+    send("a2", A, sale("T-2", {"email": "second.buyer@correo-tienda.co"}, ["A-CODE-2"]))
     world = World(sut, secrets, events, [])
     for name in ("a1", "a2"):
         world.outcome(events[name])
     world.b_identifiers_before_b_sold = world.list_identifiers(B)
-    send("b1", B, sale("T-1", {"email": SHARED_EMAIL, "national_id": "222222", "first_name": "Bea"},
+    send("b1", B, sale("T-1", {"email": SHARED_EMAIL, "national_id": "52341987", "first_name": "Bea"},
                        ["B-CODE-2", "SAME-CODE"]))
     world.outcome(events["b1"])
     return world
@@ -100,7 +100,7 @@ def world(module_system) -> World:
 
 def test_a_tenants_secret_never_acts_for_another_tenant(world):
     sut = world.sut
-    body = sale("T-FORGED", {"email": "forged@example.com"}, ["B-CODE-1"])
+    body = sale("T-FORGED", {"email": "forged@correo-tienda.co"}, ["B-CODE-1"])
     before = stream_messages(sut.nats.url)
     answers = {
         "A's secret on B's endpoint": sut.send(B, world.secrets[A], body),
@@ -113,7 +113,7 @@ def test_a_tenants_secret_never_acts_for_another_tenant(world):
         assert status == 401, what
         assert headers["content-type"].startswith("application/problem+json") and problem["code"] == "invalid-signature"
     assert stream_messages(sut.nats.url) == before, "nothing was published"
-    assert rpc_error(lambda: world.find(B, email="forged@example.com")) == grpc.StatusCode.NOT_FOUND
+    assert rpc_error(lambda: world.find(B, email="forged@correo-tienda.co")) == grpc.StatusCode.NOT_FOUND
 
 
 def test_a_sale_naming_the_other_tenants_codes_finds_them_unknown_and_touches_nothing_of_it(world):
@@ -134,21 +134,21 @@ def test_a_sale_naming_the_other_tenants_codes_finds_them_unknown_and_touches_no
 
 def test_the_same_buyer_and_transaction_in_two_tenants_are_two_customers_and_two_events(world):
     a_buyer, b_buyer = world.find(A, email=SHARED_EMAIL), world.find(B, email=SHARED_EMAIL)
-    assert (a_buyer.tenant_id, a_buyer.national_id, a_buyer.first_name) == (A, "111111", "Ana")
-    assert (b_buyer.tenant_id, b_buyer.national_id, b_buyer.first_name) == (B, "222222", "Bea")
+    assert (a_buyer.tenant_id, a_buyer.national_id, a_buyer.first_name) == (A, "1020457896", "Ana")
+    assert (b_buyer.tenant_id, b_buyer.national_id, b_buyer.first_name) == (B, "52341987", "Bea")
     assert a_buyer.id != b_buyer.id
     assert world.events["a1"] != world.events["b1"], "event ids are per tenant: B's T-1 is not A's T-1"
-    assert rpc_error(lambda: world.find(B, email="second.buyer@example.com")) == grpc.StatusCode.NOT_FOUND
+    assert rpc_error(lambda: world.find(B, email="second.buyer@correo-tienda.co")) == grpc.StatusCode.NOT_FOUND
 
 
 def test_reads_with_the_other_tenants_id_never_return_its_rows(world):
     customers, identifiers = world.customers(), world.identifiers()
     a_buyer = world.find(A, email=SHARED_EMAIL)
-    a_second = world.find(A, email="second.buyer@example.com")
+    a_second = world.find(A, email="second.buyer@correo-tienda.co")
     for customer in (a_buyer, a_second):
         assert rpc_error(lambda: customers.GetCustomer(customer_pb2.GetCustomerRequest(
             tenant_id=B, customer_id=customer.id))) == grpc.StatusCode.NOT_FOUND
-    assert rpc_error(lambda: world.find(B, national_id="111111")) == grpc.StatusCode.NOT_FOUND
+    assert rpc_error(lambda: world.find(B, national_id="1020457896")) == grpc.StatusCode.NOT_FOUND
     b_customers = list(customers.ListCustomers(customer_pb2.ListCustomersRequest(
         tenant_id=B, page_size=1000)).customers)
     assert [c.tenant_id for c in b_customers] == [B]
@@ -185,7 +185,7 @@ def test_a_page_token_minted_for_one_tenant_is_refused_for_another(world):
 
 def test_an_events_outcome_names_only_its_own_tenant(world):
     b_buyer = world.find(B, email=SHARED_EMAIL)
-    a_ids = {world.find(A, email=SHARED_EMAIL).id, world.find(A, email="second.buyer@example.com").id}
+    a_ids = {world.find(A, email=SHARED_EMAIL).id, world.find(A, email="second.buyer@correo-tienda.co").id}
     for name, tenant, other, foreign_ids in (("a1", A, B, {b_buyer.id}), ("a2", A, B, {b_buyer.id}),
                                              ("b1", B, A, a_ids)):
         outcome = world.outcome(world.events[name])

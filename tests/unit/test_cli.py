@@ -14,7 +14,12 @@ import pytest
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from autentikapp.v1 import customer_pb2, customer_pb2_grpc, identifier_pb2, identifier_pb2_grpc
+from autentikapp.v1 import (
+    customer_pb2,
+    customer_pb2_grpc,
+    identifier_pb2,
+    identifier_pb2_grpc,
+)
 from cli.main import main
 
 
@@ -173,7 +178,7 @@ CUSTOMER = customer_pb2.Customer(
     id="0b9c1e6a-0000-4000-8000-000000000001",
     tenant_id="demo",
     national_id="12345678K",
-    email="ana@example.com",
+    email="ana@correo-tienda.co",
     phone_number="+56912345678",
     first_name="Ana",
     last_name="Pérez",
@@ -363,7 +368,7 @@ def test_list_identifiers_empty(services, cli):
     ("option", "value", "field"),
     [
         ("--national-id", "12345678K", "national_id"),
-        ("--email", "ana@example.com", "email"),
+        ("--email", "ana@correo-tienda.co", "email"),
         ("--phone", "+56912345678", "phone_number"),
     ],
 )
@@ -381,11 +386,11 @@ def test_find_customer_by_each_key(services, cli, option, value, field):
 def test_find_customer_json_and_not_found(services, cli):
     """JSON is the Customer; an unknown e-mail exits 3."""
     services.customers.customers.append(CUSTOMER)
-    code, out, _ = cli("customers", "find", "--tenant", "demo", "--email", "ana@example.com", "--json")
+    code, out, _ = cli("customers", "find", "--tenant", "demo", "--email", "ana@correo-tienda.co", "--json")
     assert code == 0
     assert json.loads(out) == MessageToDict(CUSTOMER, preserving_proto_field_name=True)
 
-    code, out, err = cli("customers", "find", "--tenant", "demo", "--email", "bob@example.com")
+    code, out, err = cli("customers", "find", "--tenant", "demo", "--email", "bob@correo-tienda.co")
     assert (code, out) == (3, "")
     assert assert_one_error_line(err) == "autentikapp: not found: no such customer (NOT_FOUND)"
 
@@ -403,7 +408,7 @@ def test_get_customer(services, cli):
     assert code == 0
     assert key_value_lines(out)["updated_at"] == "2025-01-03T03:04:05Z"
     code, out, _ = cli("--json", "customers", "get", "--tenant", "demo", CUSTOMER.id)
-    assert json.loads(out)["email"] == "ana@example.com"
+    assert json.loads(out)["email"] == "ana@correo-tienda.co"
     assert cli("customers", "get", "--tenant", "other", CUSTOMER.id)[0] == 3
 
 
@@ -411,13 +416,13 @@ def test_list_customers(services, cli):
     """A table in human mode, a JSON array otherwise, limited by --limit."""
     for n in range(3):
         services.customers.customers.append(
-            customer_pb2.Customer(id=f"id-{n}", tenant_id="demo", email=f"c{n}@example.com")
+            customer_pb2.Customer(id=f"id-{n}", tenant_id="demo", email=f"c{n}@correo-tienda.co")
         )
     code, out, _ = cli("customers", "list", "--tenant", "demo")
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["id", "national_id", "email"]
-    assert lines[1].split()[:3] == ["id-0", "-", "c0@example.com"]
+    assert lines[1].split()[:3] == ["id-0", "-", "c0@correo-tienda.co"]
     code, out, err = cli("customers", "list", "--tenant", "demo", "--limit", "2", "--json")
     assert (code, err) == (0, "")
     assert [c["id"] for c in json.loads(out)] == ["id-0", "id-1"]

@@ -8,7 +8,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from common.errors import InvalidArgument
-from customer_service.domain import Candidates, CustomerFields, choose_target, plan_upsert
+from customer_service.domain import (
+    Candidates,
+    CustomerFields,
+    choose_target,
+    plan_upsert,
+)
 
 T0 = datetime(2025, 9, 13, 14, 30, tzinfo=timezone.utc)
 
@@ -66,9 +71,9 @@ def test_parse_rejects_bad_fields_naming_them(field, value, message):
 
 def test_match_prefers_national_id_over_email_and_phone():
     by_email = stored(email="a@b.co")
-    by_nid = stored(national_id="1")
+    by_nid = stored(national_id="1020457896")
     by_phone = stored(phone_number="+573001234567")
-    incoming = CustomerFields(national_id="1", email="a@b.co", phone_number="+573001234567")
+    incoming = CustomerFields(national_id="1020457896", email="a@b.co", phone_number="+573001234567")
     assert choose_target(incoming, [by_email, by_phone, by_nid]) is by_nid
 
 
@@ -80,17 +85,17 @@ def test_match_falls_back_to_email_then_phone():
 
 
 def test_customer_with_another_national_id_is_never_matched_by_email():
-    other_person = stored(national_id="2", email="a@b.co")
-    plan = plan_upsert(CustomerFields(national_id="1", email="a@b.co"), T0, [other_person])
+    other_person = stored(national_id="52341987", email="a@b.co")
+    plan = plan_upsert(CustomerFields(national_id="1020457896", email="a@b.co"), T0, [other_person])
     assert plan.creates
-    assert plan.values == {"national_id": "1"}
+    assert plan.values == {"national_id": "1020457896"}
     assert [(c.field, c.other_customer_id) for c in plan.clashes] == [("email", str(other_person["id"]))]
 
 
 def test_national_id_wins_when_email_belongs_to_someone_else():
-    by_nid = stored(national_id="1", email="old@b.co")
+    by_nid = stored(national_id="1020457896", email="old@b.co")
     other = stored(email="a@b.co")
-    plan = plan_upsert(CustomerFields(national_id="1", email="a@b.co", first_name="Ana"), T0, [by_nid, other])
+    plan = plan_upsert(CustomerFields(national_id="1020457896", email="a@b.co", first_name="Ana"), T0, [by_nid, other])
     assert plan.target is by_nid
     assert "email" not in plan.values, "the clashing e-mail is not moved to the national-id match"
     assert plan.values == {"first_name": "Ana"}
