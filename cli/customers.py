@@ -1,13 +1,24 @@
-"""``autentikapp customers``: look up a tenant's customers (the brand's buyers)."""
+"""``autentikapp customers``: look up a tenant's customers (the brand's buyers), and erase one on request.
+
+``erase`` calls EraseCustomer, then removes the tenant's dead letters that hold the buyer
+(processor.dead_letter_admin.purge_buyer, through NATS_URL like ``autentikapp dlq``); docs/design.md
+"Erasure" says what is erased where. Running it again is safe: the service answers the same erasure
+(with its digests) and the purge finds what is left.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 
 from autentikapp.v1 import customer_pb2
 from cli.args import add_paging, add_tenant
-from cli.output import Output
+from cli.errors import CliError
+from cli.output import Output, to_dict
 from cli.rpc import CUSTOMERS, Context
+from common.bus import BusSettings
+from common.errors import DomainError
+from processor import dead_letter_admin
 
 LIST_COLUMNS = ("id", "national_id", "email", "phone_number", "first_name", "last_name", "updated_at")
 
@@ -49,6 +60,25 @@ def add_commands(subparsers: argparse._SubParsersAction, common: argparse.Argume
     add_paging(list_)
     list_.set_defaults(run=run_list)
 
+    erase = commands.add_parser(
+        "erase",
+        parents=[common],
+        help="erase a customer's personal data on request",
+        description="Erase a customer's personal data on the person's request (habeas data, GDPR art. 17): "
+        "the customer becomes an anonymous tombstone (same id, so its product codes stay linked to it), its "
+        "identity values go on the tenant's suppression list as digests, so replaying an older sale does not "
+        "bring them back, and the tenant's dead letters that hold the buyer are removed (uses NATS_URL). "
+        "Safe to run again: an erased customer is answered as such and the purge runs again. "
+        "Exit 3 when the tenant has no such customer.",
+    )
+    add_tenant(erase)
+    erase.add_argument("customer_id", metavar="CUSTOMER_ID")
+    erase.add_argument("--requested-by", required=True, metavar="NAME",
+                       help="who asked (operator, or the request's ticket); recorded and logged")
+    erase.add_argument("--reason", default="", metavar="TEXT",
+                       help="a note recorded and logged with the erasure (no personal data)")
+    erase.set_defaults(run=run_erase)
+
 
 def run_find(args: argparse.Namespace, ctx: Context, out: Output) -> None:
     """Print the customer matching the one contact field given (NOT_FOUND exits 3)."""
@@ -80,3 +110,43 @@ def run_list(args: argparse.Namespace, ctx: Context, out: Output) -> None:
     out.messages(items, LIST_COLUMNS, noun="customers")
     if more:
         out.note(f"(first {len(items)} shown; there are more: raise --limit, or --limit 0 for all)")
+
+
+def run_erase(args: argparse.Namespace, ctx: Context, out: Output) -> None:
+    """Erase the customer, then purge its dead letters; print what was done (the data never)."""
+    request = customer_pb2.EraseCustomerRequest(tenant_id=args.tenant, customer_id=args.customer_id,
+                                                requested_by=args.requested_by, reason=args.reason)
+    response = ctx.call(CUSTOMERS, "EraseCustomer", request)
+    summary = {
+        "customer_id": response.customer.id,
+        "tenant_id": response.customer.tenant_id,
+        "erased_at": response.customer.erased_at.ToDatetime().isoformat() + "Z",
+        "already_erased": response.already_erased,
+        "erased_fields": list(response.erased_fields),
+    }
+    problem = None
+    try:
+        report = asyncio.run(dead_letter_admin.purge_buyer(
+            BusSettings.from_env(), tenant_id=args.tenant, digests=list(response.identity_digests),
+            timeout=ctx.timeout))
+        summary.update(dead_letters_removed=len(report.removed), dead_letters_undecodable=report.undecodable)
+        problem = report.error
+    except DomainError as exc:  # NATS unreachable (Unavailable)
+        summary.update(dead_letters_removed=None, dead_letters_undecodable=None)
+        problem = str(exc)
+    if out.json_mode:
+        out.mapping({**summary, "customer": to_dict(response.customer)})
+    else:
+        out.mapping({**summary, "erased_fields": ", ".join(summary["erased_fields"]) or "-",
+                     "dead_letters_removed": "-" if summary["dead_letters_removed"] is None
+                     else summary["dead_letters_removed"],
+                     "dead_letters_undecodable": "-" if summary["dead_letters_undecodable"] is None
+                     else summary["dead_letters_undecodable"]})
+    if response.already_erased:
+        out.note(f"customer {response.customer.id} was already erased; nothing changed in the customers database")
+    if summary.get("dead_letters_undecodable"):
+        out.note(f"{summary['dead_letters_undecodable']} dead letter(s) of tenant {args.tenant} could not be decoded "
+                 "and were not examined: `autentikapp dlq list --tenant` shows them")
+    if problem:
+        raise CliError(f"customer {response.customer.id} is erased, but its dead letters were not all purged: "
+                       f"{problem}; run the same command again to finish")

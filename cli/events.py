@@ -32,7 +32,8 @@ def add_commands(subparsers: argparse._SubParsersAction, common: argparse.Argume
         parents=[common],
         help="show an event's recorded outcome",
         description="Show an event's recorded outcome: status (processed or dead_lettered), the customer, "
-        "clashes, and each line item's outcome (assigned, already_assigned, conflict, unknown_code, skipped). "
+        "clashes, the buyer's values set aside as identifying nobody, and each line item's outcome (assigned, "
+        "already_assigned, conflict, unknown_code, skipped, unidentified_buyer). "
         "Reads the processor's database (PROCESSOR_DATABASE_URL, else DATABASE_URL).",
     )
     show.add_argument("event_id", metavar="EVENT_ID", help="the event id the gateway answered with")

@@ -36,9 +36,10 @@ def add_commands(subparsers: argparse._SubParsersAction, common: argparse.Argume
     """Add the ``tenants`` group and its commands."""
     group = subparsers.add_parser(
         "tenants",
-        help="create tenants and manage their webhook secrets",
-        description="Create tenants (brands), list and show them, add and revoke their webhook secrets. "
-        "Uses GATEWAY_DATABASE_URL (else DATABASE_URL).",
+        help="create tenants, manage their webhook secrets and their buyer rules",
+        description="Create tenants (brands), list and show them, add and revoke their webhook secrets, set "
+        "their buyer rules (default country, values that identify nobody). Uses GATEWAY_DATABASE_URL (else "
+        "DATABASE_URL).",
     )
     commands = group.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -86,6 +87,10 @@ def add_commands(subparsers: argparse._SubParsersAction, common: argparse.Argume
         "GATEWAY_ENCRYPTION_KEYS everywhere, run this, then remove the old key. Safe to repeat.",
     )
     reseal.set_defaults(run=run_secret_reseal)
+
+    from cli import tenant_identity  # it builds on open_store, defined below
+
+    tenant_identity.add_commands(commands, common)
 
 
 @contextlib.contextmanager

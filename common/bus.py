@@ -15,7 +15,14 @@ from dataclasses import dataclass
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, DiscardPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.errors import BadRequestError, NotFoundError
 
 from common.config import env_float, env_int, nats_url, redact_url
@@ -27,6 +34,8 @@ SUBJECT_PREFIX = "webhooks.inbound"
 DEAD_LETTER_STREAM = "WEBHOOKS_DEAD"
 DEAD_LETTER_PREFIX = "webhooks.dead"
 CONSUMER = "processor"
+# How long WEBHOOKS_DEAD keeps an entry (the raw body, with the buyer's data) unless replayed or purged.
+DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS = 30 * 24 * 3600
 
 
 def subject_for(tenant_id: str) -> str:
@@ -49,6 +58,7 @@ class BusSettings:
     replicas: int
     max_deliver: int
     ack_wait_seconds: float
+    dead_letter_max_age_seconds: float = DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS
 
     @property
     def url_for_logs(self) -> str:
@@ -67,6 +77,9 @@ class BusSettings:
             replicas=env_int("BUS_REPLICAS", 1, minimum=1, maximum=5),
             max_deliver=env_int("BUS_MAX_DELIVER", 20, minimum=2),
             ack_wait_seconds=env_float("BUS_ACK_WAIT_SECONDS", 30, minimum=1),
+            # Retention of the dead letters, which hold raw bodies (docs/design.md "Erasure").
+            dead_letter_max_age_seconds=env_float("BUS_DEAD_LETTER_MAX_AGE_SECONDS",
+                                                  DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS, minimum=60),
         )
 
 
@@ -84,13 +97,14 @@ def stream_config(settings: BusSettings) -> StreamConfig:
 
 
 def dead_letter_stream_config(settings: BusSettings) -> StreamConfig:
-    """The dead-letter stream: messages that cannot succeed, kept for an operator to list and replay."""
+    """The dead-letter stream: messages that cannot succeed, kept for an operator to list and replay, for
+    BUS_DEAD_LETTER_MAX_AGE_SECONDS (30 days by default)."""
     return StreamConfig(
         name=DEAD_LETTER_STREAM,
         subjects=[f"{DEAD_LETTER_PREFIX}.>"],
         storage=StorageType.FILE,
         discard=DiscardPolicy.OLD,
-        max_age=30 * 24 * 3600,
+        max_age=settings.dead_letter_max_age_seconds,
         duplicate_window=120,
         num_replicas=settings.replicas,
     )

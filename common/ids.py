@@ -10,14 +10,13 @@ import re
 import uuid
 
 from common.errors import InvalidArgument
+from common.limits import MAX_CODE, MAX_EVENT_ID, MAX_TENANT_ID
 
-MAX_TENANT_ID = 64
-MAX_CODE = 128
 # \Z, not $: "$" also matches before a final newline, and "acme\n" must not pass as a tenant id.
-_TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
-_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
+_TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,%d}\Z" % (MAX_TENANT_ID - 1))
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,%d}\Z" % (MAX_CODE - 1))
 # Printable ASCII: an event id goes into NATS headers, gRPC metadata and log lines.
-_EVENT_ID = re.compile(r"^[\x21-\x7e]{1,200}\Z")
+_EVENT_ID = re.compile(r"^[\x21-\x7e]{1,%d}\Z" % MAX_EVENT_ID)
 
 
 def tenant_id(value: str, field: str = "tenant_id") -> str:
@@ -37,7 +36,7 @@ def is_tenant_id(value: str) -> bool:
 
 
 def is_event_id(value: str) -> bool:
-    """True when `value` can stand as an event id in headers, metadata and logs (1-200 printable
+    """True when `value` can stand as an event id in headers, metadata and logs (1-MAX_EVENT_ID printable
     ASCII characters, no spaces); it does not check the gateway's `evt_` form, which replays and
     other publishers need not follow."""
     return bool(_EVENT_ID.match(value))
@@ -54,7 +53,7 @@ def customer_uuid(value: str, field: str = "customer_id") -> str:
 
 
 def code(value: str, field: str = "code") -> str:
-    """A product code (autentikapp_code): 1-128 letters, digits and . _ : - (UUIDs fit)."""
+    """A product code (autentikapp_code): 1-MAX_CODE letters, digits and . _ : - (UUIDs fit)."""
     if not value:
         raise InvalidArgument(f"{field} is required", field)
     if not _CODE.match(value):

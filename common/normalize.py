@@ -12,11 +12,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from common.errors import InvalidArgument
-
-MAX_NATIONAL_ID = 32
-MAX_EMAIL = 254
-MAX_PHONE_INPUT = 32
-MAX_NAME = 100
+from common.limits import MAX_EMAIL, MAX_NAME, MAX_NATIONAL_ID, MAX_PHONE_INPUT
 
 _NATIONAL_ID_SEPARATORS = re.compile(r"[\s.\-/]+")
 _NATIONAL_ID_ALLOWED = re.compile(r"^[A-Z0-9]+$")
@@ -65,7 +61,8 @@ def email(value: str | None, field: str = "email") -> str:
 
 
 def phone(value: str | None, field: str = "phone_number", default_region: str | None = None) -> str:
-    """E.164 ('+' and digits). Without a leading '+' (or '00') a default region is needed."""
+    """E.164 ('+' and digits). Without a leading '+' (or '00') the number is read as a national number
+    of `default_region` (the tenant's default country), and refused when there is none."""
     raw = _text(value)
     if not raw:
         return ""
@@ -80,11 +77,22 @@ def phone(value: str | None, field: str = "phone_number", default_region: str | 
         parsed = phonenumbers.parse(compact, None if compact.startswith("+") else default_region)
     except phonenumbers.NumberParseException:
         raise InvalidArgument(
-            f"{field} must be in international form with a country code, like +573001234567", field
+            f"{field} must be in international form with a country code, like +573001234567 (or set the "
+            "tenant's default country)", field
         ) from None
     if not phonenumbers.is_possible_number(parsed):
         raise InvalidArgument(f"{field} is not a possible phone number for its country code", field)
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def country(value: str | None, field: str = "default_country") -> str:
+    """An ISO 3166-1 alpha-2 country whose phone numbers phonenumbers knows ("co" -> "CO"); "" for none."""
+    raw = _text(value).upper()
+    if not raw:
+        return ""
+    if raw not in phonenumbers.SUPPORTED_REGIONS:
+        raise InvalidArgument(f"{field} must be an ISO 3166-1 alpha-2 country code, like CO or MX", field)
+    return raw
 
 
 def text(value: str | None, field: str, max_length: int) -> str:

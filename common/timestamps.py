@@ -7,10 +7,9 @@ from datetime import datetime, timezone
 from google.protobuf.timestamp_pb2 import Timestamp
 
 
-def to_datetime(ts: Timestamp, default: datetime | None = None) -> datetime | None:
-    """An aware UTC datetime, or `default` when the Timestamp is unset (all zero)."""
-    if ts.seconds == 0 and ts.nanos == 0:
-        return default
+def to_datetime(ts: Timestamp) -> datetime:
+    """An aware UTC datetime. A zero Timestamp is 1970-01-01, not "unset": whether a field is set is
+    the message's HasField, which the caller asks (a zero date is a POS default that must be refused)."""
     return ts.ToDatetime(tzinfo=timezone.utc)
 
 

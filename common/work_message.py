@@ -8,6 +8,10 @@ dead letters can name the event without decoding the body:
 - `Nats-Msg-Id`: the event id, so JetStream stores a sender's retry once within the duplicate window;
   a replay's is `<event id>:replay:<dead-letter sequence>` (see `replay_msg_id`);
 - `Autentikapp-Event-Id`, `Autentikapp-Tenant-Id`: who the message is about;
+- `Autentikapp-Content-Digest`: the digest of its validated sale without its event_timestamp
+  (gateway.event_ids.content_digest), so that a repeat of the event id can be told apart: the same
+  content is a retry (202 duplicate), other content a correction the gateway refuses (409). Absent on
+  messages from before it existed; a replay carries the original's;
 - `Autentikapp-Replays`: how often it was replayed from the dead-letter stream (absent: never).
 """
 
@@ -23,17 +27,20 @@ HEADER_MSG_ID = "Nats-Msg-Id"
 HEADER_EVENT_ID = "Autentikapp-Event-Id"
 HEADER_TENANT_ID = "Autentikapp-Tenant-Id"
 HEADER_REPLAYS = "Autentikapp-Replays"
+HEADER_CONTENT_DIGEST = "Autentikapp-Content-Digest"
 REPLAY_ID_MARK = ":replay:"
 _COUNT = re.compile(r"[0-9]{1,9}")
 
 
-def headers(event_id: str, tenant_id: str, *, msg_id: str | None = None, replays: int = 0) -> dict[str, str]:
-    """The headers of a work message (the Nats-Msg-Id is the event id unless given); empty values are left
-    out, and so is a replay count of 0."""
+def headers(event_id: str, tenant_id: str, *, msg_id: str | None = None, digest: str = "",
+            replays: int = 0) -> dict[str, str]:
+    """The headers of a work message (the Nats-Msg-Id is the event id unless given; `digest` is the
+    content digest); empty values are left out, and so is a replay count of 0."""
     values = {
         HEADER_MSG_ID: event_id if msg_id is None else msg_id,
         HEADER_EVENT_ID: event_id,
         HEADER_TENANT_ID: tenant_id,
+        HEADER_CONTENT_DIGEST: digest,
         HEADER_REPLAYS: str(replays) if replays > 0 else "",
     }
     return {name: value for name, value in values.items() if value}

@@ -1,6 +1,8 @@
 """The upsert rules of docs/design.md "Customer upsert rules", as pure functions (no I/O), so each rule is easy to test.
 
-Match order within a tenant: national_id, else email, else phone. A customer whose stored national
+Values that identify nobody (an anonymous-buyer id, a placeholder e-mail...) are set aside first
+(`screen`), and so are, within the batch's transaction, the values of customers erased after the
+event (`screen_erased`, docs/design.md "Erasure"). Match order within a tenant: national_id, else email, else phone. A customer whose stored national
 id differs from the event's is a different person and is never matched through e-mail or phone.
 A contact value held by a customer other than the target is left out and reported as a clash:
 nothing is merged silently. Present fields overwrite only when the event is at least as new as the
@@ -9,12 +11,15 @@ customer's data; absent fields never erase; an older event may still fill a blan
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from common import normalize
+from common import buyer_identity, normalize
+from common.buyer_identity import Ignored, TenantList
 from common.errors import InvalidArgument
+from customer_service import erasure
 
 IDENTITY_FIELDS = ("national_id", "email", "phone_number")
 CUSTOMER_FIELDS = (*IDENTITY_FIELDS, "first_name", "last_name", "whatsapp_number")
@@ -49,8 +54,32 @@ class CustomerFields:
             )
         return parsed
 
+    @property
+    def identified(self) -> bool:
+        """True while at least one value that can identify the buyer is present."""
+        return bool(self.national_id or self.email or self.phone_number)
+
     def as_dict(self) -> dict[str, str]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def screen(incoming: CustomerFields, tenant: TenantList | None = None) -> tuple[CustomerFields, list[Ignored]]:
+    """The buyer with the values that identify nobody set aside (common.buyer_identity: generic
+    anonymous-buyer ids, degenerate values, placeholder e-mails and phones, the tenant's own list), and
+    what was set aside. Those values are then never matched and never stored; a buyer left with none
+    of national_id, email or phone_number is unidentified."""
+    kept, ignored = buyer_identity.screen(incoming.as_dict(), tenant)
+    return CustomerFields(**kept), ignored
+
+
+def screen_erased(tenant_id: str, incoming: CustomerFields, observed_at: datetime,
+                  erased: Mapping[str, datetime]) -> tuple[CustomerFields, list[Ignored]]:
+    """The buyer with the values of erased customers set aside (reason "erased"), when the event is not
+    newer than their erasure, and what was set aside (customer_service.erasure.screen_erased). `erased`
+    is the tenant's suppression list as read by the batch's transaction (digest -> erased_at); those
+    values are then treated exactly like the ones `screen` sets aside."""
+    kept, ignored = erasure.screen_erased(tenant_id, incoming.as_dict(), observed_at, erased)
+    return CustomerFields(**kept), ignored
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""SQL for the customers table. Every query is scoped to a tenant."""
+"""SQL for the customers table and the erasure tables. Every query is scoped to a tenant."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from psycopg.types.json import Jsonb
 
 from customer_service.domain import CUSTOMER_FIELDS, IDENTITY_FIELDS, CustomerFields
 
+# erased_at is read, never written by an upsert (a tombstone holds no value, so it is never a candidate).
 _COLUMNS = sql.SQL(", ").join(
     sql.Identifier(c)
-    for c in ("id", "tenant_id", *CUSTOMER_FIELDS, "created_at", "updated_at", "data_observed_at")
+    for c in ("id", "tenant_id", *CUSTOMER_FIELDS, "created_at", "updated_at", "data_observed_at", "erased_at")
 )
 
 
@@ -162,3 +163,70 @@ async def page(conn: psycopg.AsyncConnection, tenant_id: str, after: list[Any] |
             (tenant_id, after[0], after[1], limit),
         )
     return await cur.fetchall()
+
+
+# The suppression list (docs/design.md "Erasure"): the newest erasure time of each listed digest.
+_ERASED_DIGESTS = """
+SELECT e.digest, max(e.erased_at) AS erased_at
+FROM erased_identities AS e
+JOIN unnest(%s::text[], %s::text[]) AS k(tenant_id, digest) ON e.tenant_id = k.tenant_id AND e.digest = k.digest
+GROUP BY e.digest
+"""
+
+
+async def erased_digests(conn: psycopg.AsyncConnection, pairs: list[tuple[str, str]]) -> dict[str, datetime]:
+    """digest -> erased_at for the (tenant_id, digest) pairs on the suppression list (the newest erasure
+    when a value was erased more than once)."""
+    if not pairs:
+        return {}
+    pairs = sorted(set(pairs))
+    cur = await conn.execute(_ERASED_DIGESTS, ([t for t, _ in pairs], [d for _, d in pairs]))
+    return {row["digest"]: row["erased_at"] for row in await cur.fetchall()}
+
+
+async def lock_customer(conn: psycopg.AsyncConnection, tenant_id: str, customer_id: str) -> dict[str, Any] | None:
+    """One customer of the tenant, locked (FOR UPDATE) until the transaction ends: an upsert that would
+    touch it waits (its candidate lock conflicts) and then finds the row as this transaction left it."""
+    cur = await conn.execute(
+        sql.SQL("SELECT {cols} FROM customers WHERE tenant_id = %s AND id = %s FOR UPDATE").format(cols=_COLUMNS),
+        (tenant_id, customer_id),
+    )
+    return await cur.fetchone()
+
+
+_TOMBSTONE = sql.SQL(
+    "UPDATE customers SET {blank}, erased_at = %(now)s, updated_at = %(now)s"
+    " WHERE tenant_id = %(tenant_id)s AND id = %(id)s RETURNING {cols}"
+).format(blank=sql.SQL(", ").join(sql.SQL("{} = NULL").format(sql.Identifier(c)) for c in CUSTOMER_FIELDS),
+         cols=_COLUMNS)
+_LIST_ERASED = """
+INSERT INTO erased_identities (tenant_id, digest, customer_id, erased_at)
+SELECT %(tenant_id)s, d, %(id)s, %(now)s FROM unnest(%(digests)s::text[]) AS d
+ON CONFLICT DO NOTHING
+"""
+_RECORD_ERASURE = """
+INSERT INTO erasures (customer_id, tenant_id, requested_by, reason, erased_at, fields)
+VALUES (%(id)s, %(tenant_id)s, %(requested_by)s, %(reason)s, %(now)s, %(fields)s)
+"""
+
+
+async def erase(conn: psycopg.AsyncConnection, row: dict[str, Any], *, digests: list[str], fields: list[str],
+                requested_by: str, reason: str, now: datetime) -> dict[str, Any]:
+    """Turn a locked customer row into its tombstone, put its digests on the suppression list and record
+    who asked; return the tombstone. Three statements, in the caller's transaction."""
+    params = {"tenant_id": row["tenant_id"], "id": row["id"], "now": now, "digests": digests, "fields": fields,
+              "requested_by": requested_by, "reason": reason or None}
+    cur = await conn.execute(_TOMBSTONE, params)
+    tombstone = await cur.fetchone()
+    await conn.execute(_LIST_ERASED, params)
+    await conn.execute(_RECORD_ERASURE, params)
+    return tombstone
+
+
+async def erasure_of(conn: psycopg.AsyncConnection, customer_id: Any) -> tuple[list[str], list[str]]:
+    """An erased customer's erased fields (by name) and its digests on the suppression list."""
+    cur = await conn.execute("SELECT fields FROM erasures WHERE customer_id = %s", (customer_id,))
+    record = await cur.fetchone()
+    cur = await conn.execute("SELECT digest FROM erased_identities WHERE customer_id = %s ORDER BY digest",
+                             (customer_id,))
+    return (list(record["fields"]) if record else []), [row["digest"] for row in await cur.fetchall()]

@@ -20,6 +20,7 @@ from gateway.tenants import MIGRATIONS, SecretsUnreadable, TenantStore
 
 DEMO_TENANT_ID = "demo"
 DEMO_TENANT_NAME = "Demo brand"
+DEMO_COUNTRY = "CO"
 # The integration guide's example code first, so `autentikapp webhook send --example` links it.
 DEMO_CODES = ["a1b2c3d4-e5f6-7890-1234-567890abcdef", *(f"DEMO-{i:04d}" for i in range(1, 6))]
 
@@ -61,7 +62,8 @@ def _readable_secrets(store: TenantStore) -> list[str]:
 
 
 def ensure_demo(gateway_database_url: str, identifier_address: str, secret_file: Path, keyring: Keyring) -> Demo:
-    """Create the demo tenant and its codes when missing; reuse the saved secret, else issue one.
+    """Create the demo tenant (a Colombian brand: default country CO) and its codes when missing; reuse
+    the saved secret, else issue one.
     `keyring` is the gateway's GATEWAY_ENCRYPTION_KEYS (the store seals the secrets it issues)."""
     migrations.apply(gateway_database_url, MIGRATIONS)
     store = TenantStore.open(gateway_database_url, keyring=keyring)
@@ -73,6 +75,8 @@ def ensure_demo(gateway_database_url: str, identifier_address: str, secret_file:
                 secret = store.add_secret(DEMO_TENANT_ID).secret
         except NotFound:
             secret = store.create_tenant(DEMO_TENANT_NAME, DEMO_TENANT_ID)[1].secret
+            # The guide's brand is Colombian: "300 123 4567" from its POS is +573001234567.
+            store.set_default_country(DEMO_TENANT_ID, DEMO_COUNTRY)
     finally:
         store.close()
     _save_secret(secret_file, secret)

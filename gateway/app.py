@@ -15,11 +15,16 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from gateway import probes, problems, webhooks
+from gateway.dependencies import (
+    EXTENSION,
+    AppDependencies,
+    PublisherLike,
+    TenantStoreLike,
+)
 from gateway.problems import Problem
 from gateway.rate_limit import RateLimiter
-from gateway.secret_cache import SecretCache
-from gateway.dependencies import EXTENSION, PublisherLike, AppDependencies, TenantStoreLike
 from gateway.settings import GatewaySettings
+from gateway.tenant_cache import TenantCache
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("gateway.access")
@@ -68,7 +73,10 @@ def create_app(
             log.warning("NATS not reachable yet; answering 503 until it is")
     app.extensions[EXTENSION] = AppDependencies(
         tenant_store=tenant_store,
-        secrets=SecretCache(tenant_store, app.config["SECRET_CACHE_SECONDS"]),
+        secrets=TenantCache("secrets", lambda tenant_id: tuple(tenant_store.active_secrets(tenant_id)),
+                            app.config["SECRET_CACHE_SECONDS"]),
+        buyer_rules=TenantCache("buyer rules", lambda tenant_id: tenant_store.buyer_rules(tenant_id),
+                                app.config["SECRET_CACHE_SECONDS"]),
         publisher=publisher,
         rate_limiter=_rate_limiter(app.config["RATE_LIMIT_PER_SECOND"], app.config["RATE_LIMIT_BURST"]),
     )

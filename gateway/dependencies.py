@@ -1,5 +1,6 @@
-"""What the views use, built once per app (per gunicorn worker): the secrets cache, the tenants store,
-the publisher and the per-tenant rate limiter. Injected fakes in unit tests, real ones in production."""
+"""What the views use, built once per app (per gunicorn worker): the tenants store and its caches
+(secrets, buyer rules), the publisher and the per-tenant rate limiter. Injected fakes in unit tests,
+real ones in production."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import Any, Protocol
 
 from flask import current_app
 
+from gateway.buyer_rules import BuyerRules
+from gateway.publisher import Published
 from gateway.rate_limit import RateLimiter
-from gateway.secret_cache import SecretCache
+from gateway.tenant_cache import TenantCache
 
 EXTENSION = "autentikapp_gateway"
 
@@ -19,13 +22,17 @@ class TenantStoreLike(Protocol):
 
     def active_secrets(self, tenant_id: str) -> list[str]: ...
 
+    def buyer_rules(self, tenant_id: str) -> BuyerRules: ...
+
     def ping(self, timeout: float = 2.0) -> bool: ...
 
 
 class PublisherLike(Protocol):
     """The part of gateway.publisher.Publisher the app uses."""
 
-    def publish(self, subject: str, data: bytes, headers: dict[str, str], timeout: float) -> bool: ...
+    def publish(self, subject: str, data: bytes, headers: dict[str, str], timeout: float) -> Published: ...
+
+    def stored_headers(self, sequence: int, timeout: float) -> dict[str, str] | None: ...
 
     def is_connected(self) -> bool: ...
 
@@ -35,7 +42,8 @@ class AppDependencies:
     """The app's dependencies."""
 
     tenant_store: TenantStoreLike
-    secrets: SecretCache
+    secrets: TenantCache[tuple[str, ...]]
+    buyer_rules: TenantCache[BuyerRules]
     publisher: PublisherLike
     rate_limiter: RateLimiter | None = None  # None: no limit (GATEWAY_RATE_LIMIT_PER_SECOND=0)
 

@@ -6,9 +6,9 @@ Every failing field is reported at once (HTTP 422), named by its path in the bod
 and ignored. Contact fields are normalised by common.normalize and codes checked by common.ids, the
 same rules the services apply.
 
-Caps (each string is trimmed first):
-  event_type, event_timestamp  64 characters; the timestamp is ISO 8601 with an offset or Z, at most
-                               24 h in the future
+Caps (each string is trimmed first; the values live in common/limits.py, which the services use too):
+  event_type, event_timestamp  64 characters; the timestamp is ISO 8601 with an offset or Z, not before
+                               2000-01-01 (a POS default date) and at most 24 h in the future
   customer_data                national_id 32 (after removing separators), email 254, phone numbers
                                32 (E.164 after normalising), first_name / last_name 100
   transaction_id               128, no control characters
@@ -23,27 +23,29 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
 from autentikapp.v1 import customer_pb2, events_pb2
-from common import ids, normalize
+from common import ids, limits, normalize
 from common.errors import InvalidArgument
+from common.limits import (
+    MAX_AMOUNT_DECIMALS,
+    MAX_AMOUNT_INTEGER_DIGITS,
+    MAX_LINE_ITEMS,
+    MAX_PRODUCT_NAME,
+    MAX_QUANTITY,
+    MAX_SHORT_TEXT,
+    MAX_SKU,
+    MAX_TRANSACTION_ID,
+)
 from common.timestamps import to_timestamp
+from gateway.buyer_rules import BuyerRules
 from gateway.event_ids import event_id
 
 SCHEMA_VERSION = 1
 EVENT_TYPE = "transaction.created"
-MAX_SHORT_TEXT = 64
-MAX_TRANSACTION_ID = 128
-MAX_SKU = 128
-MAX_PRODUCT_NAME = 256
-MAX_LINE_ITEMS = 500
-MAX_QUANTITY = 1_000_000
-MAX_AMOUNT_INTEGER_DIGITS = 18
-MAX_AMOUNT_DECIMALS = 12
-MAX_FUTURE = timedelta(hours=24)
 
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -129,7 +131,7 @@ def _capped(errors: _Collector, text: str | None, path: str, max_length: int) ->
 
 
 def _timestamp(errors: _Collector, text: str | None, path: str, now: datetime) -> datetime | None:
-    """ISO 8601 with an offset or Z, not more than MAX_FUTURE ahead of `now`; returned in UTC."""
+    """ISO 8601 with an offset or Z, within common.limits' bounds of a sale's time; returned in UTC."""
     if not text:
         return None
     if len(text) > MAX_SHORT_TEXT:
@@ -148,8 +150,9 @@ def _timestamp(errors: _Collector, text: str | None, path: str, now: datetime) -
     except OverflowError:
         errors.add(path, f"{path} is out of range")
         return None
-    if value - now > MAX_FUTURE:
-        errors.add(path, f"{path} is more than 24 hours in the future")
+    problem = limits.event_time_problem(value, now)
+    if problem:
+        errors.add(path, f"{path} {problem}")
         return None
     return value
 
@@ -191,8 +194,9 @@ def _quantity(errors: _Collector, item: dict, path: str) -> int:
     return value
 
 
-def _customer(errors: _Collector, doc: dict) -> customer_pb2.CustomerData:
-    """customer_data: at least one of national_id, email, phone_number; every field normalised."""
+def _customer(errors: _Collector, doc: dict, default_country: str) -> customer_pb2.CustomerData:
+    """customer_data: at least one of national_id, email, phone_number; every field normalised (phone
+    numbers without a country code read in the tenant's default country, refused when it has none)."""
     data = _object(errors, doc, "customer_data", "customer_data")
     if data is None:
         return customer_pb2.CustomerData()
@@ -213,10 +217,10 @@ def _customer(errors: _Collector, doc: dict) -> customer_pb2.CustomerData:
     return customer_pb2.CustomerData(
         national_id=errors.normalised(normalize.national_id, national_id, national_id_path),
         email=errors.normalised(normalize.email, email, email_path),
-        phone_number=errors.normalised(normalize.phone, phone, phone_path),
+        phone_number=errors.normalised(normalize.phone, phone, phone_path, default_country or None),
         first_name=errors.normalised(normalize.name, first_name, first_name_path),
         last_name=errors.normalised(normalize.name, last_name, last_name_path),
-        whatsapp_number=errors.normalised(normalize.phone, whatsapp, whatsapp_path),
+        whatsapp_number=errors.normalised(normalize.phone, whatsapp, whatsapp_path, default_country or None),
     )
 
 
@@ -253,8 +257,9 @@ def _line_items(errors: _Collector, transaction: dict) -> list[events_pb2.LineIt
     return [_line_item(errors, item, f"{path}[{index}]") for index, item in enumerate(items)]
 
 
-def parse_sale(document: Any, now: datetime) -> events_pb2.Sale:
-    """Validate a decoded body against the payload rules; raise PayloadInvalid listing every failure."""
+def parse_sale(document: Any, now: datetime, default_country: str = "") -> events_pb2.Sale:
+    """Validate a decoded body against the payload rules; raise PayloadInvalid listing every failure.
+    `default_country` is the tenant's (ISO 3166-1 alpha-2, "" for none)."""
     errors = _Collector()
     if not isinstance(document, dict):
         raise PayloadInvalid([FieldError("", "the body must be a JSON object")])
@@ -265,7 +270,7 @@ def parse_sale(document: Any, now: datetime) -> events_pb2.Sale:
     timestamp = _timestamp(
         errors, _string(errors, document, "event_timestamp", "event_timestamp", required=True), "event_timestamp", now
     )
-    customer = _customer(errors, document)
+    customer = _customer(errors, document, default_country)
     sale = events_pb2.Sale(event_type=event_type, customer=customer, event_timestamp=to_timestamp(timestamp))
     transaction = _object(errors, document, "transaction_data", "transaction_data")
     if transaction is not None:
@@ -284,9 +289,12 @@ def parse_sale(document: Any, now: datetime) -> events_pb2.Sale:
     return sale
 
 
-def build_event(tenant_id: str, sale: events_pb2.Sale, raw_body: bytes, received_at: datetime) -> events_pb2.WebhookEvent:
-    """The bus message: the validated sale, its deterministic event id, and the exact body received."""
+def build_event(tenant_id: str, sale: events_pb2.Sale, raw_body: bytes, received_at: datetime,
+                rules: BuyerRules | None = None) -> events_pb2.WebhookEvent:
+    """The bus message: the validated sale, its deterministic event id, the exact body received, and the
+    tenant's buyer rules for customer_service."""
     return events_pb2.WebhookEvent(
+        buyer_rules=(rules or BuyerRules()).message(),
         schema_version=SCHEMA_VERSION,
         event_id=event_id(tenant_id, sale.event_type, sale.transaction_id),
         tenant_id=tenant_id,

@@ -36,6 +36,7 @@ MALFORMED_JSON = ProblemType("malformed-json", 400, "Malformed JSON")
 INVALID_SIGNATURE = ProblemType("invalid-signature", 401, "Invalid signature")
 NOT_FOUND = ProblemType("not-found", 404, "Not found")
 METHOD_NOT_ALLOWED = ProblemType("method-not-allowed", 405, "Method not allowed")
+TRANSACTION_CONFLICT = ProblemType("transaction-conflict", 409, "Transaction conflict")
 PAYLOAD_TOO_LARGE = ProblemType("payload-too-large", 413, "Payload too large")
 UNSUPPORTED_MEDIA_TYPE = ProblemType("unsupported-media-type", 415, "Unsupported media type")
 INVALID_PAYLOAD = ProblemType("invalid-payload", 422, "Invalid payload")
@@ -45,8 +46,9 @@ UNAVAILABLE = ProblemType("temporarily-unavailable", 503, "Temporarily unavailab
 NOT_READY = ProblemType("not-ready", 503, "Not ready")
 
 CATALOGUE = (
-    BAD_REQUEST, MALFORMED_JSON, INVALID_SIGNATURE, NOT_FOUND, METHOD_NOT_ALLOWED, PAYLOAD_TOO_LARGE,
-    UNSUPPORTED_MEDIA_TYPE, INVALID_PAYLOAD, TOO_MANY_REQUESTS, INTERNAL_ERROR, UNAVAILABLE, NOT_READY,
+    BAD_REQUEST, MALFORMED_JSON, INVALID_SIGNATURE, NOT_FOUND, METHOD_NOT_ALLOWED, TRANSACTION_CONFLICT,
+    PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, INVALID_PAYLOAD, TOO_MANY_REQUESTS, INTERNAL_ERROR, UNAVAILABLE,
+    NOT_READY,
 )
 
 

@@ -19,6 +19,13 @@ Failing fast: the connection reconnects forever, but its reconnect buffer is dis
 later. Every failure raises PublishError, which the view answers with 503 + Retry-After. A publish the
 gateway gave up on may still be stored (e.g. the ack was lost); the deterministic Nats-Msg-Id makes the
 sender's retry harmless.
+
+Duplicates: JetStream answers a message whose Nats-Msg-Id it stored within the duplicate window with
+`duplicate: true` and the stream sequence of the message it stored then (not a new one). `publish`
+returns both; `stored_headers(sequence)` reads that message's headers (JetStream's message-get API, on
+the loop thread, bounded by a timeout), so the view can tell a retry from a correction. Only a
+duplicate costs that second round trip; any other publish costs what it did (the PubAck's sequence is
+read with its duplicate flag).
 """
 
 from __future__ import annotations
@@ -35,12 +42,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import Header
-from nats.js.errors import APIError
+from nats.js.errors import APIError, NotFoundError
 
 from common import bus
 
@@ -48,10 +56,21 @@ log = logging.getLogger(__name__)
 
 # The status NATS answers a request with when nothing listens on its subject: here, no stream (yet).
 NO_RESPONDERS = "503"
+# JetStream's error code for a message-get of a sequence that holds no message (deleted, or aged out).
+NO_MESSAGE = 10037
 
 
 class PublishError(Exception):
-    """JetStream did not durably accept the message (not connected, no ack in time, or an error answer)."""
+    """JetStream did not durably accept the message (not connected, no ack in time, or an error answer),
+    or a stored message could not be read back."""
+
+
+class Published(NamedTuple):
+    """JetStream's PubAck for one message: whether it was a `duplicate`, and its stream `sequence` (for a
+    duplicate, the sequence of the message stored earlier under the same Nats-Msg-Id)."""
+
+    duplicate: bool
+    sequence: int
 
 
 def _api_error(error: object) -> str:
@@ -65,10 +84,11 @@ def _api_error(error: object) -> str:
 
 class _Publication:
     """One message handed from a request thread to the loop, and the way its outcome comes back: the loop
-    settles it once (duplicate flag or error) and releases `done`, which the thread is blocked on."""
+    settles it once (duplicate flag and sequence, or error) and releases `done`, which the thread is
+    blocked on."""
 
-    __slots__ = ("subject", "data", "headers", "deadline", "done", "duplicate", "error", "settled", "abandoned",
-                 "reply")
+    __slots__ = ("subject", "data", "headers", "deadline", "done", "duplicate", "sequence", "error", "settled",
+                 "abandoned", "reply")
 
     def __init__(self, subject: str, data: bytes, headers: dict[str, str], deadline: float):
         """`deadline` on time.monotonic()'s clock; `done` starts locked."""
@@ -76,16 +96,17 @@ class _Publication:
         self.done = threading.Lock()
         self.done.acquire()
         self.duplicate = False
+        self.sequence = 0
         self.error = ""
         self.settled = False  # written on the loop thread only
         self.abandoned = False  # the thread answered already (timeout): nothing more to send or wait for
         self.reply = ""  # the reply subject its PubAck comes back on, once sent
 
-    def settle(self, *, duplicate: bool = False, error: str = "") -> None:
+    def settle(self, *, duplicate: bool = False, sequence: int = 0, error: str = "") -> None:
         """On the loop thread: record the outcome and wake the request thread (only the first call counts)."""
         if self.settled:
             return
-        self.settled, self.duplicate, self.error = True, duplicate, error
+        self.settled, self.duplicate, self.sequence, self.error = True, duplicate, sequence, error
         self.done.release()
 
 
@@ -169,8 +190,9 @@ class Publisher:
 
     # -- publishing (called from Flask's threads) ------------------------------------------------
 
-    def publish(self, subject: str, data: bytes, headers: Mapping[str, str], timeout: float) -> bool:
-        """Publish to JetStream and wait for the PubAck; return its `duplicate` flag. Raise PublishError."""
+    def _usable_loop(self) -> asyncio.AbstractEventLoop:
+        """The loop thread's loop, if a request thread may hand it work now; else PublishError (not
+        started or closing, started before a fork, or disconnected: a request fails fast)."""
         loop = self._loop
         if loop is None or self._closed:
             raise PublishError("the publisher is not running")
@@ -178,6 +200,12 @@ class Publisher:
             raise PublishError("the publisher was started in another process (before a fork)")
         if not self.is_connected():
             raise PublishError("not connected to NATS")
+        return loop
+
+    def publish(self, subject: str, data: bytes, headers: Mapping[str, str], timeout: float) -> Published:
+        """Publish to JetStream and wait for the PubAck; return its duplicate flag and sequence. Raise
+        PublishError."""
+        loop = self._usable_loop()
         item = _Publication(subject, data, {**headers, Header.EXPECTED_STREAM: bus.STREAM}, time.monotonic() + timeout)
         self._in_flight.add(item)
         with self._queue_lock:
@@ -195,7 +223,26 @@ class Publisher:
             raise PublishError(f"JetStream did not acknowledge within {timeout:g}s")
         if item.error:
             raise PublishError(item.error)
-        return item.duplicate
+        return Published(item.duplicate, item.sequence)
+
+    def stored_headers(self, sequence: int, timeout: float) -> dict[str, str] | None:
+        """The headers of the message at `sequence` in the work stream (e.g. the one a duplicate's PubAck
+        names), read on the loop thread; {} when it has none, None when no message is there any more
+        (deleted, or aged out). Raise PublishError when it cannot be read within `timeout` seconds."""
+        loop = self._usable_loop()
+        if timeout <= 0:
+            raise PublishError("no time left to read the stored message")
+        try:
+            future = asyncio.run_coroutine_threadsafe(self._read_headers(sequence, timeout), loop)
+        except RuntimeError:  # the loop was closed meanwhile (worker exiting)
+            raise PublishError("the publisher is closing") from None
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise PublishError(f"the stored message was not read within {timeout:g}s") from None
+        except concurrent.futures.CancelledError:  # the loop stopped (shutdown) before it was read
+            raise PublishError("the publisher is closing") from None
 
     # -- on the loop thread -------------------------------------------------------------------------
 
@@ -290,17 +337,19 @@ class Publisher:
         if "error" in answer:
             self._finish(item, error=_api_error(answer["error"]))
         else:
-            self._finish(item, duplicate=bool(answer.get("duplicate")))
+            sequence = answer.get("seq")
+            self._finish(item, duplicate=bool(answer.get("duplicate")),
+                         sequence=sequence if type(sequence) is int else 0)
 
     def _forget(self, item: _Publication) -> None:
         """Its thread gave up (timeout): a PubAck that still comes is ignored, nothing is kept for it."""
         self._awaiting.pop(item.reply, None)
         self._in_flight.discard(item)
 
-    def _finish(self, item: _Publication, *, duplicate: bool = False, error: str = "") -> None:
+    def _finish(self, item: _Publication, *, duplicate: bool = False, sequence: int = 0, error: str = "") -> None:
         """Settle a publication and stop tracking it."""
         self._in_flight.discard(item)
-        item.settle(duplicate=duplicate, error=error)
+        item.settle(duplicate=duplicate, sequence=sequence, error=error)
 
     async def _create_stream_and_publish(self, item: _Publication) -> None:
         """The stream is missing (e.g. NATS restarted without its data): create it, then publish once more
@@ -319,7 +368,21 @@ class Publisher:
         except Exception as exc:  # noqa: BLE001 - any nats-py failure (too many requests, no responders, ...)
             self._finish(item, error=bus.describe(exc))
         else:
-            self._finish(item, duplicate=bool(ack.duplicate))
+            self._finish(item, duplicate=bool(ack.duplicate), sequence=ack.seq or 0)
+
+    async def _read_headers(self, sequence: int, timeout: float) -> dict[str, str] | None:
+        """stored_headers on the loop thread: JetStream's message-get of one sequence of the work stream."""
+        try:
+            message = await asyncio.wait_for(self._js.get_msg(bus.STREAM, sequence), timeout)
+        except NotFoundError as exc:
+            if exc.err_code == NO_MESSAGE:
+                return None
+            raise PublishError(f"the stored message could not be read: {bus.describe(exc)}") from None
+        except asyncio.TimeoutError:  # nats.errors.TimeoutError is one too
+            raise PublishError(f"the stored message was not read within {timeout:g}s") from None
+        except Exception as exc:  # noqa: BLE001 - any nats-py failure: the view answers 503
+            raise PublishError(f"the stored message could not be read: {bus.describe(exc)}") from None
+        return dict(message.headers or {})
 
     def _keep(self, task: asyncio.Future) -> None:
         """Hold a reference to a background task until it is done (the loop keeps only weak ones)."""

@@ -1,4 +1,5 @@
-"""The tenants repository: tenants (brands) and their webhook secrets, on a sync psycopg pool.
+"""The tenants repository: tenants (brands), their webhook secrets and their buyer rules
+(gateway/buyer_rules.py), on a sync psycopg pool.
 
 The gateway owns these tables; the CLI (`autentikapp tenants`) is their admin tool and uses this module
 too. Secrets go through gateway.secret_sealing on their way in and out (sealed with the keyring from
@@ -23,7 +24,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from common import ids, normalize
 from common.config import redact_url
 from common.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
-from gateway import secret_sealing
+from gateway import buyer_rules, secret_sealing
+from gateway.buyer_rules import BuyerRules
 from gateway.encryption_keys import Keyring
 
 log = logging.getLogger(__name__)
@@ -282,6 +284,65 @@ class TenantStore:
             (secret_sealing.seal(self._keyring, secret, **where), secret_id, stored),
         )
         return updated.rowcount == 1
+
+    def buyer_rules(self, tenant_id: str) -> BuyerRules:
+        """The tenant's rules about its buyers' identity (empty ones for an unknown tenant)."""
+        with self._connection() as conn:
+            country = conn.execute("SELECT default_country FROM tenants WHERE id = %s", (tenant_id,)).fetchone()
+            rows = conn.execute(
+                "SELECT field, value FROM tenant_unidentifying_values WHERE tenant_id = %s ORDER BY field, value",
+                (tenant_id,),
+            ).fetchall()
+        by_field: dict[str, list[str]] = {field: [] for field in buyer_rules.FIELDS}
+        for row in rows:
+            by_field[row["field"]].append(row["value"])
+        return BuyerRules((country or {}).get("default_country") or "", tuple(by_field["national_id"]),
+                          tuple(by_field["email"]), tuple(by_field["phone_number"]))
+
+    def set_default_country(self, tenant_id: str, country: str) -> BuyerRules:
+        """Set (or with "" clear) the country of the tenant's phone numbers sent without a country code.
+        Gateways apply it within GATEWAY_SECRET_CACHE_SECONDS."""
+        country = normalize.country(country, "country")
+        with self._connection() as conn:
+            updated = conn.execute("UPDATE tenants SET default_country = %s WHERE id = %s",
+                                   (country or None, tenant_id))
+            if updated.rowcount == 0:
+                raise NotFound(f"tenant {tenant_id} not found")
+        return self.buyer_rules(tenant_id)
+
+    def add_unidentifying_value(self, tenant_id: str, field: str, value: str) -> BuyerRules:
+        """Declare that `value` of `field` identifies nobody for this tenant (idempotent); at most
+        buyer_rules.MAX_VALUES_PER_FIELD per field."""
+        rules = self.buyer_rules(tenant_id)
+        normalised = buyer_rules.normalised_value(field, value, rules.default_country)
+        with self._connection() as conn, conn.transaction():
+            if not self._exists(conn, tenant_id):
+                raise NotFound(f"tenant {tenant_id} not found")
+            conn.execute("SELECT 1 FROM tenants WHERE id = %s FOR UPDATE", (tenant_id,))  # one writer at a time
+            count = conn.execute(
+                "SELECT count(*) AS n FROM tenant_unidentifying_values WHERE tenant_id = %s AND field = %s",
+                (tenant_id, field)).fetchone()["n"]
+            inserted = conn.execute(
+                """INSERT INTO tenant_unidentifying_values (tenant_id, field, value) VALUES (%s, %s, %s)
+                   ON CONFLICT DO NOTHING""", (tenant_id, field, normalised))
+            if inserted.rowcount and count >= buyer_rules.MAX_VALUES_PER_FIELD:
+                raise InvalidArgument(f"tenant {tenant_id} already has {count} {field} values (the most a tenant "
+                                      "may have); remove one first", field)
+        return self.buyer_rules(tenant_id)
+
+    def remove_unidentifying_value(self, tenant_id: str, field: str, value: str) -> BuyerRules:
+        """Take `value` off the tenant's list (NotFound when it is not there)."""
+        rules = self.buyer_rules(tenant_id)
+        normalised = buyer_rules.normalised_value(field, value, rules.default_country)
+        with self._connection() as conn:
+            deleted = conn.execute(
+                "DELETE FROM tenant_unidentifying_values WHERE tenant_id = %s AND field = %s AND value = %s",
+                (tenant_id, field, normalised))
+            if deleted.rowcount == 0:
+                if not self._exists(conn, tenant_id):
+                    raise NotFound(f"tenant {tenant_id} not found")
+                raise NotFound(f"tenant {tenant_id} has no such {field} in its list")
+        return self.buyer_rules(tenant_id)
 
     @staticmethod
     def _exists(conn: psycopg.Connection, tenant_id: str) -> bool:

@@ -1,12 +1,14 @@
 """POST /v1/webhooks/inbound/<tenant_id>: the checks in the contract's order, then a durable publish.
 
 size (413) ▸ tenant + signature (401) ▸ the tenant's rate limit (429 + Retry-After) ▸ content type (415) ▸
-JSON (400) ▸ schema (422) ▸ durable publish (503 + Retry-After) ▸ 202 {"event_id", "status": "accepted",
-"duplicate"}.
+JSON (400) ▸ schema (422; phone numbers read in the tenant's default country) ▸ durable publish (503 +
+Retry-After) ▸ the same transaction_id accepted before with other content (409) ▸ 202 {"event_id",
+"status": "accepted", "duplicate"}.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -19,10 +21,11 @@ from werkzeug.exceptions import HTTPException
 from autentikapp.v1 import events_pb2
 from common import bus, ids, timestamps, work_message
 from common.errors import Unavailable
-from gateway import json_body, metrics, payload, problems, signature
+from gateway import event_ids, json_body, metrics, payload, problems, signature
+from gateway.buyer_rules import BuyerRules
+from gateway.dependencies import dependencies
 from gateway.problems import Problem
 from gateway.publisher import PublishError
-from gateway.dependencies import dependencies
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
@@ -86,7 +89,7 @@ def authenticate(tenant_id: str, raw: bytes, given: str | None) -> None:
     secrets: tuple[str, ...] = ()
     if ids.is_tenant_id(tenant_id):
         try:
-            secrets = dependencies().secrets.active_secrets(tenant_id)
+            secrets = dependencies().secrets.get(tenant_id)
         except Unavailable as exc:
             log.warning("tenants store unavailable: %s", exc)
             raise Problem(problems.UNAVAILABLE, "The tenants store is unavailable; retry later.",
@@ -124,33 +127,77 @@ def decode(raw: bytes) -> Any:
         raise Problem(problems.MALFORMED_JSON, f"The body is not valid JSON: {exc}") from None
 
 
-def validate(document: Any, received_at: datetime) -> events_pb2.Sale:
-    """422 with the list of failing fields unless the payload rules hold."""
+def rules_of(tenant_id: str) -> BuyerRules:
+    """The tenant's buyer rules (default country, its own values that identify nobody), cached like its
+    secrets; 503 when the store is down."""
     try:
-        return payload.parse_sale(document, received_at)
+        return dependencies().buyer_rules.get(tenant_id)
+    except Unavailable as exc:
+        log.warning("tenants store unavailable: %s", exc)
+        raise Problem(problems.UNAVAILABLE, "The tenants store is unavailable; retry later.",
+                      headers=_retry_after()) from None
+
+
+def validate(document: Any, received_at: datetime, rules: BuyerRules) -> events_pb2.Sale:
+    """422 with the list of failing fields unless the payload rules hold (phone numbers without a
+    country code are read in the tenant's default country)."""
+    try:
+        return payload.parse_sale(document, received_at, default_country=rules.default_country)
     except payload.PayloadInvalid as exc:
         raise Problem(problems.INVALID_PAYLOAD, "The payload breaks the rules; see errors.",
                       errors=[{"field": e.field, "message": e.message} for e in exc.errors]) from None
 
 
 def publish(event: events_pb2.WebhookEvent) -> bool:
-    """Publish durably (PubAck); 503 + Retry-After when JetStream does not accept it in time. The wait
-    is observed in metrics.PUBLISH_SECONDS either way."""
-    headers = work_message.headers(event.event_id, event.tenant_id)
+    """Publish durably (PubAck) and say whether the event was stored before (a duplicate).
+
+    503 + Retry-After when JetStream does not accept it in time. A duplicate (same event id, so same
+    transaction_id, within the duplicate window) is compared by content digest with the message stored
+    first, read back by the sequence its PubAck names: the same content is a retry (True: 202 with
+    `duplicate: true`), other content a correction, refused with 409 (the stored sale stays as it was).
+    A stored message without a digest (accepted before digests existed) or no longer there counts as a
+    retry. Publish and read share GATEWAY_PUBLISH_TIMEOUT_SECONDS; a read that fails is a 503 too. The
+    publish wait is observed in metrics.PUBLISH_SECONDS either way."""
+    digest = event_ids.content_digest(event.sale)
+    headers = work_message.headers(event.event_id, event.tenant_id, digest=digest)
     data = event.SerializeToString()
+    publisher = dependencies().publisher
+    timeout = current_app.config["PUBLISH_TIMEOUT_SECONDS"]
+    ids_extra = {"event_id": event.event_id, "tenant_id": event.tenant_id}
+
+    def unavailable() -> Problem:
+        """The 503: the sender sends it again later."""
+        return Problem(problems.UNAVAILABLE, "The event could not be stored right now; send it again later "
+                       "(a repeat of the same sale is recognised and processed once).", headers=_retry_after())
+
     started = time.perf_counter()
     try:
-        return dependencies().publisher.publish(
-            bus.subject_for(event.tenant_id), data, headers, current_app.config["PUBLISH_TIMEOUT_SECONDS"],
-        )
+        published = publisher.publish(bus.subject_for(event.tenant_id), data, headers, timeout)
     except PublishError as exc:
-        log.warning("event %s not stored: %s", event.event_id, exc,
-                    extra={"event_id": event.event_id, "tenant_id": event.tenant_id})
-        raise Problem(problems.UNAVAILABLE, "The event could not be stored right now; send it again later "
-                      "(a repeat of the same sale is recognised and processed once).",
-                      headers=_retry_after()) from None
+        log.warning("event %s not stored: %s", event.event_id, exc, extra=ids_extra)
+        raise unavailable() from None
     finally:
         metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
+    if not published.duplicate:
+        return False
+    try:
+        stored = publisher.stored_headers(published.sequence, timeout - (time.perf_counter() - started))
+    except PublishError as exc:
+        log.warning("event %s is a duplicate, and the message stored for it could not be read to compare: %s",
+                    event.event_id, exc, extra=ids_extra)
+        raise unavailable() from None
+    if stored is None:
+        log.warning("event %s is a duplicate of stream message %d, which is gone: its content cannot be "
+                    "compared, answered as a retry", event.event_id, published.sequence, extra=ids_extra)
+        return True
+    if event_ids.is_correction(stored.get(work_message.HEADER_CONTENT_DIGEST), digest):
+        log.info("event %s refused: its transaction was accepted before with other content", event.event_id,
+                 extra=ids_extra)
+        raise Problem(problems.TRANSACTION_CONFLICT,
+                      f"transaction_id {json.dumps(event.sale.transaction_id, ensure_ascii=False)} was already "
+                      "accepted with different content; a corrected sale needs a new transaction_id.",
+                      extra={"event_id": event.event_id})
+    return True
 
 
 @bp.after_request
@@ -172,8 +219,9 @@ def inbound(tenant_id: str):
     check_content_type(request)
     document = decode(raw)
     received_at = timestamps.now()
-    sale = validate(document, received_at)
-    event = payload.build_event(tenant_id, sale, raw, received_at)
+    rules = rules_of(tenant_id)
+    sale = validate(document, received_at, rules)
+    event = payload.build_event(tenant_id, sale, raw, received_at, rules)
     g.event_id = event.event_id
     duplicate = publish(event)
     g.duplicate = duplicate

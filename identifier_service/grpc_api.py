@@ -51,7 +51,7 @@ def assignment(request: identifier_pb2.AssignIdentifierRequest) -> Assignment:
         product_sku=p.product_sku,
         product_name=p.product_name,
         event_id=p.event_id,
-        sold_at=to_datetime(p.sold_at, default=now()),
+        sold_at=to_datetime(p.sold_at) if p.HasField("sold_at") else now(),  # unset: now; a zero time is 1970
     )
     return Assignment(request.tenant_id, request.code, request.customer_id, provenance)
 

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from common import db, ids, normalize, paging
+from common import db, ids, limits, normalize, paging
 from common.batch_rpc import rounds, screen, single
 from common.errors import DomainError, InvalidArgument, NotFound
+from common.limits import MAX_EVENT_ID, MAX_PRODUCT_NAME, MAX_SKU, MAX_TRANSACTION_ID
+from common.timestamps import now
 from identifier_service import repository
 from identifier_service.repository import Assignment, Provenance
 
 MAX_CODES_PER_CALL = 100_000
-MAX_PROVENANCE_FIELD = 200
 
 
 class Outcome(enum.Enum):
@@ -37,12 +38,16 @@ class AssignResult:
 
 
 def clean_provenance(provenance: Provenance) -> Provenance:
-    """Validate the provenance texts (length caps, no control characters)."""
+    """Validate the provenance: texts within the caps a sale has at the gateway (common.limits), no
+    control characters, and a sale time a sale can have."""
+    problem = limits.event_time_problem(provenance.sold_at, now())
+    if problem:
+        raise InvalidArgument(f"provenance.sold_at {problem}", "provenance.sold_at")
     return Provenance(
-        transaction_id=normalize.text(provenance.transaction_id, "provenance.transaction_id", MAX_PROVENANCE_FIELD),
-        product_sku=normalize.text(provenance.product_sku, "provenance.product_sku", MAX_PROVENANCE_FIELD),
-        product_name=normalize.text(provenance.product_name, "provenance.product_name", MAX_PROVENANCE_FIELD),
-        event_id=normalize.text(provenance.event_id, "provenance.event_id", MAX_PROVENANCE_FIELD),
+        transaction_id=normalize.text(provenance.transaction_id, "provenance.transaction_id", MAX_TRANSACTION_ID),
+        product_sku=normalize.text(provenance.product_sku, "provenance.product_sku", MAX_SKU),
+        product_name=normalize.text(provenance.product_name, "provenance.product_name", MAX_PRODUCT_NAME),
+        event_id=normalize.text(provenance.event_id, "provenance.event_id", MAX_EVENT_ID),
         sold_at=provenance.sold_at,
     )
 

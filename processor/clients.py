@@ -16,7 +16,14 @@ from typing import Any
 
 import grpc
 
-from autentikapp.v1 import customer_pb2, customer_pb2_grpc, errors_pb2, events_pb2, identifier_pb2, identifier_pb2_grpc
+from autentikapp.v1 import (
+    customer_pb2,
+    customer_pb2_grpc,
+    errors_pb2,
+    events_pb2,
+    identifier_pb2,
+    identifier_pb2_grpc,
+)
 from common.metrics import rpc_labels
 from processor import metrics
 from processor.coalescer import Coalescer
@@ -47,6 +54,39 @@ def item_failure(method: str, error: errors_pb2.ItemError) -> RpcFailure:
     return RpcFailure(method, _STATUS_BY_NUMBER.get(error.code, grpc.StatusCode.UNKNOWN), error.message)
 
 
+def upsert_request(event: events_pb2.WebhookEvent) -> customer_pb2.UpsertCustomerRequest:
+    """The request that applies an event's buyer: its data as the gateway validated it, the tenant's
+    rules the gateway attached, dated by the sale."""
+    sale = event.sale
+    request = customer_pb2.UpsertCustomerRequest(tenant_id=event.tenant_id, data=sale.customer,
+                                                 event_id=event.event_id)
+    if event.HasField("buyer_rules"):
+        request.rules.CopyFrom(event.buyer_rules)
+    if sale.HasField("event_timestamp"):
+        request.observed_at.CopyFrom(sale.event_timestamp)
+    return request
+
+
+def assign_requests(event: events_pb2.WebhookEvent, items: list[events_pb2.LineItem],
+                    customer_id: str) -> list[identifier_pb2.AssignIdentifierRequest]:
+    """The requests that link the items' codes to the customer, with the sale as provenance."""
+    sale = event.sale
+    requests = []
+    for item in items:
+        provenance = identifier_pb2.Provenance(
+            transaction_id=sale.transaction_id,
+            product_sku=item.product_sku,
+            product_name=item.product_name,
+            event_id=event.event_id,
+        )
+        if sale.HasField("event_timestamp"):
+            provenance.sold_at.CopyFrom(sale.event_timestamp)
+        requests.append(identifier_pb2.AssignIdentifierRequest(
+            tenant_id=event.tenant_id, code=item.autentikapp_code, customer_id=customer_id, provenance=provenance
+        ))
+    return requests
+
+
 class ServiceClients:
     """Calls to customer_service and identifier_service on behalf of events.
 
@@ -65,33 +105,14 @@ class ServiceClients:
 
     async def upsert_customer(self, event: events_pb2.WebhookEvent) -> customer_pb2.UpsertCustomerResponse:
         """Create or update the sale's buyer, dated by the sale's timestamp."""
-        sale = event.sale
-        request = customer_pb2.UpsertCustomerRequest(tenant_id=event.tenant_id, data=sale.customer,
-                                                     event_id=event.event_id)
-        if sale.HasField("event_timestamp"):
-            request.observed_at.CopyFrom(sale.event_timestamp)
-        return await self._upserts.call(request)
+        return await self._upserts.call(upsert_request(event))
 
     async def assign_identifiers(
         self, event: events_pb2.WebhookEvent, items: list[events_pb2.LineItem], customer_id: str
     ) -> list[identifier_pb2.AssignIdentifierResponse | BaseException]:
         """Link each line item's code to the customer, with the sale as provenance; per item, the answer
         or the failure (all items queue at once, so they travel in the same batch call)."""
-        sale = event.sale
-        requests = []
-        for item in items:
-            provenance = identifier_pb2.Provenance(
-                transaction_id=sale.transaction_id,
-                product_sku=item.product_sku,
-                product_name=item.product_name,
-                event_id=event.event_id,
-            )
-            if sale.HasField("event_timestamp"):
-                provenance.sold_at.CopyFrom(sale.event_timestamp)
-            requests.append(identifier_pb2.AssignIdentifierRequest(
-                tenant_id=event.tenant_id, code=item.autentikapp_code, customer_id=customer_id, provenance=provenance
-            ))
-        return await self._assignments.call_many(requests)
+        return await self._assignments.call_many(assign_requests(event, items, customer_id))
 
     async def _upsert_batch(
         self, items: list[customer_pb2.UpsertCustomerRequest]

@@ -8,7 +8,8 @@ deleted, and no consumer, durable or ephemeral, is created.
 
 Replaying one entry, in this order:
 1. publish its original bytes to its original subject (`webhooks.inbound.<tenant>`, stream WEBHOOKS) with
-   the event and tenant id headers, `Autentikapp-Replays` = its earlier replays + 1, and Nats-Msg-Id =
+   the event and tenant id headers, the content digest of its sale (`replay_digest`),
+   `Autentikapp-Replays` = its earlier replays + 1, and Nats-Msg-Id =
    `<event id>:replay:<dead-letter sequence>` (common.work_message.replay_msg_id; not the event id, which is still inside
    WEBHOOKS' duplicate window and would be dropped as a duplicate);
 2. wait for JetStream's PubAck;
@@ -18,6 +19,11 @@ Nats-Msg-Id, which JetStream drops as a duplicate within the duplicate window (B
 6 h by default; the result says `duplicate`), and then deletes the entry. After the window the event
 would run once more, which is harmless: processing is idempotent. An event that fails again is
 dead-lettered anew: a new entry, with its new reason and its replay count (`replayed` in a listing).
+
+Purging an erased buyer (`purge_buyer`, run by `autentikapp customers erase` after EraseCustomer): every
+entry of the tenant is read as above, its bytes decoded as a WebhookEvent, and the entry is deleted when
+one of its buyer's identity values has a digest the erasure listed (customer_service/erasure.py; the
+digests come from the service, never the values). Entries that do not decode are left and counted.
 """
 
 from __future__ import annotations
@@ -29,12 +35,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import nats.errors
+from google.protobuf.message import DecodeError
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, NotFoundError
 
-from common import bus, ids, work_message
+from autentikapp.v1 import events_pb2
+from common import bus, ids, normalize, work_message
 from common.dead_letter_message import DeadLetter
-from common.errors import NotFound, Unavailable
+from common.errors import DomainError, NotFound, Unavailable
+from customer_service.erasure import identity_digest
+from gateway.event_ids import content_digest
 
 # JetStream API error codes this module expects.
 NO_MESSAGE = 10037  # nothing at or after the sequence (on the filter)
@@ -106,9 +116,30 @@ def replay_subject(entry: DeadLetter) -> str:
 
 
 def replay_headers(entry: DeadLetter) -> dict[str, str]:
-    """The replay's headers: a Nats-Msg-Id of its own, the ids the processor logs by, the replay count."""
+    """The replay's headers: a Nats-Msg-Id of its own, the ids the processor logs by, the replay count, and
+    the content digest of its sale (see `replay_digest`)."""
     return work_message.headers(entry.event_id, entry.tenant_id, replays=entry.replays + 1,
-                                msg_id=work_message.replay_msg_id(entry.event_id, entry.sequence))
+                                msg_id=work_message.replay_msg_id(entry.event_id, entry.sequence),
+                                digest=replay_digest(entry))
+
+
+def replay_digest(entry: DeadLetter) -> str:
+    """The content digest of the entry's sale, computed from its bytes ("" when they are not the
+    WebhookEvent of the entry's event, e.g. an unreadable message).
+
+    No gateway publish is ever compared with a replay (its Nats-Msg-Id is its own, never an event id),
+    but a replay is the original work message again, byte for byte, so it carries the original's digest:
+    every work message that holds a sale says which content it holds, whoever reads the stream. It is
+    computed from the bytes, not copied (the dead-letter entry does not keep the header), so it cannot
+    disagree with them; an entry from before digests existed gets one too.
+    """
+    try:
+        event = events_pb2.WebhookEvent.FromString(entry.data)
+    except DecodeError:
+        return ""
+    if not entry.event_id or event.event_id != entry.event_id or not event.HasField("sale"):
+        return ""
+    return content_digest(event.sale)
 
 
 async def entries(
@@ -244,3 +275,79 @@ async def replay(settings: bus.BusSettings, *, event_ids: Sequence[str] | None, 
         else:
             selected = _each(await find(js, event_ids, tenant_id=tenant_id, up_to=up_to))
         return await replay_all(js, selected, timeout)
+
+
+@dataclass
+class PurgeReport:
+    """What a purge of an erased buyer's dead letters did; `error` says why it stopped early (the entries
+    not reached are still there: purging again is safe)."""
+
+    removed: list[DeadLetter] = field(default_factory=list)
+    examined: int = 0  # the tenant's entries read
+    undecodable: int = 0  # entries whose bytes are not a WebhookEvent: left, not examined
+    error: str | None = None
+
+
+def _normalised_forms(field_name: str, raw: str, default_country: str) -> set[str]:
+    """The value as carried and, when it normalises, as the customer service stores it (the gateway
+    normalises before publishing, but an entry may predate that or be the very value that was refused)."""
+    forms = {raw.strip()} - {""}
+    try:
+        if field_name == "national_id":
+            forms.add(normalize.national_id(raw))
+        elif field_name == "email":
+            forms.add(normalize.email(raw))
+        else:
+            forms.add(normalize.phone(raw, field_name, default_country or None))
+    except DomainError:
+        pass
+    return forms - {""}
+
+
+def buyer_digests(entry: DeadLetter, tenant_id: str) -> set[str] | None:
+    """The suppression-list digests of the buyer of an entry's WebhookEvent (None when its bytes are not
+    a WebhookEvent)."""
+    try:
+        event = events_pb2.WebhookEvent.FromString(entry.data)
+    except DecodeError:
+        return None
+    buyer = event.sale.customer
+    country = event.buyer_rules.default_country
+    return {identity_digest(tenant_id, name, form)
+            for name in ("national_id", "email", "phone_number", "whatsapp_number")
+            for form in _normalised_forms(name, getattr(buyer, name), country)}
+
+
+async def purge_entries(js: JetStreamContext, tenant_id: str, digests: set[str]) -> PurgeReport:
+    """Delete every entry of the tenant whose buyer has one of the digests (see the module's docstring);
+    read to the stream's end, so an entry dead-lettered meanwhile is looked at too."""
+    report = PurgeReport()
+    if not digests:
+        return report
+    async with contextlib.aclosing(entries(js, tenant_id=tenant_id)) as listing:
+        try:
+            async for entry in listing:
+                report.examined += 1
+                found = buyer_digests(entry, tenant_id)
+                if found is None:
+                    report.undecodable += 1
+                    continue
+                if found & digests:
+                    try:
+                        await js.delete_msg(bus.DEAD_LETTER_STREAM, entry.sequence)
+                    except APIError as exc:
+                        if exc.err_code != DELETE_FAILED:  # anything but "it is gone already"
+                            raise
+                    report.removed.append(entry)
+        except NatsFailure as exc:
+            report.error = (f"stopped after removing {len(report.removed)} dead letter(s): {describe(exc)}; "
+                            f"purging again is safe")
+    return report
+
+
+async def purge_buyer(settings: bus.BusSettings, *, tenant_id: str, digests: Sequence[str],
+                      timeout: float) -> PurgeReport:
+    """Remove the tenant's dead letters that hold an erased buyer (`digests` from EraseCustomer)."""
+    ids.tenant_id(tenant_id)
+    async with jetstream(settings, timeout) as js:
+        return await purge_entries(js, tenant_id, set(digests))

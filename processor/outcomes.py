@@ -26,13 +26,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 PROCESSED = "processed"
 DEAD_LETTERED = "dead_lettered"
 
-# Line item outcomes (docs/design.md "Processing rules"; `skipped` is an item without a code).
+# Line item outcomes (docs/design.md "Processing rules"; `skipped` is an item without a code,
+# `unidentified_buyer` a coded item of a sale whose buyer no value identified: linked to nobody).
 ASSIGNED = "assigned"
 ALREADY_ASSIGNED = "already_assigned"
 CONFLICT = "conflict"
 UNKNOWN_CODE = "unknown_code"
 SKIPPED = "skipped"
-LINE_ITEM_OUTCOMES = (ASSIGNED, ALREADY_ASSIGNED, CONFLICT, UNKNOWN_CODE, SKIPPED)
+UNIDENTIFIED_BUYER = "unidentified_buyer"
+LINE_ITEM_OUTCOMES = (ASSIGNED, ALREADY_ASSIGNED, CONFLICT, UNKNOWN_CODE, SKIPPED, UNIDENTIFIED_BUYER)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class EventOutcome:
     clashes: list[dict[str, str]] = field(default_factory=list)
     line_items: list[LineItemOutcome] = field(default_factory=list)
     reason: str | None = None
+    # The buyer's values set aside as identifying nobody: [{"field": ..., "reason": ...}].
+    ignored_identity: list[dict[str, str]] = field(default_factory=list)
     first_processed_at: datetime | None = None
     processed_at: datetime | None = None
 
@@ -78,11 +82,12 @@ class EventOutcome:
 # (json.dumps is far cheaper than adapting nine Python lists to Postgres arrays).
 _UPSERT = """
 INSERT INTO event_outcomes AS o (event_id, tenant_id, status, customer_id, customer_created, clashes,
-                                 line_items, reason, deliveries)
-SELECT event_id, tenant_id, status, customer_id, customer_created, clashes, line_items, reason, deliveries
+                                 line_items, reason, deliveries, ignored_identity)
+SELECT event_id, tenant_id, status, customer_id, customer_created, clashes, line_items, reason, deliveries,
+       ignored_identity
 FROM jsonb_to_recordset(%(outcomes)s::jsonb)
     AS x(event_id text, tenant_id text, status text, customer_id uuid, customer_created boolean, clashes jsonb,
-         line_items jsonb, reason text, deliveries integer)
+         line_items jsonb, reason text, deliveries integer, ignored_identity jsonb)
 ON CONFLICT (event_id) DO UPDATE SET
     tenant_id = EXCLUDED.tenant_id,
     status = EXCLUDED.status,
@@ -94,13 +99,14 @@ ON CONFLICT (event_id) DO UPDATE SET
     line_items = EXCLUDED.line_items,
     reason = EXCLUDED.reason,
     deliveries = EXCLUDED.deliveries,
+    ignored_identity = EXCLUDED.ignored_identity,
     processed_at = now()
 RETURNING event_id, first_processed_at, processed_at
 """
 
 _SELECT = """
 SELECT event_id, tenant_id, status, customer_id, customer_created, clashes, line_items, reason, deliveries,
-       first_processed_at, processed_at
+       ignored_identity, first_processed_at, processed_at
 FROM event_outcomes WHERE event_id = %s
 """
 
@@ -119,7 +125,8 @@ async def record_many(conn: psycopg.AsyncConnection, batch: list[EventOutcome]) 
         await cur.execute(_UPSERT, {"outcomes": Jsonb([
             {"event_id": o.event_id, "tenant_id": o.tenant_id, "status": o.status, "customer_id": o.customer_id or None,
              "customer_created": o.customer_created, "clashes": o.clashes,
-             "line_items": [asdict(item) for item in o.line_items], "reason": o.reason, "deliveries": o.deliveries}
+             "line_items": [asdict(item) for item in o.line_items], "reason": o.reason, "deliveries": o.deliveries,
+             "ignored_identity": o.ignored_identity}
             for o in chosen
         ])})
         stamps = {row["event_id"]: (row["first_processed_at"], row["processed_at"]) for row in await cur.fetchall()}
@@ -144,6 +151,7 @@ async def get(conn: psycopg.AsyncConnection, event_id: str) -> EventOutcome | No
         clashes=list(row["clashes"]),
         line_items=[LineItemOutcome(**item) for item in row["line_items"]],
         reason=row["reason"],
+        ignored_identity=list(row["ignored_identity"]),
         first_processed_at=row["first_processed_at"],
         processed_at=row["processed_at"],
     )

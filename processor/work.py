@@ -58,29 +58,36 @@ def raise_worst(results: list[object]) -> None:
 
 
 async def process_event(event: events_pb2.WebhookEvent, calls: ServiceCalls) -> EventOutcome:
-    """Upsert the buyer, assign the coded line items (together), and return the outcome.
+    """Upsert the buyer, assign the coded line items (together), and return the outcome. A buyer whose
+    every value identifies nobody (customer_service answers `unidentified`) gets no customer, and each
+    coded item is `unidentified_buyer`: nothing is linked.
 
     Raises the most severe failure when a call fails; nothing is recorded then, and a later delivery
     repeats the calls (idempotently).
     """
     upserted = await calls.upsert_customer(event)
-    customer_id = upserted.customer.id
-    if not customer_id:
-        raise failures.UnexpectedAnswer("UpsertCustomer answered without a customer id")
     items = list(event.sale.line_items)
     coded = [index for index, item in enumerate(items) if item.autentikapp_code]
-    results = await calls.assign_identifiers(event, [items[index] for index in coded], customer_id) if coded else []
-    raise_worst(results)
-    assigned = {index: line_item_outcome(response, event.event_id) for index, response in zip(coded, results)}
+    if upserted.unidentified:  # no value identified the buyer: link nothing to anybody
+        customer_id = ""
+        assigned = dict.fromkeys(coded, outcomes.UNIDENTIFIED_BUYER)
+    else:
+        customer_id = upserted.customer.id
+        if not customer_id:
+            raise failures.UnexpectedAnswer("UpsertCustomer answered without a customer id")
+        results = await calls.assign_identifiers(event, [items[index] for index in coded], customer_id) if coded else []
+        raise_worst(results)
+        assigned = {index: line_item_outcome(response, event.event_id) for index, response in zip(coded, results)}
     return EventOutcome(
         event_id=event.event_id,
         tenant_id=event.tenant_id,
         status=outcomes.PROCESSED,
-        customer_id=customer_id,
+        customer_id=customer_id or None,
         customer_created=upserted.created,
         clashes=[{"field": c.field, "other_customer_id": c.other_customer_id} for c in upserted.clashes],
         line_items=[
             LineItemOutcome(index, item.autentikapp_code, item.product_sku, assigned.get(index, outcomes.SKIPPED))
             for index, item in enumerate(items)
         ],
+        ignored_identity=[{"field": i.field, "reason": i.reason} for i in upserted.ignored],
     )

@@ -6,8 +6,6 @@ on services installed on the machine. Set TEST_POSTGRES_URL to use an existing s
 
 from __future__ import annotations
 
-import devstack  # noqa: F401  - first: disables gRPC's fork handlers before grpc is imported
-
 import asyncio
 import os
 import threading
@@ -20,6 +18,7 @@ import grpc
 import psycopg
 import pytest
 
+import devstack  # noqa: F401  - first: disables gRPC's fork handlers before grpc is imported
 from common import db, migrations
 from common.grpc_server import create_server
 
@@ -173,3 +172,17 @@ def identifier_service(identifier_db) -> Iterator[ServiceThread]:
 
     with ServiceThread(registrations, identifier_db) as service:
         yield service
+
+
+@pytest.fixture
+def monkeypatch_now(monkeypatch):
+    """Freeze the services' clock at tests/accepted_sales.NOW, so that the generated sale times (up to
+    23 hours after it) are judged against the same "now" the gateway's rules used."""
+    from accepted_sales import NOW
+
+    from customer_service import service as customer_service
+    from identifier_service import service as identifier_service
+
+    monkeypatch.setattr(customer_service, "now", lambda: NOW)
+    monkeypatch.setattr(identifier_service, "now", lambda: NOW)
+    return NOW

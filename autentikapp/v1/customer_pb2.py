@@ -26,7 +26,7 @@ from autentikapp.v1 import errors_pb2 as autentikapp_dot_v1_dot_errors__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61utentikapp/v1/customer.proto\x12\x0e\x61utentikapp.v1\x1a\x1b\x61utentikapp/v1/errors.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb9\x02\n\x08\x43ustomer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x13\n\x0bnational_id\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\x14\n\x0cphone_number\x18\x05 \x01(\t\x12\x12\n\nfirst_name\x18\x06 \x01(\t\x12\x11\n\tlast_name\x18\x07 \x01(\t\x12\x17\n\x0fwhatsapp_number\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10\x64\x61ta_observed_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x88\x01\n\x0c\x43ustomerData\x12\x13\n\x0bnational_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x14\n\x0cphone_number\x18\x03 \x01(\t\x12\x12\n\nfirst_name\x18\x04 \x01(\t\x12\x11\n\tlast_name\x18\x05 \x01(\t\x12\x17\n\x0fwhatsapp_number\x18\x06 \x01(\t\"\x99\x01\n\x15UpsertCustomerRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12*\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x1c.autentikapp.v1.CustomerData\x12/\n\x0bobserved_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65vent_id\x18\x04 \x01(\t\"N\n\x16UpsertCustomersRequest\x12\x34\n\x05items\x18\x01 \x03(\x0b\x32%.autentikapp.v1.UpsertCustomerRequest\"P\n\x17UpsertCustomersResponse\x12\x35\n\x07results\x18\x01 \x03(\x0b\x32$.autentikapp.v1.UpsertCustomerResult\"\x88\x01\n\x14UpsertCustomerResult\x12:\n\x08upserted\x18\x01 \x01(\x0b\x32&.autentikapp.v1.UpsertCustomerResponseH\x00\x12*\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x19.autentikapp.v1.ItemErrorH\x00\x42\x08\n\x06result\"1\n\x05\x43lash\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x19\n\x11other_customer_id\x18\x02 \x01(\t\"}\n\x16UpsertCustomerResponse\x12*\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x18.autentikapp.v1.Customer\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12&\n\x07\x63lashes\x18\x03 \x03(\x0b\x32\x15.autentikapp.v1.Clash\"<\n\x12GetCustomerRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\"A\n\x13GetCustomerResponse\x12*\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x18.autentikapp.v1.Customer\"o\n\x13\x46indCustomerRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x15\n\x0bnational_id\x18\x02 \x01(\tH\x00\x12\x0f\n\x05\x65mail\x18\x03 \x01(\tH\x00\x12\x16\n\x0cphone_number\x18\x04 \x01(\tH\x00\x42\x05\n\x03key\"B\n\x14\x46indCustomerResponse\x12*\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x18.autentikapp.v1.Customer\"P\n\x14ListCustomersRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"]\n\x15ListCustomersResponse\x12+\n\tcustomers\x18\x01 \x03(\x0b\x32\x18.autentikapp.v1.Customer\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xe7\x03\n\x0f\x43ustomerService\x12_\n\x0eUpsertCustomer\x12%.autentikapp.v1.UpsertCustomerRequest\x1a&.autentikapp.v1.UpsertCustomerResponse\x12\x62\n\x0fUpsertCustomers\x12&.autentikapp.v1.UpsertCustomersRequest\x1a\'.autentikapp.v1.UpsertCustomersResponse\x12V\n\x0bGetCustomer\x12\".autentikapp.v1.GetCustomerRequest\x1a#.autentikapp.v1.GetCustomerResponse\x12Y\n\x0c\x46indCustomer\x12#.autentikapp.v1.FindCustomerRequest\x1a$.autentikapp.v1.FindCustomerResponse\x12\\\n\rListCustomers\x12$.autentikapp.v1.ListCustomersRequest\x1a%.autentikapp.v1.ListCustomersResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61utentikapp/v1/customer.proto\x12\x0e\x61utentikapp.v1\x1a\x1b\x61utentikapp/v1/errors.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe8\x02\n\x08\x43ustomer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x13\n\x0bnational_id\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\x14\n\x0cphone_number\x18\x05 \x01(\t\x12\x12\n\nfirst_name\x18\x06 \x01(\t\x12\x11\n\tlast_name\x18\x07 \x01(\t\x12\x17\n\x0fwhatsapp_number\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10\x64\x61ta_observed_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\terased_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x88\x01\n\x0c\x43ustomerData\x12\x13\n\x0bnational_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x14\n\x0cphone_number\x18\x03 \x01(\t\x12\x12\n\nfirst_name\x18\x04 \x01(\t\x12\x11\n\tlast_name\x18\x05 \x01(\t\x12\x17\n\x0fwhatsapp_number\x18\x06 \x01(\t\"\x82\x01\n\x12\x42uyerIdentityRules\x12\x17\n\x0f\x64\x65\x66\x61ult_country\x18\x01 \x01(\t\x12\x1c\n\x14ignored_national_ids\x18\x02 \x03(\t\x12\x16\n\x0eignored_emails\x18\x03 \x03(\t\x12\x1d\n\x15ignored_phone_numbers\x18\x04 \x03(\t\"\xcc\x01\n\x15UpsertCustomerRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12*\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x1c.autentikapp.v1.CustomerData\x12/\n\x0bobserved_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65vent_id\x18\x04 \x01(\t\x12\x31\n\x05rules\x18\x05 \x01(\x0b\x32\".autentikapp.v1.BuyerIdentityRules\"N\n\x16UpsertCustomersRequest\x12\x34\n\x05items\x18\x01 \x03(\x0b\x32%.autentikapp.v1.UpsertCustomerRequest\"P\n\x17UpsertCustomersResponse\x12\x35\n\x07results\x18\x01 \x03(\x0b\x32$.autentikapp.v1.UpsertCustomerResult\"\x88\x01\n\x14UpsertCustomerResult\x12:\n\x08upserted\x18\x01 \x01(\x0b\x32&.autentikapp.v1.UpsertCustomerResponseH\x00\x12*\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x19.autentikapp.v1.ItemErrorH\x00\x42\x08\n\x06result\"1\n\x05\x43lash\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x19\n\x11other_customer_id\x18\x02 \x01(\t\"-\n\x0cIgnoredValue\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xc2\x01\n\x16UpsertCustomerResponse\x12*\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x18.autentikapp.v1.Customer\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12&\n\x07\x63lashes\x18\x03 \x03(\x0b\x32\x15.autentikapp.v1.Clash\x12-\n\x07ignored\x18\x04 \x03(\x0b\x32\x1c.autentikapp.v1.IgnoredValue\x12\x14\n\x0cunidentified\x18\x05 \x01(\x08\"<\n\x12GetCustomerRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\"A\n\x13GetCustomerResponse\x12*\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x18.autentikapp.v1.Customer\"o\n\x13\x46indCustomerRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x15\n\x0bnational_id\x18\x02 \x01(\tH\x00\x12\x0f\n\x05\x65mail\x18\x03 \x01(\tH\x00\x12\x16\n\x0cphone_number\x18\x04 \x01(\tH\x00\x42\x05\n\x03key\"B\n\x14\x46indCustomerResponse\x12*\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x18.autentikapp.v1.Customer\"P\n\x14ListCustomersRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"]\n\x15ListCustomersResponse\x12+\n\tcustomers\x18\x01 \x03(\x0b\x32\x18.autentikapp.v1.Customer\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"d\n\x14\x45raseCustomerRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x14\n\x0crequested_by\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x8c\x01\n\x15\x45raseCustomerResponse\x12*\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x18.autentikapp.v1.Customer\x12\x16\n\x0e\x61lready_erased\x18\x02 \x01(\x08\x12\x15\n\rerased_fields\x18\x03 \x03(\t\x12\x18\n\x10identity_digests\x18\x04 \x03(\t2\xc5\x04\n\x0f\x43ustomerService\x12_\n\x0eUpsertCustomer\x12%.autentikapp.v1.UpsertCustomerRequest\x1a&.autentikapp.v1.UpsertCustomerResponse\x12\x62\n\x0fUpsertCustomers\x12&.autentikapp.v1.UpsertCustomersRequest\x1a\'.autentikapp.v1.UpsertCustomersResponse\x12V\n\x0bGetCustomer\x12\".autentikapp.v1.GetCustomerRequest\x1a#.autentikapp.v1.GetCustomerResponse\x12Y\n\x0c\x46indCustomer\x12#.autentikapp.v1.FindCustomerRequest\x1a$.autentikapp.v1.FindCustomerResponse\x12\\\n\rListCustomers\x12$.autentikapp.v1.ListCustomersRequest\x1a%.autentikapp.v1.ListCustomersResponse\x12\\\n\rEraseCustomer\x12$.autentikapp.v1.EraseCustomerRequest\x1a%.autentikapp.v1.EraseCustomerResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,33 +34,41 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'autentikapp.v1.customer_pb2
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CUSTOMER']._serialized_start=112
-  _globals['_CUSTOMER']._serialized_end=425
-  _globals['_CUSTOMERDATA']._serialized_start=428
-  _globals['_CUSTOMERDATA']._serialized_end=564
-  _globals['_UPSERTCUSTOMERREQUEST']._serialized_start=567
-  _globals['_UPSERTCUSTOMERREQUEST']._serialized_end=720
-  _globals['_UPSERTCUSTOMERSREQUEST']._serialized_start=722
-  _globals['_UPSERTCUSTOMERSREQUEST']._serialized_end=800
-  _globals['_UPSERTCUSTOMERSRESPONSE']._serialized_start=802
-  _globals['_UPSERTCUSTOMERSRESPONSE']._serialized_end=882
-  _globals['_UPSERTCUSTOMERRESULT']._serialized_start=885
-  _globals['_UPSERTCUSTOMERRESULT']._serialized_end=1021
-  _globals['_CLASH']._serialized_start=1023
-  _globals['_CLASH']._serialized_end=1072
-  _globals['_UPSERTCUSTOMERRESPONSE']._serialized_start=1074
-  _globals['_UPSERTCUSTOMERRESPONSE']._serialized_end=1199
-  _globals['_GETCUSTOMERREQUEST']._serialized_start=1201
-  _globals['_GETCUSTOMERREQUEST']._serialized_end=1261
-  _globals['_GETCUSTOMERRESPONSE']._serialized_start=1263
-  _globals['_GETCUSTOMERRESPONSE']._serialized_end=1328
-  _globals['_FINDCUSTOMERREQUEST']._serialized_start=1330
-  _globals['_FINDCUSTOMERREQUEST']._serialized_end=1441
-  _globals['_FINDCUSTOMERRESPONSE']._serialized_start=1443
-  _globals['_FINDCUSTOMERRESPONSE']._serialized_end=1509
-  _globals['_LISTCUSTOMERSREQUEST']._serialized_start=1511
-  _globals['_LISTCUSTOMERSREQUEST']._serialized_end=1591
-  _globals['_LISTCUSTOMERSRESPONSE']._serialized_start=1593
-  _globals['_LISTCUSTOMERSRESPONSE']._serialized_end=1686
-  _globals['_CUSTOMERSERVICE']._serialized_start=1689
-  _globals['_CUSTOMERSERVICE']._serialized_end=2176
+  _globals['_CUSTOMER']._serialized_end=472
+  _globals['_CUSTOMERDATA']._serialized_start=475
+  _globals['_CUSTOMERDATA']._serialized_end=611
+  _globals['_BUYERIDENTITYRULES']._serialized_start=614
+  _globals['_BUYERIDENTITYRULES']._serialized_end=744
+  _globals['_UPSERTCUSTOMERREQUEST']._serialized_start=747
+  _globals['_UPSERTCUSTOMERREQUEST']._serialized_end=951
+  _globals['_UPSERTCUSTOMERSREQUEST']._serialized_start=953
+  _globals['_UPSERTCUSTOMERSREQUEST']._serialized_end=1031
+  _globals['_UPSERTCUSTOMERSRESPONSE']._serialized_start=1033
+  _globals['_UPSERTCUSTOMERSRESPONSE']._serialized_end=1113
+  _globals['_UPSERTCUSTOMERRESULT']._serialized_start=1116
+  _globals['_UPSERTCUSTOMERRESULT']._serialized_end=1252
+  _globals['_CLASH']._serialized_start=1254
+  _globals['_CLASH']._serialized_end=1303
+  _globals['_IGNOREDVALUE']._serialized_start=1305
+  _globals['_IGNOREDVALUE']._serialized_end=1350
+  _globals['_UPSERTCUSTOMERRESPONSE']._serialized_start=1353
+  _globals['_UPSERTCUSTOMERRESPONSE']._serialized_end=1547
+  _globals['_GETCUSTOMERREQUEST']._serialized_start=1549
+  _globals['_GETCUSTOMERREQUEST']._serialized_end=1609
+  _globals['_GETCUSTOMERRESPONSE']._serialized_start=1611
+  _globals['_GETCUSTOMERRESPONSE']._serialized_end=1676
+  _globals['_FINDCUSTOMERREQUEST']._serialized_start=1678
+  _globals['_FINDCUSTOMERREQUEST']._serialized_end=1789
+  _globals['_FINDCUSTOMERRESPONSE']._serialized_start=1791
+  _globals['_FINDCUSTOMERRESPONSE']._serialized_end=1857
+  _globals['_LISTCUSTOMERSREQUEST']._serialized_start=1859
+  _globals['_LISTCUSTOMERSREQUEST']._serialized_end=1939
+  _globals['_LISTCUSTOMERSRESPONSE']._serialized_start=1941
+  _globals['_LISTCUSTOMERSRESPONSE']._serialized_end=2034
+  _globals['_ERASECUSTOMERREQUEST']._serialized_start=2036
+  _globals['_ERASECUSTOMERREQUEST']._serialized_end=2136
+  _globals['_ERASECUSTOMERRESPONSE']._serialized_start=2139
+  _globals['_ERASECUSTOMERRESPONSE']._serialized_end=2279
+  _globals['_CUSTOMERSERVICE']._serialized_start=2282
+  _globals['_CUSTOMERSERVICE']._serialized_end=2863
 # @@protoc_insertion_point(module_scope)

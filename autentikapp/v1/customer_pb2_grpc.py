@@ -60,6 +60,11 @@ class CustomerServiceStub:
                 request_serializer=autentikapp_dot_v1_dot_customer__pb2.ListCustomersRequest.SerializeToString,
                 response_deserializer=autentikapp_dot_v1_dot_customer__pb2.ListCustomersResponse.FromString,
                 _registered_method=True)
+        self.EraseCustomer = channel.unary_unary(
+                '/autentikapp.v1.CustomerService/EraseCustomer',
+                request_serializer=autentikapp_dot_v1_dot_customer__pb2.EraseCustomerRequest.SerializeToString,
+                response_deserializer=autentikapp_dot_v1_dot_customer__pb2.EraseCustomerResponse.FromString,
+                _registered_method=True)
 
 
 class CustomerServiceServicer:
@@ -106,6 +111,18 @@ class CustomerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EraseCustomer(self, request, context):
+        """EraseCustomer removes one customer's personal data on the person's request (Colombia's law 1581
+        of 2012, GDPR art. 17): its six CustomerData fields are deleted and the row stays as an anonymous
+        tombstone (same id, erased_at set), so the codes linked to it stay linked. Its identity values are
+        kept only as digests on the tenant's suppression list, so an event from before the erasure (a
+        replay) can no longer bring them back. Idempotent: erasing an erased customer answers the same
+        tombstone with already_erased. NOT_FOUND for an id that is not the tenant's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CustomerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -133,6 +150,11 @@ def add_CustomerServiceServicer_to_server(servicer, server):
                     servicer.ListCustomers,
                     request_deserializer=autentikapp_dot_v1_dot_customer__pb2.ListCustomersRequest.FromString,
                     response_serializer=autentikapp_dot_v1_dot_customer__pb2.ListCustomersResponse.SerializeToString,
+            ),
+            'EraseCustomer': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseCustomer,
+                    request_deserializer=autentikapp_dot_v1_dot_customer__pb2.EraseCustomerRequest.FromString,
+                    response_serializer=autentikapp_dot_v1_dot_customer__pb2.EraseCustomerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -271,6 +293,33 @@ class CustomerService:
             '/autentikapp.v1.CustomerService/ListCustomers',
             autentikapp_dot_v1_dot_customer__pb2.ListCustomersRequest.SerializeToString,
             autentikapp_dot_v1_dot_customer__pb2.ListCustomersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseCustomer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/autentikapp.v1.CustomerService/EraseCustomer',
+            autentikapp_dot_v1_dot_customer__pb2.EraseCustomerRequest.SerializeToString,
+            autentikapp_dot_v1_dot_customer__pb2.EraseCustomerResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -11,20 +11,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class WebhookEvent(_message.Message):
-    __slots__ = ("schema_version", "event_id", "tenant_id", "received_at", "sale", "raw_body")
+    __slots__ = ("schema_version", "event_id", "tenant_id", "received_at", "sale", "raw_body", "buyer_rules")
     SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     SALE_FIELD_NUMBER: _ClassVar[int]
     RAW_BODY_FIELD_NUMBER: _ClassVar[int]
+    BUYER_RULES_FIELD_NUMBER: _ClassVar[int]
     schema_version: int
     event_id: str
     tenant_id: str
     received_at: _timestamp_pb2.Timestamp
     sale: Sale
     raw_body: bytes
-    def __init__(self, schema_version: _Optional[int] = ..., event_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sale: _Optional[_Union[Sale, _Mapping]] = ..., raw_body: _Optional[bytes] = ...) -> None: ...
+    buyer_rules: _customer_pb2.BuyerIdentityRules
+    def __init__(self, schema_version: _Optional[int] = ..., event_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sale: _Optional[_Union[Sale, _Mapping]] = ..., raw_body: _Optional[bytes] = ..., buyer_rules: _Optional[_Union[_customer_pb2.BuyerIdentityRules, _Mapping]] = ...) -> None: ...
 
 class Sale(_message.Message):
     __slots__ = ("event_type", "event_timestamp", "customer", "transaction_id", "currency", "total_amount", "line_items")

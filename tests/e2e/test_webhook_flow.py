@@ -9,10 +9,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import nats
+from system_support import EXAMPLE, sign, wait_for
 
 from autentikapp.v1 import customer_pb2, identifier_pb2
 from common import bus
-from system_support import EXAMPLE, sign, wait_for
 
 EXAMPLE_CODE = "a1b2c3d4-e5f6-7890-1234-567890abcdef"
 
@@ -64,7 +64,9 @@ def test_guide_example_verbatim_links_the_product_to_the_buyer(running_system):
         lambda: customers.FindCustomer(customer_pb2.FindCustomerRequest(tenant_id="acme", email="cliente@email.com")),
         what="the customer",
     ).customer
-    assert (found.national_id, found.email, found.phone_number) == ("123456789", "cliente@email.com", "+573001234567")
+    # The guide's example national id, 123456789, is a run of digits that identifies nobody: set aside
+    # (docs/buyer-identity.md), while the e-mail and the phone number identify the buyer.
+    assert (found.national_id, found.email, found.phone_number) == ("", "cliente@email.com", "+573001234567")
     assert (found.first_name, found.last_name, found.whatsapp_number) == ("Diego", "López", "+573001234567")
 
     identifier = wait_for(
@@ -80,6 +82,7 @@ def test_guide_example_verbatim_links_the_product_to_the_buyer(running_system):
     recorded = outcome(sut, event_id)
     assert recorded["status"] == "processed"
     assert [item["outcome"] for item in recorded["line_items"]] == ["assigned"]
+    assert recorded["ignored_identity"] == [{"field": "national_id", "reason": "degenerate_value"}]
 
 
 def test_the_same_webhook_five_times_is_one_event_processed_once(running_system):
@@ -216,3 +219,29 @@ def test_a_600_kib_body_is_refused_with_413(running_system):
     assert status == 413
     assert headers["content-type"].startswith("application/problem+json")
     assert stream_messages(sut.nats.url) == 0
+
+
+def test_a_corrected_sale_under_the_same_transaction_id_is_409_and_the_original_stands(running_system):
+    sut = running_system
+    secret = new_tenant(sut)
+    sut.cli("identifiers", "register", "--tenant", "acme", EXAMPLE_CODE)
+    item = {"product_sku": "BOLSO-CUERO-01", "quantity": 1, "unit_price": 950000, "autentikapp_code": EXAMPLE_CODE}
+    original = sale("FIX-1", [item], email="first.buyer@b.co")
+
+    status, _, accepted = sut.send("acme", secret, original)
+    assert status == 202 and accepted["duplicate"] is False, accepted
+    status, headers, problem = sut.send("acme", secret, sale("FIX-1", [{**item, "quantity": 2}],
+                                                              email="second.buyer@b.co"))
+    assert status == 409, problem
+    assert headers["content-type"].startswith("application/problem+json")
+    assert (problem["code"], problem["event_id"]) == ("transaction-conflict", accepted["event_id"])
+    assert "FIX-1" in problem["detail"] and "buyer@" not in json.dumps(problem)
+    status, _, again = sut.send("acme", secret, original)
+    assert status == 202 and again == {**accepted, "duplicate": True}, again
+
+    recorded = outcome(sut, accepted["event_id"])
+    assert [line["outcome"] for line in recorded["line_items"]] == ["assigned"]
+    assert stream_messages(sut.nats.url) == 1, "the correction was not stored"
+    buyer = sut.stub("customer_service").FindCustomer(customer_pb2.FindCustomerRequest(
+        tenant_id="acme", email="first.buyer@b.co")).customer
+    assert buyer.email == "first.buyer@b.co"

@@ -9,16 +9,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import nats
 import pytest
+from system_support import wait_for
 
 from autentikapp.v1 import events_pb2
 from cli.examples import TRANSACTION_CREATED
 from common import bus, work_message
 from gateway.app import close_app, create_app
-from gateway.event_ids import event_id
-from gateway.publisher import Publisher, PublishError
+from gateway.event_ids import content_digest, event_id
+from gateway.publisher import Published, Publisher, PublishError
 from gateway.signature import sign
 from gateway.tenants import MIGRATIONS, TenantStore
-from system_support import wait_for
 
 EXAMPLE = TRANSACTION_CREATED.read_bytes()
 
@@ -117,12 +117,94 @@ def test_a_deleted_stream_is_recreated_by_the_next_publish(gateway, nats_server)
     assert len(stored_messages(nats_server.url)) == 1
 
 
+def corrected(**transaction_changes) -> bytes:
+    """The guide's example, same transaction_id, with transaction_data fields changed."""
+    document = json.loads(EXAMPLE)
+    document["transaction_data"].update(transaction_changes)
+    return json.dumps(document).encode()
+
+
+def test_a_correction_is_409_and_a_retry_stays_202_duplicate(gateway, nats_server):
+    app, secret = gateway
+    first = send(app, secret)
+    assert first.status_code == 202, first.get_data(as_text=True)
+    response = send(app, secret, corrected(line_items=[]))
+    assert response.status_code == 409, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["code"] == "transaction-conflict"
+    assert response.get_json()["event_id"] == first.get_json()["event_id"]
+    restamped = json.dumps({**json.loads(EXAMPLE), "event_timestamp": "2025-09-13T15:00:00Z"}).encode()
+    for body in (EXAMPLE, restamped):
+        again = send(app, secret, body)
+        assert again.status_code == 202 and again.get_json()["duplicate"] is True, again.get_data(as_text=True)
+
+    [message] = stored_messages(nats_server.url)
+    event = events_pb2.WebhookEvent.FromString(message.data)
+    assert event.raw_body == EXAMPLE, "the sale accepted first stands"
+    assert message.headers[work_message.HEADER_CONTENT_DIGEST] == content_digest(event.sale)
+
+
+def test_a_duplicate_is_acked_with_the_stored_sequence_whose_headers_read_back(nats_server):
+    """What the 409 rests on, with a real JetStream: the PubAck of a duplicate names the sequence of the
+    message stored first (not a new one), and reading that sequence gives the first message's headers."""
+    publisher = Publisher(bus_settings(nats_server.url)).start()
+    try:
+        assert publisher.wait_connected(10)
+
+        def publish(msg_id: str, digest: str) -> Published:
+            headers = work_message.headers(msg_id, "t1", digest=digest)
+            return publisher.publish("webhooks.inbound.t1", digest.encode(), headers, 2.0)
+
+        assert publish("evt_a", "v1:aaaa") == Published(False, 1)
+        assert publish("evt_b", "v1:bbbb") == Published(False, 2)
+        assert publish("evt_a", "v1:cccc") == Published(True, 1), "the duplicate names the first message"
+        assert publisher.stored_headers(1, 2.0) == {**work_message.headers("evt_a", "t1", digest="v1:aaaa"),
+                                                    "Nats-Expected-Stream": bus.STREAM}
+        assert publisher.stored_headers(2, 2.0)[work_message.HEADER_CONTENT_DIGEST] == "v1:bbbb"
+        assert publisher.stored_headers(99, 2.0) is None, "no message at that sequence"
+        assert [m.data for m in stored_messages(nats_server.url)] == [b"v1:aaaa", b"v1:bbbb"]
+
+        async def delete_first():
+            nc = await nats.connect(nats_server.url)
+            await nc.jetstream().delete_msg(bus.STREAM, 1)
+            await nc.close()
+
+        asyncio.run(delete_first())
+        # JetStream still drops the id within its window, naming the deleted message: nothing to compare
+        assert publish("evt_a", "v1:dddd") == Published(True, 1)
+        assert publisher.stored_headers(1, 2.0) is None, "a deleted message is gone, not an error"
+    finally:
+        publisher.close()
+    with pytest.raises(PublishError):
+        publisher.stored_headers(2, 1.0)
+
+
+def test_reading_a_stored_message_that_cannot_be_read_is_a_publish_error(nats_server):
+    publisher = Publisher(bus_settings(nats_server.url)).start()
+    try:
+        assert publisher.wait_connected(10)
+        assert not publisher.publish("webhooks.inbound.t1", b"x", {work_message.HEADER_MSG_ID: "evt_x"}, 2.0).duplicate
+
+        async def delete_stream():
+            nc = await nats.connect(nats_server.url)
+            await nc.jetstream().delete_stream(bus.STREAM)
+            await nc.close()
+
+        asyncio.run(delete_stream())
+        with pytest.raises(PublishError, match="could not be read"):
+            publisher.stored_headers(1, 2.0)
+        with pytest.raises(PublishError, match="no time left"):
+            publisher.stored_headers(1, 0.0)
+    finally:
+        publisher.close()
+
+
 def test_publisher_fails_fast_while_nats_is_down_and_recovers_by_itself(nats_server):
     publisher = Publisher(bus_settings(nats_server.url)).start()
     try:
         assert publisher.wait_connected(10)
         headers = {work_message.HEADER_MSG_ID: "evt_1"}
-        assert publisher.publish("webhooks.inbound.t1", b"x", headers, 1.0) is False
+        assert publisher.publish("webhooks.inbound.t1", b"x", headers, 1.0) == Published(False, 1)
         nats_server.stop()
         started = time.monotonic()
         with pytest.raises(PublishError):
@@ -131,7 +213,7 @@ def test_publisher_fails_fast_while_nats_is_down_and_recovers_by_itself(nats_ser
         assert not publisher.wait_connected(0.2)
         nats_server.start()
         assert publisher.wait_connected(15)
-        assert publisher.publish("webhooks.inbound.t1", b"x", headers, 1.0) is True  # the store kept evt_1
+        assert publisher.publish("webhooks.inbound.t1", b"x", headers, 1.0) == Published(True, 1)  # the store kept evt_1
     finally:
         publisher.close()
     assert not publisher.is_connected()
@@ -145,7 +227,7 @@ def test_many_threads_publishing_at_once_each_get_their_own_ack(nats_server):
     try:
         assert publisher.wait_connected(10)
 
-        def publish(n: int) -> bool:
+        def publish(n: int) -> Published:
             return publisher.publish(f"webhooks.inbound.t{n % 3}", f"m{n}".encode(), {work_message.HEADER_MSG_ID: f"evt_{n}"},
                                      2.0)
 
@@ -154,8 +236,10 @@ def test_many_threads_publishing_at_once_each_get_their_own_ack(nats_server):
             again = list(pool.map(publish, range(0, 200, 10)))
     finally:
         publisher.close()
-    assert first == [False] * 200
-    assert again == [True] * 20
+    assert [p.duplicate for p in first] == [False] * 200
+    assert sorted(p.sequence for p in first) == list(range(1, 201)), "each its own PubAck"
+    assert [p.duplicate for p in again] == [True] * 20
+    assert [p.sequence for p in again] == [first[n].sequence for n in range(0, 200, 10)]
     assert sorted(m.data for m in stored_messages(nats_server.url)) == sorted(f"m{n}".encode() for n in range(200))
 
 
@@ -194,7 +278,7 @@ def test_no_ack_in_time_is_a_publish_error_after_the_timeout_and_leaves_nothing_
             while (publisher._in_flight or publisher._awaiting) and time.monotonic() < deadline:
                 time.sleep(0.01)
             assert not publisher._in_flight and not publisher._awaiting
-        assert publisher.publish("webhooks.inbound.t1", b"y", {work_message.HEADER_MSG_ID: "evt_after"}, 1.0) is False
+        assert not publisher.publish("webhooks.inbound.t1", b"y", {work_message.HEADER_MSG_ID: "evt_after"}, 1.0).duplicate
     finally:
         publisher.close()
 
@@ -227,6 +311,6 @@ def test_an_error_answer_from_jetstream_is_a_publish_error(nats_server):
         assert publisher.wait_connected(10)
         with pytest.raises(PublishError, match="expected stream does not match"):
             publisher.publish("other.x", b"x", {work_message.HEADER_MSG_ID: "evt_other"}, 1.0)
-        assert publisher.publish("webhooks.inbound.t1", b"y", {work_message.HEADER_MSG_ID: "evt_ok"}, 1.0) is False
+        assert not publisher.publish("webhooks.inbound.t1", b"y", {work_message.HEADER_MSG_ID: "evt_ok"}, 1.0).duplicate
     finally:
         publisher.close()

@@ -13,6 +13,8 @@ from cli.main import main
 from common.errors import AlreadyExists, InvalidArgument, NotFound
 from common.ids import is_tenant_id
 from gateway.app import create_app
+from gateway.buyer_rules import BuyerRules
+from gateway.publisher import Published
 from gateway.signature import sign
 from gateway.tenants import MIGRATIONS, TenantStore
 
@@ -35,12 +37,16 @@ def test_migrations_build_the_expected_schema(gateway_db):
     with psycopg.connect(gateway_db) as conn:
         columns = conn.execute(
             """SELECT table_name, column_name, is_nullable FROM information_schema.columns
-               WHERE table_schema = 'public' AND table_name IN ('tenants', 'tenant_secrets')
+               WHERE table_schema = 'public'
+                 AND table_name IN ('tenants', 'tenant_secrets', 'tenant_unidentifying_values')
                ORDER BY table_name, ordinal_position""").fetchall()
     assert columns == [
         ("tenant_secrets", "id", "NO"), ("tenant_secrets", "tenant_id", "NO"), ("tenant_secrets", "secret", "NO"),
         ("tenant_secrets", "created_at", "NO"), ("tenant_secrets", "revoked_at", "YES"),
+        ("tenant_unidentifying_values", "tenant_id", "NO"), ("tenant_unidentifying_values", "field", "NO"),
+        ("tenant_unidentifying_values", "value", "NO"), ("tenant_unidentifying_values", "created_at", "NO"),
         ("tenants", "id", "NO"), ("tenants", "name", "NO"), ("tenants", "created_at", "NO"),
+        ("tenants", "default_country", "YES"),
     ]
 
 
@@ -96,7 +102,7 @@ def test_unknown_tenants_and_secrets_are_not_found(store):
 
 class NullPublisher:
     def publish(self, subject, data, headers, timeout):
-        return False
+        return Published(False, 1)
 
     def is_connected(self):
         return True
@@ -191,3 +197,113 @@ def test_cli_unreachable_database_is_one_line_without_password(monkeypatch, caps
     _, err = capsys.readouterr()
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert "hunter2" not in err and "GATEWAY_DATABASE_URL" in err
+
+
+# -- buyer rules: the default country and the tenant's own values that identify nobody ------------------
+
+
+def test_buyer_rules_are_empty_until_set_and_normalised_when_set(store):
+    store.create_tenant("Acme", "acme")
+    assert store.buyer_rules("acme") == BuyerRules()
+    assert store.buyer_rules("nobody") == BuyerRules(), "an unknown tenant has no rules (nothing to reveal)"
+    assert store.set_default_country("acme", " co ").default_country == "CO"
+    rules = store.add_unidentifying_value("acme", "phone_number", "601 456 7890")  # read in the default country
+    rules = store.add_unidentifying_value("acme", "email", " Caja1@Tienda.CO ")
+    rules = store.add_unidentifying_value("acme", "national_id", "900.123.456-7")
+    assert store.add_unidentifying_value("acme", "email", "caja1@tienda.co") == rules, "idempotent"
+    assert rules == BuyerRules("CO", ("9001234567",), ("caja1@tienda.co",), ("+576014567890",))
+    assert store.remove_unidentifying_value("acme", "email", "CAJA1@tienda.co").emails == ()
+    assert store.set_default_country("acme", "").default_country == ""
+
+
+def test_buyer_rules_refuse_what_is_not_a_country_a_value_or_a_tenant(store):
+    store.create_tenant("Acme", "acme")
+    with pytest.raises(InvalidArgument, match="ISO 3166-1 alpha-2"):
+        store.set_default_country("acme", "Colombia")
+    with pytest.raises(InvalidArgument, match="country code"):
+        store.add_unidentifying_value("acme", "phone_number", "601 456 7890")  # no default country yet
+    with pytest.raises(InvalidArgument, match="field must be one of"):
+        store.add_unidentifying_value("acme", "first_name", "Ana")
+    with pytest.raises(InvalidArgument, match="not a valid e-mail"):
+        store.add_unidentifying_value("acme", "email", "caja")
+    with pytest.raises(NotFound):
+        store.set_default_country("nobody", "CO")
+    with pytest.raises(NotFound):
+        store.add_unidentifying_value("nobody", "email", "caja@tienda.co")
+    with pytest.raises(NotFound, match="no such email"):
+        store.remove_unidentifying_value("acme", "email", "caja@tienda.co")
+
+
+def test_a_tenants_list_is_bounded(store, monkeypatch):
+    from gateway import buyer_rules
+
+    monkeypatch.setattr(buyer_rules, "MAX_VALUES_PER_FIELD", 3)
+    store.create_tenant("Acme", "acme")
+    for n in range(3):
+        store.add_unidentifying_value("acme", "email", f"caja{n}@tienda.co")
+    with pytest.raises(InvalidArgument, match="already has 3 email values"):
+        store.add_unidentifying_value("acme", "email", "caja9@tienda.co")
+    assert store.add_unidentifying_value("acme", "email", "caja0@tienda.co").emails == tuple(
+        f"caja{n}@tienda.co" for n in range(3)), "a value already listed is still idempotent"
+
+
+def test_cli_sets_the_country_and_the_tenants_own_values(monkeypatch, capsys, database_factory, encryption_key_setting):
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", database_factory("gateway_cli"))
+    monkeypatch.setenv("GATEWAY_ENCRYPTION_KEYS", encryption_key_setting)
+    assert cli(capsys, "tenants", "create", "--name", "Acme", "--id", "acme")[0] == 0
+    code, shown, _ = cli(capsys, "tenants", "country", "acme", "co")
+    assert code == 0 and shown == {"tenant_id": "acme", "default_country": "CO", "values": []}
+    code, shown, _ = cli(capsys, "tenants", "identity", "add", "acme", "--phone", "601 456 7890")
+    assert code == 0 and shown["values"] == [{"field": "phone_number", "value": "+576014567890"}]
+    code, shown, _ = cli(capsys, "tenants", "identity", "add", "acme", "--national-id", "900.123.456-7")
+    assert code == 0 and len(shown["values"]) == 2
+    code, shown, _ = cli(capsys, "tenants", "identity", "list", "acme")
+    assert code == 0 and shown["values"] == [{"field": "national_id", "value": "9001234567"},
+                                             {"field": "phone_number", "value": "+576014567890"}]
+    code, shown, _ = cli(capsys, "tenants", "identity", "remove", "acme", "--phone", "+57 601 456 7890")
+    assert code == 0 and shown["values"] == [{"field": "national_id", "value": "9001234567"}]
+    code, _, err = cli(capsys, "tenants", "identity", "remove", "acme", "--phone", "+57 601 456 7890")
+    assert code == 3 and "no such phone_number" in err
+    code, _, err = cli(capsys, "tenants", "country", "acme", "XX")
+    assert code == 1 and "ISO 3166-1 alpha-2" in err
+    code, shown, _ = cli(capsys, "tenants", "country", "acme", "--clear")
+    assert code == 0 and shown["default_country"] is None
+    code, _, err = cli(capsys, "tenants", "identity", "list", "nobody")
+    assert code == 3
+
+
+def test_the_gateway_applies_the_tenants_default_country(store, monkeypatch):
+    """Through the app, with the real store: a local number is 422 until the country is set, then 202 and
+    published in E.164 with the rules on the event."""
+    _, secret = store.create_tenant("Acme", "acme")
+    published = []
+
+    class Recording:
+        def publish(self, subject, data, headers, timeout):
+            published.append(data)
+            return Published(duplicate=False, sequence=len(published))
+
+        def stored_headers(self, sequence, timeout):
+            return None
+
+        def is_connected(self):
+            return True
+
+    app = create_app({"SECRET_CACHE_SECONDS": 0}, tenant_store=store, publisher=Recording())
+    body = json.loads(EXAMPLE)
+    body["customer_data"]["phone_number"] = "300 123 4567"
+    raw = json.dumps(body).encode()
+    headers = {"Content-Type": "application/json", "X-Autentikapp-Signature": sign(secret.secret, raw)}
+    client = app.test_client()
+    refused = client.post("/v1/webhooks/inbound/acme", data=raw, headers=headers)
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.get_json()["errors"]] == ["customer_data.phone_number"]
+    store.set_default_country("acme", "CO")
+    store.add_unidentifying_value("acme", "email", "caja1@tienda.co")
+    accepted = client.post("/v1/webhooks/inbound/acme", data=raw, headers=headers)
+    assert accepted.status_code == 202, accepted.get_json()
+    from autentikapp.v1 import events_pb2
+
+    event = events_pb2.WebhookEvent.FromString(published[-1])
+    assert event.sale.customer.phone_number == "+573001234567"
+    assert event.buyer_rules.default_country == "CO" and list(event.buyer_rules.ignored_emails) == ["caja1@tienda.co"]

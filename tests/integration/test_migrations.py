@@ -38,7 +38,7 @@ def schema(url: str) -> dict[str, set]:
     [
         (CUSTOMER_MIGRATIONS, "customers",
          {"id", "tenant_id", "national_id", "email", "phone_number", "first_name", "last_name", "whatsapp_number",
-          "created_at", "updated_at", "data_observed_at"},
+          "created_at", "updated_at", "data_observed_at", "erased_at"},
          {"customers_pkey", "customers_tenant_national_id", "customers_tenant_email", "customers_tenant_phone",
           "customers_tenant_created"}),
         (IDENTIFIER_MIGRATIONS, "identifiers",
@@ -110,7 +110,8 @@ def test_autentikapp_migrate_builds_every_process_schema_each_in_its_own_databas
     assert [row["process"] for row in first] == ["customer_service", "identifier_service", "processor", "gateway"]
     assert all(row["applied"] for row in first)
     tables = {name: set(schema(url)) - {"<indexes>", "schema_migrations"} for name, url in urls.items()}
-    assert tables == {"customers": {"customers"}, "identifiers": {"identifiers"}, "gateway": {"tenants", "tenant_secrets"},
+    assert tables == {"customers": {"customers", "erased_identities", "erasures"}, "identifiers": {"identifiers"},
+                      "gateway": {"tenants", "tenant_secrets", "tenant_unidentifying_values"},
                       "processor": {"event_outcomes"}}
     assert all(row["applied"] == [] for row in migrate()), "a second run has nothing to do"
 

@@ -12,6 +12,8 @@ from nats.js.errors import NotFoundError
 
 from common import bus, work_message
 from gateway.app import create_app
+from gateway.buyer_rules import BuyerRules
+from gateway.publisher import Published
 
 
 def stream_messages(nats_url: str, stream: str = bus.STREAM) -> int:
@@ -38,22 +40,34 @@ class EveryTenantStore:
     def active_secrets(self, tenant_id: str) -> list[str]:
         return [SECRET]
 
+
+    def buyer_rules(self, tenant_id: str) -> BuyerRules:
+        """No default country and no list of its own."""
+        return BuyerRules()
+
     def ping(self, timeout: float = 2.0) -> bool:
         return True
 
 
 class RecordingPublisher:
-    """Records every publish; a message id seen before is answered as a duplicate (like JetStream)."""
+    """Records every publish; a message id seen before is answered as a duplicate of the first message
+    stored under it (like JetStream). The stored messages are read back without their content digest, so
+    any repeat of a transaction counts as a retry, never as a correction (409): these tests are about the
+    payload rules, and their mutations keep the guide's transaction_id."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, bytes, dict[str, str]]] = []
-        self.seen: set[str] = set()
+        self.sequences: dict[str, int] = {}
 
-    def publish(self, subject: str, data: bytes, headers: dict[str, str], timeout: float) -> bool:
+    def publish(self, subject: str, data: bytes, headers: dict[str, str], timeout: float) -> Published:
         self.calls.append((subject, data, dict(headers)))
-        duplicate = headers[work_message.HEADER_MSG_ID] in self.seen
-        self.seen.add(headers[work_message.HEADER_MSG_ID])
-        return duplicate
+        msg_id = headers[work_message.HEADER_MSG_ID]
+        duplicate = msg_id in self.sequences
+        self.sequences.setdefault(msg_id, len(self.sequences) + 1)
+        return Published(duplicate, self.sequences[msg_id])
+
+    def stored_headers(self, sequence: int, timeout: float) -> dict[str, str] | None:
+        return {}
 
     def is_connected(self) -> bool:
         return True

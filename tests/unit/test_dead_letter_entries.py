@@ -15,8 +15,8 @@ from nats.js.errors import NotFoundError, ServerError
 
 from common import bus, dead_letter_message, work_message
 from common.errors import NotFound
-from processor import dead_lettering, dead_letter_admin, messages
 from common.work_message import Identity
+from processor import dead_letter_admin, dead_lettering, messages
 
 WHEN = datetime(2025, 9, 13, 14, 30, tzinfo=timezone.utc)
 
@@ -120,6 +120,22 @@ def test_replay_headers_carry_the_ids_and_count_the_replays():
 def test_replay_headers_of_an_unreadable_message_name_no_event():
     headers = dead_letter_admin.replay_headers(entry(event_id=""))
     assert headers == {work_message.HEADER_MSG_ID: "unknown:replay:5", work_message.HEADER_TENANT_ID: "t1", work_message.HEADER_REPLAYS: "1"}
+
+
+def test_a_replay_carries_the_content_digest_of_the_sale_it_holds():
+    from autentikapp.v1 import events_pb2
+    from gateway.event_ids import content_digest
+
+    sale = events_pb2.Sale(event_type="transaction.created", transaction_id="FACT-1", total_amount="10.00",
+                           line_items=[events_pb2.LineItem(quantity=1, autentikapp_code="CODE-1")])
+    event = events_pb2.WebhookEvent(schema_version=1, event_id="evt_1", tenant_id="t1", sale=sale, raw_body=b"{}")
+    headers = dead_letter_admin.replay_headers(entry(event_id="evt_1", data=event.SerializeToString()))
+    assert headers[work_message.HEADER_CONTENT_DIGEST] == content_digest(sale)
+    # bytes that are not this entry's event (another event's, or not an event at all) get none
+    other = events_pb2.WebhookEvent(event_id="evt_2", sale=sale).SerializeToString()
+    for data in (other, b"\xff\xff not protobuf", b""):
+        assert work_message.HEADER_CONTENT_DIGEST not in dead_letter_admin.replay_headers(
+            entry(event_id="evt_1", data=data))
 
 
 def test_a_replay_id_is_not_taken_for_an_event_id_by_the_processor():

@@ -11,7 +11,9 @@ from werkzeug.serving import make_server
 from cli.examples import TRANSACTION_CREATED
 from cli.main import main
 from gateway.app import create_app
+from gateway.buyer_rules import BuyerRules
 from gateway.event_ids import event_id
+from gateway.publisher import Published
 
 SECRET = "whsec_" + "C" * 43
 
@@ -19,6 +21,11 @@ SECRET = "whsec_" + "C" * 43
 class Store:
     def active_secrets(self, tenant_id):
         return [SECRET] if tenant_id == "acme" else []
+
+
+    def buyer_rules(self, tenant_id):
+        """No default country and no list of its own."""
+        return BuyerRules()
 
     def ping(self, timeout=2.0):
         return True
@@ -29,8 +36,13 @@ class Publisher:
         self.bodies = []
 
     def publish(self, subject, data, headers, timeout):
+        """Every publish after the first is a duplicate of the first (sequence 1)."""
         self.bodies.append(data)
-        return len(self.bodies) > 1
+        return Published(len(self.bodies) > 1, 1)
+
+    def stored_headers(self, sequence, timeout):
+        """The stored message has no content digest: any repeat counts as a retry."""
+        return {}
 
     def is_connected(self):
         return True

@@ -7,6 +7,7 @@ import io
 import json
 
 import pytest
+from metrics_support import Counts
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response
 
@@ -14,10 +15,10 @@ from cli.examples import TRANSACTION_CREATED
 from common import work_message
 from common.errors import Unavailable
 from gateway.app import create_app
-from gateway.event_ids import event_id
-from gateway.publisher import PublishError
+from gateway.buyer_rules import BuyerRules
+from gateway.event_ids import content_digest, event_id
+from gateway.publisher import Published, PublishError
 from gateway.signature import sign
-from metrics_support import Counts
 
 SECRET = "whsec_" + "A" * 43
 OTHER_SECRET = "whsec_" + "B" * 43
@@ -39,27 +40,45 @@ class FakeStore:
             raise Unavailable("the tenants database is unavailable")
         return list(self.secrets.get(tenant_id, []))
 
+
+    def buyer_rules(self, tenant_id: str) -> BuyerRules:
+        """No default country and no list of its own."""
+        return BuyerRules()
+
     def ping(self, timeout: float = 2.0) -> bool:
         return not self.down
 
 
 class FakePublisher:
-    """Records publishes; answers duplicate for a message id seen before; can fail on demand."""
+    """A stream in a list, as JetStream keeps it: a message id seen before is answered as a duplicate with
+    the sequence of the message stored under it, and only the first is stored; stored headers are read
+    back by sequence. Records publishes and reads; each can fail on demand."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, bytes, dict, float]] = []
-        self.seen: set[str] = set()
+        self.stored: list[dict] = []  # the headers of sequence n at index n - 1
+        self.sequences: dict[str, int] = {}  # message id -> its sequence
+        self.reads: list[tuple[int, float]] = []
         self.error: Exception | None = None
+        self.read_error: Exception | None = None
         self.connected = True
 
-    def publish(self, subject, data, headers, timeout) -> bool:
+    def publish(self, subject, data, headers, timeout) -> Published:
         if self.error is not None:
             raise self.error
         self.calls.append((subject, data, dict(headers), timeout))
         msg_id = headers[work_message.HEADER_MSG_ID]
-        duplicate = msg_id in self.seen
-        self.seen.add(msg_id)
-        return duplicate
+        if msg_id in self.sequences:
+            return Published(True, self.sequences[msg_id])
+        self.stored.append(dict(headers))
+        self.sequences[msg_id] = len(self.stored)
+        return Published(False, len(self.stored))
+
+    def stored_headers(self, sequence, timeout):
+        self.reads.append((sequence, timeout))
+        if self.read_error is not None:
+            raise self.read_error
+        return dict(self.stored[sequence - 1]) if 0 < sequence <= len(self.stored) else None
 
     def is_connected(self) -> bool:
         return self.connected
@@ -128,20 +147,96 @@ def test_the_guide_example_is_accepted_and_published_with_the_contract_headers(c
     assert response.get_json() == {"event_id": expected_id, "status": "accepted", "duplicate": False}
     [(subject, data, headers, timeout)] = publisher.calls
     assert subject == "webhooks.inbound.acme"
-    assert headers == {work_message.HEADER_MSG_ID: expected_id, work_message.HEADER_EVENT_ID: expected_id, work_message.HEADER_TENANT_ID: "acme"}
-    assert timeout == 2.0
 
     from autentikapp.v1 import events_pb2
 
     event = events_pb2.WebhookEvent.FromString(data)
     assert event.raw_body == EXAMPLE and event.event_id == expected_id and event.schema_version == 1
+    assert headers == {work_message.HEADER_MSG_ID: expected_id, work_message.HEADER_EVENT_ID: expected_id,
+                       work_message.HEADER_TENANT_ID: "acme",
+                       work_message.HEADER_CONTENT_DIGEST: content_digest(event.sale)}
+    assert timeout == 2.0
+    assert publisher.reads == [], "a new event reads nothing back"
 
 
-def test_a_repeat_gets_the_same_event_id_and_duplicate_true(client):
+def test_a_repeat_gets_the_same_event_id_and_duplicate_true(client, publisher):
     first = post(client, EXAMPLE).get_json()
     again = post(client, EXAMPLE).get_json()
     assert first["event_id"] == again["event_id"]
     assert (first["duplicate"], again["duplicate"]) == (False, True)
+    [(sequence, timeout)] = publisher.reads  # the stored message named by the duplicate's PubAck
+    assert sequence == 1 and 0 < timeout <= 2.0
+
+
+# -- a repeat with other content: 409 --------------------------------------------------------------
+
+
+def corrected(**changes) -> bytes:
+    """The guide's example (same transaction_id) with parts of transaction_data / customer_data changed."""
+    doc = json.loads(EXAMPLE)
+    for section, values in changes.items():
+        doc[section].update(values)
+    return encode(doc)
+
+
+def test_same_content_sent_differently_is_a_retry(client):
+    assert post(client, EXAMPLE).status_code == 202
+    doc = json.loads(EXAMPLE)
+    doc["customer_data"]["email"] = "  CLIENTE@Email.com "  # normalised to the same e-mail
+    doc["some_field_we_ignore"] = 1
+    again = post(client, json.dumps(doc, indent=None, sort_keys=True).encode())
+    assert again.status_code == 202 and again.get_json()["duplicate"] is True
+
+
+@pytest.mark.parametrize("body", [
+    corrected(transaction_data={"line_items": [{"product_sku": "BOLSO-CUERO-01", "quantity": 2,
+                                                "autentikapp_code": "a1b2c3d4-e5f6-7890-1234-567890abcdef"}]}),
+    corrected(transaction_data={"line_items": []}),
+    corrected(transaction_data={"total_amount": 1.00}),
+    corrected(customer_data={"email": "otra.persona@email.com"}),
+    corrected(customer_data={"national_id": "987654321"}),
+], ids=["other line items", "no line items", "other total", "other buyer e-mail", "other buyer id"])
+def test_the_same_transaction_with_other_content_is_409_and_nothing_changes(client, publisher, body):
+    first = post(client, EXAMPLE)
+    assert first.status_code == 202
+    response = post(client, body)
+    problem_body = problem(response, 409, "transaction-conflict")
+    assert problem_body["detail"] == ('transaction_id "FACT-00123" was already accepted with different content; '
+                                      "a corrected sale needs a new transaction_id.")
+    assert problem_body["event_id"] == first.get_json()["event_id"]
+    text = response.get_data(as_text=True)
+    assert "otra.persona" not in text and "987654321" not in text and "cliente@" not in text
+    assert len(publisher.stored) == 1, "the first sale stays as it was"
+    again = post(client, EXAMPLE)  # the original again: still a retry
+    assert again.status_code == 202 and again.get_json()["duplicate"] is True
+
+
+def test_a_new_event_timestamp_alone_is_a_retry_not_a_correction(client):
+    assert post(client, EXAMPLE).status_code == 202
+    restamped = encode(payload(event_timestamp="2025-09-13T14:35:07-05:00"))
+    again = post(client, restamped)
+    assert again.status_code == 202 and again.get_json()["duplicate"] is True
+
+
+def test_a_message_stored_without_a_digest_counts_as_the_same_content(client, publisher):
+    assert post(client, EXAMPLE).status_code == 202
+    del publisher.stored[0][work_message.HEADER_CONTENT_DIGEST]  # as accepted before digests existed
+    again = post(client, corrected(transaction_data={"line_items": []}))
+    assert again.status_code == 202 and again.get_json()["duplicate"] is True
+
+
+def test_a_message_stored_with_a_digest_of_another_version_counts_as_the_same_content(client, publisher):
+    assert post(client, EXAMPLE).status_code == 202
+    publisher.stored[0][work_message.HEADER_CONTENT_DIGEST] = "v0:" + "0" * 32
+    again = post(client, corrected(transaction_data={"line_items": []}))
+    assert again.status_code == 202 and again.get_json()["duplicate"] is True
+
+
+def test_a_stored_message_that_is_gone_counts_as_the_same_content(client, publisher):
+    assert post(client, EXAMPLE).status_code == 202
+    publisher.stored.clear()  # deleted, though JetStream still reports the id as a duplicate
+    again = post(client, corrected(transaction_data={"line_items": []}))
+    assert again.status_code == 202 and again.get_json()["duplicate"] is True
 
 
 def test_uppercase_hex_signature_and_charset_parameter_are_fine(client):
@@ -307,6 +402,16 @@ def test_a_failed_publish_is_503_with_retry_after(client, publisher, error):
     assert "too many" not in body["detail"]  # internal reasons stay in the log
 
 
+def test_a_duplicate_whose_stored_message_cannot_be_read_is_503_not_500(client, publisher):
+    assert post(client, EXAMPLE).status_code == 202
+    publisher.read_error = PublishError("the stored message was not read within 2s")
+    response = post(client, EXAMPLE)
+    problem(response, 503, "temporarily-unavailable")
+    assert response.headers["Retry-After"] == "7"
+    publisher.read_error = None
+    assert post(client, EXAMPLE).get_json()["duplicate"] is True
+
+
 # -- probes and unknown routes ---------------------------------------------------------------------
 
 
@@ -346,8 +451,10 @@ def test_every_webhook_answer_is_counted_by_its_verified_tenant_and_status(clien
     counts = Counts((requests, {"tenant": "acme", "status": "202"}), (requests, {"tenant": "acme", "status": "400"}),
                     (requests, {"tenant": "unknown", "status": "401"}), (requests, {"tenant": "nobody", "status": "401"}),
                     (failures, {"reason": "mismatch"}), (failures, {"reason": "unknown_tenant"}),
-                    (failures, {"reason": "malformed"}), (failures, {"reason": "missing"}))
+                    (failures, {"reason": "malformed"}), (failures, {"reason": "missing"}),
+                    (requests, {"tenant": "acme", "status": "409"}))
     assert post(client, EXAMPLE).status_code == 202
+    assert post(client, corrected(transaction_data={"line_items": []})).status_code == 409
     assert post(client, b"{", content_type="application/json").status_code == 400
     assert post(client, EXAMPLE, secret=OTHER_SECRET).status_code == 401
     assert post(client, EXAMPLE, url="/v1/webhooks/inbound/nobody").status_code == 401
@@ -355,7 +462,7 @@ def test_every_webhook_answer_is_counted_by_its_verified_tenant_and_status(clien
     assert post(client, EXAMPLE, secret=None).status_code == 401
     client.get("/healthz")
     client.get("/readyz")
-    assert counts.grown() == [1, 1, 4, 0, 1, 1, 1, 1], "a stranger is 'unknown'; probes are not webhooks"
+    assert counts.grown() == [1, 1, 4, 0, 1, 1, 1, 1, 1], "a stranger is 'unknown'; probes are not webhooks"
 
 
 def test_body_sizes_and_publish_waits_are_observed_also_for_a_503(client, publisher):

@@ -87,7 +87,7 @@ def test_every_status_a_view_can_answer_is_documented_and_no_other(app, spec):
 
 
 def test_the_status_scan_finds_the_webhook_contract(app):
-    assert problem_statuses(app.view_functions["webhooks.inbound"]) == {400, 401, 413, 415, 422, 429, 503}
+    assert problem_statuses(app.view_functions["webhooks.inbound"]) == {400, 401, 409, 413, 415, 422, 429, 503}
 
 
 def test_the_webhook_operation_documents_its_header_and_retry_after(spec):
@@ -108,18 +108,17 @@ def test_every_problem_code_is_in_the_spec_and_generic_errors_are_described(spec
 
 
 def test_the_request_schema_caps_match_the_code(spec):
-    from common import ids, normalize
-    from gateway import payload
+    from common import limits
 
     schemas = spec["components"]["schemas"]
     item = schemas["LineItem"]["properties"]
-    assert item["product_sku"]["maxLength"] == payload.MAX_SKU
-    assert item["product_name"]["maxLength"] == payload.MAX_PRODUCT_NAME
-    assert item["autentikapp_code"]["maxLength"] == ids.MAX_CODE
-    assert item["quantity"]["maximum"] == payload.MAX_QUANTITY
+    assert item["product_sku"]["maxLength"] == limits.MAX_SKU
+    assert item["product_name"]["maxLength"] == limits.MAX_PRODUCT_NAME
+    assert item["autentikapp_code"]["maxLength"] == limits.MAX_CODE
+    assert item["quantity"]["maximum"] == limits.MAX_QUANTITY
     transaction = schemas["TransactionData"]["properties"]
-    assert transaction["transaction_id"]["maxLength"] == payload.MAX_TRANSACTION_ID
-    assert transaction["line_items"]["maxItems"] == payload.MAX_LINE_ITEMS
+    assert transaction["transaction_id"]["maxLength"] == limits.MAX_TRANSACTION_ID
+    assert transaction["line_items"]["maxItems"] == limits.MAX_LINE_ITEMS
     customer = schemas["CustomerData"]["properties"]
-    assert customer["email"]["maxLength"] == normalize.MAX_EMAIL
-    assert customer["first_name"]["maxLength"] == normalize.MAX_NAME
+    assert customer["email"]["maxLength"] == limits.MAX_EMAIL
+    assert customer["first_name"]["maxLength"] == limits.MAX_NAME

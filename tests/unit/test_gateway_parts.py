@@ -1,20 +1,23 @@
-"""The gateway's small parts: event ids, signatures, secrets, strict JSON, the secret cache, settings."""
+"""The gateway's small parts: event ids, content digests, signatures, secrets, strict JSON, the secret cache,
+settings."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import re
+from decimal import Decimal
 
 import pytest
 
 from common.config import ConfigError
 from common.ids import is_tenant_id
 from gateway import json_body, secret_sealing
-from gateway.event_ids import event_id
-from gateway.secret_cache import SecretCache
+from gateway.event_ids import content_digest, event_id, is_correction
 from gateway.settings import GatewaySettings, public_base_url
 from gateway.signature import sign, verify
+from gateway.tenant_cache import TenantCache
 from gateway.tenants import NewSecret, new_tenant_id
 
 
@@ -38,6 +41,62 @@ def test_event_id_is_pinned():
     assert event_id("acme", "transaction.created", "FACT-00123") == "evt_" + hashlib.sha256(
         b"autentikapp.event-id.v1" + b"\x00\x00\x00\x04acme" + b"\x00\x00\x00\x13transaction.created"
         + b"\x00\x00\x00\x0aFACT-00123").hexdigest()[:32]
+
+
+def guide_sale(**transaction_changes):
+    """The guide example's validated Sale, with transaction_data fields changed."""
+    from cli.examples import TRANSACTION_CREATED
+    from common import timestamps
+    from gateway import payload
+
+    document = json_body.loads(TRANSACTION_CREATED.read_bytes())
+    document["transaction_data"].update(transaction_changes)
+    return payload.parse_sale(document, timestamps.now())
+
+
+def test_content_digest_is_pinned_for_the_guide_example():
+    """A stored digest is compared with a retry's for up to the duplicate window, across deploys: when this
+    changes (the payload rules build another Sale, or the digest covers something else), bump
+    gateway.event_ids.DIGEST_VERSION, or a retry spanning the deploy would be refused with 409."""
+    assert content_digest(guide_sale()) == "v1:5b0987ab14a202b4d822074f4ebbbbf5"
+
+
+def test_content_digest_ignores_the_event_timestamp_and_how_amounts_are_written():
+    sale = guide_sale()
+    digest = content_digest(sale)
+    assert re.fullmatch(r"v1:[0-9a-f]{32}", digest)
+    restamped = type(sale)()
+    restamped.CopyFrom(sale)
+    restamped.event_timestamp.FromSeconds(sale.event_timestamp.seconds + 3600)
+    assert content_digest(restamped) == digest
+    assert restamped.event_timestamp != sale.event_timestamp, "the sale itself is left as it was"
+    assert content_digest(guide_sale(total_amount=Decimal("950000"))) == digest
+    assert content_digest(guide_sale(total_amount=Decimal("950000.000"))) == digest
+
+
+def test_content_digest_changes_with_anything_else():
+    digest = content_digest(guide_sale())
+    item = {"product_sku": "BOLSO-CUERO-01", "product_name": "Bolso de Cuero Edición Limitada", "quantity": 1,
+            "unit_price": Decimal("950000.00"), "autentikapp_code": "a1b2c3d4-e5f6-7890-1234-567890abcdef"}
+    others = {
+        content_digest(guide_sale(total_amount=Decimal("950000.01"))),
+        content_digest(guide_sale(currency="USD")),
+        content_digest(guide_sale(line_items=[])),
+        content_digest(guide_sale(line_items=[{**item, "quantity": 2}])),
+        content_digest(guide_sale(line_items=[item, {**item, "autentikapp_code": "OTHER-1"}])),
+        content_digest(guide_sale(line_items=[{**item, "autentikapp_code": "OTHER-1"}, item])),
+        content_digest(guide_sale(line_items=[{**item, "unit_price": Decimal("1.5")}])),
+    }
+    assert digest not in others and len(others) == 7
+    assert content_digest(guide_sale(line_items=[item])) == digest
+
+
+def test_only_a_stored_digest_of_this_version_that_differs_is_a_correction():
+    digest = content_digest(guide_sale())
+    assert not is_correction(digest, digest)
+    assert is_correction("v1:" + "0" * 32, digest)
+    assert not is_correction(None, digest) and not is_correction("", digest), "stored before digests existed"
+    assert not is_correction("v0:" + "0" * 32, digest), "another version cannot be compared"
 
 
 def test_sign_is_hmac_sha256_hex_of_the_raw_bytes_keyed_with_the_whole_secret():
@@ -124,33 +183,39 @@ class CountingSource:
         return list(self.secrets.get(tenant_id, []))
 
 
-def test_secret_cache_serves_within_ttl_and_refreshes_after_it():
+def test_tenant_cache_serves_within_ttl_and_refreshes_after_it():
     clock = [100.0]
     source = CountingSource()
-    cache = SecretCache(source, 30, clock=lambda: clock[0])
-    assert cache.active_secrets("acme") == ("whsec_1",)
+    cache = TenantCache("secrets", lambda t: tuple(source.active_secrets(t)), 30, clock=lambda: clock[0])
+    assert cache.get("acme") == ("whsec_1",)
     source.secrets["acme"] = []  # revoked
     clock[0] += 29
-    assert cache.active_secrets("acme") == ("whsec_1",) and source.calls == 1
+    assert cache.get("acme") == ("whsec_1",) and source.calls == 1
     clock[0] += 2
-    assert cache.active_secrets("acme") == () and source.calls == 2
+    assert cache.get("acme") == () and source.calls == 2
 
 
-def test_secret_cache_caches_unknown_tenants_and_stays_bounded():
+def test_tenant_cache_caches_unknown_tenants_and_stays_bounded():
     source = CountingSource()
-    cache = SecretCache(source, 30, max_entries=10)
+    cache = TenantCache("secrets", lambda t: tuple(source.active_secrets(t)), 30, max_entries=10)
     for i in range(25):
-        cache.active_secrets(f"nobody{i}")
-    cache.active_secrets("nobody24")
+        cache.get(f"nobody{i}")
+    cache.get("nobody24")
     assert source.calls == 25
     assert len(cache._entries) <= 10
 
 
+def test_the_cache_never_shows_what_it_holds():
+    cache = TenantCache("secrets", lambda t: ("whsec_topsecret",), 30)
+    cache.get("acme")
+    assert repr(cache) == str(cache) == "TenantCache(secrets, ttl=30s, tenants=1)"
+
+
 def test_a_zero_ttl_disables_the_cache():
     source = CountingSource()
-    cache = SecretCache(source, 0)
-    cache.active_secrets("acme")
-    cache.active_secrets("acme")
+    cache = TenantCache("secrets", lambda t: tuple(source.active_secrets(t)), 0)
+    cache.get("acme")
+    cache.get("acme")
     assert source.calls == 2
 
 

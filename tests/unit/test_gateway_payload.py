@@ -10,6 +10,7 @@ import pytest
 
 from cli.examples import TRANSACTION_CREATED
 from gateway import json_body
+from gateway.buyer_rules import BuyerRules
 from gateway.payload import MAX_LINE_ITEMS, PayloadInvalid, build_event, parse_sale
 
 NOW = datetime(2025, 9, 13, 15, 0, tzinfo=timezone.utc)
@@ -85,6 +86,42 @@ def test_event_timestamp_more_than_a_day_ahead_is_refused_a_little_ahead_is_fine
     assert parse_sale(doc(event_timestamp=ahead), NOW)
     too_far = (NOW + timedelta(hours=25)).isoformat()
     assert "future" in errors_of(doc(event_timestamp=too_far))["event_timestamp"]
+
+
+@pytest.mark.parametrize("value, expected_start", [
+    ("1970-01-01T00:00:00Z", "is before 2000-01-01: that is a point-of-sale default date"),
+    ("1970-01-01T00:00:00.000-05:00", "is before 2000-01-01"),
+    ("1900-01-01T00:00:00Z", "is before 2000-01-01"),
+    ("1999-12-31T23:59:59Z", "is before 2000-01-01"),
+    ("2000-01-01T08:00:00+09:00", "is before 2000-01-01"),  # 1999-12-31T23:00Z
+])
+def test_a_point_of_sale_default_date_is_refused_and_says_why(value, expected_start):
+    message = errors_of(doc(event_timestamp=value))["event_timestamp"]
+    assert message.startswith(f"event_timestamp {expected_start}") and "real date" in message
+
+
+def test_the_date_floor_itself_is_a_date():
+    sale = parse_sale(doc(event_timestamp="2000-01-01T00:00:00Z"), NOW)
+    assert sale.HasField("event_timestamp") and sale.event_timestamp.ToJsonString() == "2000-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize("typed, country, expected", [
+    ("300 123 4567", "CO", "+573001234567"),
+    ("(300) 123-4567", "CO", "+573001234567"),
+    ("55 1234 5678", "MX", "+525512345678"),
+    ("9 6123 4567", "CL", "+56961234567"),
+    ("+57 300 123 4567", "MX", "+573001234567"),  # a country code always wins over the default
+    ("0057 300 123 4567", "PE", "+573001234567"),
+])
+def test_a_phone_without_country_code_is_read_in_the_tenants_default_country(typed, country, expected):
+    sale = parse_sale(customer(phone_number=typed, whatsapp_number=typed), NOW, default_country=country)
+    assert (sale.customer.phone_number, sale.customer.whatsapp_number) == (expected, expected)
+
+
+def test_without_a_default_country_a_phone_without_country_code_is_refused_and_says_how_to_fix_it():
+    errors = errors_of(customer(phone_number="300 123 4567"))
+    assert "country code" in errors["customer_data.phone_number"]
+    assert "default country" in errors["customer_data.phone_number"]
 
 
 @pytest.mark.parametrize("fields", [{"national_id": "1.234.567-k"}, {"email": "A@B.co"}, {"phone_number": "+56 9 1234 5678"}])
@@ -213,3 +250,12 @@ def test_build_event_carries_ids_time_sale_and_the_exact_body():
     assert event.event_id.startswith("evt_") and len(event.event_id) == 36
     assert event.received_at.ToJsonString() == "2025-09-13T15:00:00Z"
     assert event.sale == sale and event.raw_body == raw
+    assert event.buyer_rules == BuyerRules().message()
+
+
+def test_build_event_carries_the_tenants_buyer_rules():
+    rules = BuyerRules("CO", ("222222222",), ("caja@tienda.co",), ("+576014567890",))
+    event = build_event("acme", parse_sale(doc(), NOW), b"{}", NOW, rules)
+    assert event.buyer_rules.default_country == "CO"
+    assert list(event.buyer_rules.ignored_emails) == ["caja@tienda.co"]
+    assert list(event.buyer_rules.ignored_phone_numbers) == ["+576014567890"]

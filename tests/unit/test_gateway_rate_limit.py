@@ -10,8 +10,10 @@ import pytest
 from cli.examples import TRANSACTION_CREATED
 from common.config import ConfigError
 from gateway.app import create_app
-from gateway.rate_limit import RateLimiter, TokenBucket
+from gateway.buyer_rules import BuyerRules
 from gateway.dependencies import EXTENSION
+from gateway.publisher import Published
+from gateway.rate_limit import RateLimiter, TokenBucket
 from gateway.settings import GatewaySettings
 from gateway.signature import sign
 
@@ -113,6 +115,11 @@ class Store:
         """The fixed secrets of acme and other."""
         return list(SECRETS.get(tenant_id, []))
 
+
+    def buyer_rules(self, tenant_id):
+        """No default country and no list of its own."""
+        return BuyerRules()
+
     def ping(self, timeout=2.0):
         """Always reachable."""
         return True
@@ -126,7 +133,7 @@ class Publisher:
     def publish(self, subject, data, headers, timeout):
         """Accept, never a duplicate."""
         self.published += 1
-        return False
+        return Published(False, self.published)
 
     def is_connected(self):
         """Always connected."""

@@ -9,10 +9,11 @@ import pytest
 
 from common.config import ConfigError
 from gateway import encryption_keys, secret_sealing
-from gateway.secret_cache import SecretCache
+from gateway.buyer_rules import BuyerRules
+from gateway.dependencies import AppDependencies
 from gateway.encryption_keys import Keyring, SealingKey
 from gateway.secret_sealing import Malformed, NotAuthentic, NotSealed, UnknownKey
-from gateway.dependencies import AppDependencies
+from gateway.tenant_cache import TenantCache
 from gateway.tenants import NewSecret, SecretsUnreadable, TenantStore
 
 K1 = SealingKey("k1", bytes(range(32)))
@@ -163,11 +164,15 @@ class _SecretSource:
         """Every tenant has SECRET: what the cache will then hold."""
         return [SECRET]
 
+    def buyer_rules(self, tenant_id):
+        """No default country and no list of its own."""
+        return BuyerRules()
+
 
 class _Publisher:
     def publish(self, subject, data, headers, timeout):
         """Never called: only AppDependencies' repr is looked at."""
-        return False
+        raise AssertionError("not used")
 
     def is_connected(self):
         """Part of the publisher protocol."""
@@ -176,13 +181,15 @@ class _Publisher:
 
 def test_repr_and_str_of_every_object_holding_a_secret_or_a_key_hide_it():
     keyring = Keyring([K1, K2])
-    cache = SecretCache(_SecretSource(), 60)
-    assert cache.active_secrets("acme") == (SECRET,)  # now it holds the secret
+    source = _SecretSource()
+    cache = TenantCache("secrets", lambda tenant_id: tuple(source.active_secrets(tenant_id)), 60)
+    assert cache.get("acme") == (SECRET,)  # now it holds the secret
     store = TenantStore(object(), keyring)
     holders = [
         K1, keyring, cache, store,
         NewSecret(1, "acme", None, SECRET),
-        AppDependencies(tenant_store=store, secrets=cache, publisher=_Publisher()),
+        AppDependencies(tenant_store=store, secrets=cache, buyer_rules=TenantCache("buyer rules", source.buyer_rules, 60),
+                        publisher=_Publisher()),
         SecretsUnreadable("a secret of tenant acme cannot be unsealed (NotAuthentic)"),
     ]
     for unseal_keyring, stored in [(Keyring([K2]), sealed()), (Keyring([K1]), SECRET),
