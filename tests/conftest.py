@@ -6,6 +6,9 @@ on services installed on the machine. Set TEST_POSTGRES_URL to use an existing s
 
 from __future__ import annotations
 
+import devstack  # noqa: F401, I001  - first: disables gRPC's fork handlers before grpc is imported
+
+# isort: split
 import asyncio
 import os
 import threading
@@ -18,7 +21,6 @@ import grpc
 import psycopg
 import pytest
 
-import devstack  # noqa: F401  - first: disables gRPC's fork handlers before grpc is imported
 from common import db, migrations
 from common.grpc_server import create_server
 
