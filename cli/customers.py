@@ -1,4 +1,9 @@
-"""``autentikapp customers``: look up a tenant's customers (the brand's buyers), and erase one on request.
+"""``autentikapp customers``: look up a tenant's customers (the brand's buyers), show one's history, and
+erase one on request.
+
+``history`` prints ListCustomerHistory with the values masked (common.logs' masks for national ids,
+e-mails and phone numbers; a name as its first letter and ``***``) unless ``--show-values`` is given, in
+the table and in ``--json`` alike: an operator looking at when a customer changed seldom needs the data.
 
 ``erase`` calls EraseCustomer, then removes the tenant's dead letters that hold the buyer
 (processor.dead_letter_admin.purge_buyer, through NATS_URL like ``autentikapp dlq``); docs/design.md
@@ -16,11 +21,28 @@ from cli.args import add_paging, add_tenant
 from cli.errors import CliError
 from cli.output import Output, to_dict
 from cli.rpc import CUSTOMERS, Context
+from common import logs
 from common.bus import BusSettings
 from common.errors import DomainError
 from processor import dead_letter_admin
 
 LIST_COLUMNS = ("id", "national_id", "email", "phone_number", "first_name", "last_name", "updated_at")
+HISTORY_COLUMNS = ("recorded_at", "field", "value", "event_id", "observed_at")
+ERASED_VALUE = "(erased)"
+
+
+def mask_name(value: str) -> str:
+    """A***: the first letter of a name, then the mask."""
+    return f"{value[0]}{logs.MASK}" if value else ""
+
+
+# The mask of each field of a customer's history; a field not listed here is masked whole.
+HISTORY_MASKS = {**logs.CONTACT_MASKS, "first_name": mask_name, "last_name": mask_name}
+
+
+def mask_value(field: str, value: str) -> str:
+    """A history value as shown without --show-values."""
+    return HISTORY_MASKS.get(field, lambda v: logs.MASK if v else "")(value)
 
 
 def add_commands(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -59,6 +81,22 @@ def add_commands(subparsers: argparse._SubParsersAction, common: argparse.Argume
     add_tenant(list_)
     add_paging(list_)
     list_.set_defaults(run=run_list)
+
+    history = commands.add_parser(
+        "history",
+        parents=[common],
+        help="show a customer's history",
+        description="Show a customer's history, oldest first: every field an upsert set or changed, with "
+        "its new value, the event that made the change and the event's time. Values are masked (j***@x.co, "
+        "***4567, A***) unless --show-values is given, in --json too; an erased customer's values are gone "
+        "and show as (erased). Exit 3 when the tenant has no such customer.",
+    )
+    add_tenant(history)
+    history.add_argument("customer_id", metavar="CUSTOMER_ID")
+    history.add_argument("--show-values", action="store_true",
+                         help="print the values as stored (personal data) instead of masked")
+    add_paging(history)
+    history.set_defaults(run=run_history)
 
     erase = commands.add_parser(
         "erase",
@@ -108,6 +146,36 @@ def run_list(args: argparse.Namespace, ctx: Context, out: Output) -> None:
         CUSTOMERS, "ListCustomers", page, "customers", limit=args.limit, page_size=args.page_size
     )
     out.messages(items, LIST_COLUMNS, noun="customers")
+    if more:
+        out.note(f"(first {len(items)} shown; there are more: raise --limit, or --limit 0 for all)")
+
+
+def history_record(entry: customer_pb2.CustomerHistoryEntry, show_values: bool, *, json_mode: bool) -> dict:
+    """One history entry as printed: its fields (proto names; timestamps in RFC 3339), the value masked
+    unless `show_values`. An erased value is null in JSON (with value_erased) and "(erased)" in the table."""
+    data = to_dict(entry)
+    if entry.value_erased:
+        value = None if json_mode else ERASED_VALUE
+    else:
+        value = entry.value if show_values else mask_value(entry.field, entry.value)
+    return {"recorded_at": data.get("recorded_at"), "field": entry.field, "value": value,
+            "value_erased": entry.value_erased, "event_id": entry.event_id or None,
+            "observed_at": data.get("observed_at")}
+
+
+def run_history(args: argparse.Namespace, ctx: Context, out: Output) -> None:
+    """Print a customer's history, oldest first, following page tokens up to --limit (NOT_FOUND exits 3)."""
+
+    def page(size: int, token: str) -> customer_pb2.ListCustomerHistoryRequest:
+        """One page's request."""
+        return customer_pb2.ListCustomerHistoryRequest(tenant_id=args.tenant, customer_id=args.customer_id,
+                                                       page_size=size, page_token=token)
+
+    items, more = ctx.paginate(
+        CUSTOMERS, "ListCustomerHistory", page, "entries", limit=args.limit, page_size=args.page_size
+    )
+    records = [history_record(entry, args.show_values, json_mode=out.json_mode) for entry in items]
+    out.records(records, HISTORY_COLUMNS, noun="history entries")
     if more:
         out.note(f"(first {len(items)} shown; there are more: raise --limit, or --limit 0 for all)")
 

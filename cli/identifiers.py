@@ -1,4 +1,4 @@
-"""``autentikapp identifiers``: register a tenant's product codes, look one up, list them."""
+"""``autentikapp identifiers``: register a tenant's product codes, look one up, list them, show a code's history."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from cli.rpc import IDENTIFIERS, Context
 
 CHUNK_SIZE = 10_000  # codes per RegisterIdentifiers call
 LIST_COLUMNS = ("code", "customer_id", "assigned_at", "transaction_id", "product_sku")
+HISTORY_COLUMNS = ("at", "action", "customer_id", "transaction_id", "event_id")
 
 
 def add_commands(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -59,6 +60,18 @@ def add_commands(subparsers: argparse._SubParsersAction, common: argparse.Argume
     list_.add_argument("--customer", metavar="ID", default="", help="only this customer's codes")
     add_paging(list_)
     list_.set_defaults(run=run_list)
+
+    history = commands.add_parser(
+        "history",
+        parents=[common],
+        help="show every link and release of a code",
+        description="Show a code's history, oldest first: each sale that linked it to a customer and each "
+        "refund or void that released it, with the event's time, the customer, the transaction and the event.",
+    )
+    add_tenant(history)
+    history.add_argument("code", metavar="CODE")
+    add_paging(history)
+    history.set_defaults(run=run_history)
 
 
 def read_codes(path: str) -> list[str]:
@@ -139,3 +152,37 @@ def run_list(args: argparse.Namespace, ctx: Context, out: Output) -> None:
     out.messages(items, LIST_COLUMNS, noun="identifiers")
     if more:
         out.note(f"(first {len(items)} shown; there are more: raise --limit, or --limit 0 for all)")
+
+
+def history_row(entry: identifier_pb2.IdentifierHistoryEntry) -> dict[str, str]:
+    """One history entry as a table row: the action as a word (a release with its kind)."""
+    action = identifier_pb2.HistoryAction.Name(entry.action).removeprefix("HISTORY_ACTION_").lower()
+    if entry.kind:
+        action += f" ({identifier_pb2.ReleaseKind.Name(entry.kind).removeprefix('RELEASE_KIND_').lower()})"
+    return {
+        "at": entry.at.ToJsonString() if entry.HasField("at") else "",
+        "action": action,
+        "customer_id": entry.customer_id,
+        "transaction_id": entry.transaction_id,
+        "event_id": entry.event_id,
+    }
+
+
+def run_history(args: argparse.Namespace, ctx: Context, out: Output) -> None:
+    """Print a code's history, oldest first, following page tokens up to --limit (NOT_FOUND exits 3)."""
+
+    def page(size: int, token: str) -> identifier_pb2.ListIdentifierHistoryRequest:
+        """One page's request."""
+        return identifier_pb2.ListIdentifierHistoryRequest(
+            tenant_id=args.tenant, code=args.code, page_size=size, page_token=token
+        )
+
+    entries, more = ctx.paginate(
+        IDENTIFIERS, "ListIdentifierHistory", page, "entries", limit=args.limit, page_size=args.page_size
+    )
+    if out.json_mode:
+        out.messages(entries, HISTORY_COLUMNS, noun="history entries")
+    else:
+        out.records([history_row(e) for e in entries], HISTORY_COLUMNS, noun="history entries")
+    if more:
+        out.note(f"(first {len(entries)} shown; there are more: raise --limit, or --limit 0 for all)")

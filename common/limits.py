@@ -24,6 +24,7 @@ MAX_NAME = 100
 # The sale.
 MAX_SHORT_TEXT = 64  # event_type, event_timestamp as sent
 MAX_TRANSACTION_ID = 128
+MAX_REFUND_ID = 128  # a refund's credit-note id (transaction.refunded)
 MAX_SKU = 128
 MAX_PRODUCT_NAME = 256
 MAX_LINE_ITEMS = 500

@@ -41,6 +41,14 @@ def customer_message(row: dict[str, Any]) -> customer_pb2.Customer:
     )
 
 
+def history_entry(row: dict[str, Any]) -> customer_pb2.CustomerHistoryEntry:
+    """A stored history row as a CustomerHistoryEntry (an erased value: empty, value_erased)."""
+    return customer_pb2.CustomerHistoryEntry(
+        field=row["field"], value=row["value"] or "", value_erased=row["value"] is None,
+        event_id=row["event_id"] or "", observed_at=to_timestamp(row["observed_at"]),
+        recorded_at=to_timestamp(row["recorded_at"]))
+
+
 def tenant_rules(rules: customer_pb2.BuyerIdentityRules) -> tuple[str | None, TenantList]:
     """The tenant's default phone country (None for none) and its own list of values that identify nobody."""
     country = normalize.country(rules.default_country, "rules.default_country") or None
@@ -48,16 +56,17 @@ def tenant_rules(rules: customer_pb2.BuyerIdentityRules) -> tuple[str | None, Te
                                frozenset(rules.ignored_phone_numbers))
 
 
-def upsert_item(request: customer_pb2.UpsertCustomerRequest) -> UpsertItem:
+def upsert_item(request: customer_pb2.UpsertCustomerRequest, event_id: str = "") -> UpsertItem:
     """The service-layer item for one UpsertCustomerRequest: the data normalised (phones completed with
-    the tenant's default country), then the values that identify nobody set aside. InvalidArgument when
-    the data is bad, or names no national_id, email or phone_number at all."""
+    the tenant's default country), then the values that identify nobody set aside, and the event's id
+    (`event_id`: the request's, checked by event_id_of), which the customer's history records.
+    InvalidArgument when the data is bad, or names no national_id, email or phone_number at all."""
     if not request.HasField("data"):
         raise InvalidArgument("data is required", "data")
     observed_at = to_datetime(request.observed_at) if request.HasField("observed_at") else now()  # zero is 1970
     country, tenant_list = tenant_rules(request.rules)
     incoming, ignored = screen(CustomerFields.parse(request.data, country), tenant_list)
-    return UpsertItem(request.tenant_id, incoming, observed_at, tuple(ignored))
+    return UpsertItem(request.tenant_id, incoming, observed_at, tuple(ignored), event_id=event_id)
 
 
 def upsert_response(result: UpsertResult) -> customer_pb2.UpsertCustomerResponse:
@@ -115,7 +124,7 @@ def log_erasure(tenant_id: str, requested_by: str, reason: str, result: EraseRes
 def parsed_or_error(request: customer_pb2.UpsertCustomerRequest) -> UpsertItem | DomainError:
     """One batch item parsed, or the error that refuses it (the rest of the batch goes on)."""
     try:
-        return upsert_item(request)
+        return upsert_item(request, event_id_of(request.event_id))
     except DomainError as exc:
         return exc
 
@@ -127,9 +136,10 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
         self.service = service
 
     async def UpsertCustomer(self, request, context):
-        item = upsert_item(request)
+        event_id = event_id_of(request.event_id, context)
+        item = upsert_item(request, event_id)
         result = single(await self.service.upsert_many([item]))
-        log_upsert(request, event_id_of(request.event_id, context), item, result)
+        log_upsert(request, event_id, item, result)
         return upsert_response(result)
 
     async def UpsertCustomers(self, request, context):
@@ -165,3 +175,9 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
         return customer_pb2.EraseCustomerResponse(customer=customer_message(result.customer),
                                                   already_erased=result.already_erased,
                                                   erased_fields=result.fields, identity_digests=result.digests)
+
+    async def ListCustomerHistory(self, request, context):
+        page = await self.service.history(request.tenant_id, request.customer_id, request.page_size,
+                                          request.page_token)
+        return customer_pb2.ListCustomerHistoryResponse(entries=[history_entry(r) for r in page.entries],
+                                                        next_page_token=page.next_page_token)

@@ -1,8 +1,10 @@
-"""SQL for the customers table and the erasure tables. Every query is scoped to a tenant."""
+"""SQL for the customers table, the customers' history and the erasure tables. Every query is scoped to a
+tenant."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -116,13 +118,65 @@ def _json_row(row: dict[str, Any]) -> dict[str, Any]:
             for c in _ROW_COLUMNS}
 
 
-async def write_rows(conn: psycopg.AsyncConnection, created: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:
+# The history rows of a batch (docs/design.md "Customer history"), sent as one JSON array of the items
+# that wrote them (an item's rows share customer, event and times: one object with its fields and
+# values, a quarter of the JSON of one object per row) and expanded in SQL in their order (WITH
+# ORDINALITY ... ORDER BY), so their ids (the history's order) follow the batch's items and fields.
+_INSERT_HISTORY = """
+INSERT INTO customer_history (customer_id, tenant_id, field, value, event_id, observed_at, recorded_at)
+SELECT i.customer_id, i.tenant_id, f.field, f.value, i.event_id, i.observed_at, i.recorded_at
+FROM ROWS FROM (jsonb_to_recordset(%s::jsonb) AS (customer_id uuid, tenant_id text, event_id text,
+                                                 observed_at timestamptz, recorded_at timestamptz,
+                                                 fields text[], vals text[]))
+     WITH ORDINALITY AS i(customer_id, tenant_id, event_id, observed_at, recorded_at, fields, vals, n)
+CROSS JOIN LATERAL unnest(i.fields, i.vals) WITH ORDINALITY AS f(field, value, m)
+ORDER BY i.n, f.m
+"""
+
+
+def _json_history(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """History rows as JSON: consecutive rows of one customer, event and times as one object with the
+    lists of their fields and values (the customer id and times as text)."""
+    items: list[dict[str, Any]] = []
+    last: tuple[Any, ...] | None = None
+    for row in rows:
+        key = (row["customer_id"], row["tenant_id"], row["event_id"], row["observed_at"], row["recorded_at"])
+        if key != last:
+            last = key
+            items.append({"customer_id": str(row["customer_id"]), "tenant_id": row["tenant_id"],
+                          "event_id": row["event_id"], "observed_at": row["observed_at"].isoformat(),
+                          "recorded_at": row["recorded_at"].isoformat(), "fields": [], "vals": []})
+        items[-1]["fields"].append(row["field"])
+        items[-1]["vals"].append(row["value"])
+    return items
+
+
+async def write_rows(conn: psycopg.AsyncConnection, created: list[dict[str, Any]], changed: list[dict[str, Any]],
+                     history: Sequence[dict[str, Any]] = ()) -> None:
     """Store a batch's final rows: the changed ones first (a value one of them gives up may be taken by
-    a new one), then the new ones; one statement each."""
+    a new one), then the new ones, then the history rows of what the batch set or changed, in order; one
+    statement each."""
     if changed:
         await conn.execute(_UPDATE_ROWS, (Jsonb([_json_row(row) for row in changed]),))
     if created:
         await conn.execute(_INSERT_ROWS, (Jsonb([_json_row(row) for row in created]),))
+    if history:
+        await conn.execute(_INSERT_HISTORY, (Jsonb(_json_history(history)),))
+
+
+_HISTORY_PAGE = """
+SELECT id, field, value, event_id, observed_at, recorded_at FROM customer_history
+WHERE customer_id = %(customer_id)s AND tenant_id = %(tenant_id)s AND id > %(after)s
+ORDER BY id LIMIT %(limit)s
+"""
+
+
+async def history_page(conn: psycopg.AsyncConnection, tenant_id: str, customer_id: str, after: int | None,
+                       limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` history rows of the tenant's customer after the id `after`, in write order."""
+    cur = await conn.execute(_HISTORY_PAGE, {"tenant_id": tenant_id, "customer_id": customer_id,
+                                             "after": after if after is not None else 0, "limit": limit})
+    return await cur.fetchall()
 
 
 async def get(conn: psycopg.AsyncConnection, tenant_id: str, customer_id: str) -> dict[str, Any] | None:
@@ -204,6 +258,11 @@ INSERT INTO erased_identities (tenant_id, digest, customer_id, erased_at)
 SELECT %(tenant_id)s, d, %(id)s, %(now)s FROM unnest(%(digests)s::text[]) AS d
 ON CONFLICT DO NOTHING
 """
+# The history keeps that an event touched the customer (field, event, times), not the value.
+_ERASE_HISTORY = """
+UPDATE customer_history SET value = NULL
+WHERE customer_id = %(id)s AND tenant_id = %(tenant_id)s AND value IS NOT NULL
+"""
 _RECORD_ERASURE = """
 INSERT INTO erasures (customer_id, tenant_id, requested_by, reason, erased_at, fields)
 VALUES (%(id)s, %(tenant_id)s, %(requested_by)s, %(reason)s, %(now)s, %(fields)s)
@@ -212,12 +271,14 @@ VALUES (%(id)s, %(tenant_id)s, %(requested_by)s, %(reason)s, %(now)s, %(fields)s
 
 async def erase(conn: psycopg.AsyncConnection, row: dict[str, Any], *, digests: list[str], fields: list[str],
                 requested_by: str, reason: str, now: datetime) -> dict[str, Any]:
-    """Turn a locked customer row into its tombstone, put its digests on the suppression list and record
-    who asked; return the tombstone. Three statements, in the caller's transaction."""
+    """Turn a locked customer row into its tombstone, delete the values of its history, put its digests on
+    the suppression list and record who asked; return the tombstone. Four statements, in the caller's
+    transaction."""
     params = {"tenant_id": row["tenant_id"], "id": row["id"], "now": now, "digests": digests, "fields": fields,
               "requested_by": requested_by, "reason": reason or None}
     cur = await conn.execute(_TOMBSTONE, params)
     tombstone = await cur.fetchone()
+    await conn.execute(_ERASE_HISTORY, params)
     await conn.execute(_LIST_ERASED, params)
     await conn.execute(_RECORD_ERASURE, params)
     return tombstone

@@ -71,12 +71,22 @@ class EraseResult:
 @dataclass(frozen=True)
 class UpsertItem:
     """One buyer to apply: the tenant, the event's buyer data (normalised, with the values that identify
-    nobody already set aside: `ignored`), and its time."""
+    nobody already set aside: `ignored`), its time, and the event's id ("" when none was given), which
+    the customer's history records with each field the item sets or changes."""
 
     tenant_id: str
     incoming: CustomerFields
     observed_at: datetime
     ignored: tuple[Ignored, ...] = ()
+    event_id: str = ""
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """One page of a customer's history (oldest first) and the token of the next ("" on the last)."""
+
+    entries: list[dict[str, Any]]
+    next_page_token: str
 
 
 def check_item(item: UpsertItem) -> UpsertItem:
@@ -88,14 +98,26 @@ def check_item(item: UpsertItem) -> UpsertItem:
     return item
 
 
+def history_rows(item: UpsertItem, customer_id: Any, values: dict[str, str], now: datetime) -> list[dict[str, Any]]:
+    """The customer's history rows for one applied item (docs/design.md "Customer history"): one per field
+    it set or changed (`values`, the plan's), in field order, with the item's event and time, recorded
+    at the transaction's `now`."""
+    return [{"customer_id": customer_id, "tenant_id": item.tenant_id, "field": name, "value": values[name],
+             "event_id": item.event_id or None, "observed_at": item.observed_at, "recorded_at": now}
+            for name in CUSTOMER_FIELDS if name in values]
+
+
 def plan_batch(
     items: list[UpsertItem], known: Candidates, now: datetime
-) -> tuple[list[UpsertResult], list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[UpsertResult], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """Apply the items in order to the rows in `known` (which is updated), in memory: each item's result
-    (the row as that item left it), then the final state of the new rows and of the changed ones."""
+    (the row as that item left it), then the final state of the new rows and of the changed ones, then
+    the history rows of every field each item set or changed, in item order (none for an unchanged
+    field or an unidentified buyer)."""
     results: list[UpsertResult] = []
     created: dict[Any, dict[str, Any]] = {}
     changed: dict[Any, dict[str, Any]] = {}
+    history: list[dict[str, Any]] = []
     for item in items:
         if not item.incoming.identified:
             results.append(UpsertResult(None, False, [], ignored=item.ignored))
@@ -110,10 +132,11 @@ def plan_batch(
             (created if row["id"] in created else changed)[row["id"]] = row
         else:
             row = plan.target
+        history += history_rows(item, row["id"], plan.values, now)
         known.put(row)
         results.append(UpsertResult(row, plan.creates, plan.clashes, updated=not plan.creates and plan.changes_anything,
                                     ignored=item.ignored))
-    return results, list(created.values()), list(changed.values())
+    return results, list(created.values()), list(changed.values()), history
 
 
 class CustomerService:
@@ -122,9 +145,10 @@ class CustomerService:
     def __init__(self, pool: AsyncConnectionPool):
         self.pool = pool
 
-    async def upsert(self, tenant_id: str, incoming: CustomerFields, observed_at: datetime) -> UpsertResult:
+    async def upsert(self, tenant_id: str, incoming: CustomerFields, observed_at: datetime,
+                     event_id: str = "") -> UpsertResult:
         """Apply one event's buyer data following the rules in customer_service.domain."""
-        return single(await self.upsert_many([UpsertItem(tenant_id, incoming, observed_at)]))
+        return single(await self.upsert_many([UpsertItem(tenant_id, incoming, observed_at, event_id=event_id)]))
 
     async def upsert_many(self, items: Sequence[UpsertItem | DomainError]) -> list[UpsertResult | DomainError]:
         """Apply many buyers in order, in one transaction; one result per item.
@@ -146,7 +170,8 @@ class CustomerService:
 
     async def _apply(self, items: list[UpsertItem]) -> list[UpsertResult]:
         """Lock the batch's contact values, then every candidate in one statement, then plan every item
-        in memory and write the resulting rows with one UPDATE and one INSERT (plan_batch).
+        in memory and write the resulting rows with one UPDATE and one INSERT, and the customers' history
+        rows with one more INSERT (plan_batch, repository.write_rows).
 
         The in-memory plan is exact: the batch holds the locks on every row it can touch, and
         created_at/updated_at are the transaction's now(). If the batch write hits a unique violation
@@ -176,13 +201,13 @@ class CustomerService:
                         # has committed (and is listed) or waits for this transaction (erase).
                         screened = await self._screen_erased(conn, items)
                         if attempt == 1:
-                            results, created, changed = plan_batch(screened, known, now)
-                            await repository.write_rows(conn, created, changed)
+                            results, created, changed, history = plan_batch(screened, known, now)
+                            await repository.write_rows(conn, created, changed, history)
                             return results
                         results = []
                         for item in screened:  # the fallback: each item written before the next is planned
-                            [result], created, changed = plan_batch([item], known, now)
-                            await repository.write_rows(conn, created, changed)
+                            [result], created, changed, history = plan_batch([item], known, now)
+                            await repository.write_rows(conn, created, changed, history)
                             results.append(result)
                         return results
                 except psycopg.errors.UniqueViolation:
@@ -211,8 +236,9 @@ class CustomerService:
 
     async def erase(self, tenant_id: str, customer_id: str, requested_by: str, reason: str = "") -> EraseResult:
         """Erase one customer's personal data on request (docs/design.md "Erasure"): the row becomes a
-        tombstone, its identity values' digests go on the tenant's suppression list, and the erasure is
-        recorded with who asked; all in one transaction. Erasing an erased customer changes nothing and
+        tombstone, the values of its history are deleted (each entry keeps its field, event and times),
+        its identity values' digests go on the tenant's suppression list, and the erasure is recorded
+        with who asked; all in one transaction. Erasing an erased customer changes nothing and
         answers the first erasure's tombstone, fields and digests (`already_erased`). Another tenant's id
         is NOT_FOUND.
 
@@ -286,3 +312,24 @@ class CustomerService:
             last = rows[-1]
             next_token = paging.encode(scope, [last["created_at"].isoformat(), str(last["id"])])
         return rows, next_token
+
+    async def history(self, tenant_id: str, customer_id: str, page_size: int, page_token: str) -> HistoryPage:
+        """One page of a customer's history, oldest first (docs/design.md "Customer history"); the token
+        is bound to the tenant and the customer. Another tenant's id is NOT_FOUND."""
+        ids.tenant_id(tenant_id)
+        customer_id = ids.customer_uuid(customer_id)
+        limit = paging.page_size(page_size)
+        scope = {"tenant": tenant_id, "customer": customer_id}
+        after = paging.decode(page_token, scope)
+        if after is not None and not (len(after) == 1 and isinstance(after[0], int)):
+            raise InvalidArgument("page_token is not a token this service issued", "page_token")
+        async with db.connection(self.pool) as conn:
+            if await repository.get(conn, tenant_id, customer_id) is None:
+                raise NotFound(f"no customer {customer_id} for tenant {tenant_id!r}")
+            rows = await repository.history_page(conn, tenant_id, customer_id, after[0] if after else None,
+                                                 limit + 1)
+        next_token = ""
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_token = paging.encode(scope, [rows[-1]["id"]])
+        return HistoryPage(rows, next_token)

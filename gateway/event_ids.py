@@ -1,12 +1,13 @@
 """Event ids and content digests.
 
-The event id is deterministic from (tenant_id, event_type, transaction_id): a sender's retry of the same
-sale gets the same id; the id is the JetStream `Nats-Msg-Id`, so the retry is stored once and answered
-`duplicate: true`.
+The event id is deterministic from (tenant_id, event_type, transaction_id), and a refund's also from its
+refund_id: a sender's retry of the same sale, refund or void gets the same id; two refunds of one sale get
+two ids, and a sale, its refunds and its void never share one. The id is the JetStream `Nats-Msg-Id`, so
+the retry is stored once and answered `duplicate: true`.
 
-The content digest says whether such a repeat is a retry or a correction. It covers the validated sale
-(after the payload rules normalised it), except its `event_timestamp`: a POS that stamps each retry with
-the time it sends it is still retrying, not correcting. The gateway puts it on every work message
+The content digest says whether such a repeat is a retry or a correction. It covers the validated sale or
+release (after the payload rules normalised it), except its `event_timestamp`: a POS that stamps each retry
+with the time it sends it is still retrying, not correcting. The gateway puts it on every work message
 (header `Autentikapp-Content-Digest`); a repeat whose digest differs from the stored message's is
 refused with 409 (gateway/webhooks.py).
 """
@@ -23,10 +24,11 @@ PREFIX = "evt_"
 _DOMAIN = b"autentikapp.event-id.v1"
 # The digest's version, part of its value: a stored digest of another version is not compared (see
 # gateway/webhooks.py). Bump it whenever the same request would give another digest: what is hashed
-# changes, or the payload rules change the Sale they build (tests/unit/test_gateway_parts.py pins the
-# digest of the guide's example to catch the latter).
+# changes, or the payload rules change the Sale or Release they build (tests/unit/test_gateway_parts.py
+# and tests/unit/test_gateway_release_payload.py pin digests of examples to catch the latter).
 DIGEST_VERSION = "v1"
 _DIGEST_DOMAIN = b"autentikapp.content-digest." + DIGEST_VERSION.encode()
+_RELEASE_DIGEST_DOMAIN = _DIGEST_DOMAIN + b".release"
 _PLAIN_AMOUNT = re.compile(r"([0-9]+)(?:\.([0-9]*))?")
 
 
@@ -39,13 +41,27 @@ def _length_prefixed(*parts: str) -> bytes:
     return bytes(out)
 
 
-def event_id(tenant_id: str, event_type: str, transaction_id: str) -> str:
-    """`evt_` + 32 hex characters (128 bits) of SHA-256 over the length-prefixed triple."""
-    digest = hashlib.sha256(_DOMAIN + _length_prefixed(tenant_id, event_type, transaction_id)).hexdigest()
-    return PREFIX + digest[:32]
+def event_id(tenant_id: str, event_type: str, transaction_id: str, *qualifiers: str) -> str:
+    """`evt_` + 32 hex characters (128 bits) of SHA-256 over the length-prefixed parts. A sale and a void
+    are named by the triple; a refund adds its refund_id as a qualifier (the encoding tells a triple from a
+    quadruple, and the event types differ anyway)."""
+    parts = _length_prefixed(tenant_id, event_type, transaction_id, *qualifiers)
+    return PREFIX + hashlib.sha256(_DOMAIN + parts).hexdigest()[:32]
 
 
-def content_digest(sale: events_pb2.Sale) -> str:
+def content_of(event: events_pb2.WebhookEvent) -> events_pb2.Sale | events_pb2.Release:
+    """What an event carries: its release (a refund or a void) when it has one, else its sale."""
+    return event.release if event.HasField("release") else event.sale
+
+
+def content_digest(content: events_pb2.Sale | events_pb2.Release) -> str:
+    """The digest of a validated sale (`sale_digest`) or release (`release_digest`)."""
+    if isinstance(content, events_pb2.Release):
+        return release_digest(content)
+    return sale_digest(content)
+
+
+def sale_digest(sale: events_pb2.Sale) -> str:
     """`v1:` + 32 hex characters (128 bits) of SHA-256 over the sale's deterministic protobuf encoding,
     with `event_timestamp` cleared and amounts in one canonical form.
 
@@ -61,6 +77,23 @@ def content_digest(sale: events_pb2.Sale) -> str:
         if item.unit_price:
             item.unit_price = _canonical_amount(item.unit_price)
     digest = hashlib.sha256(_DIGEST_DOMAIN + content.SerializeToString(deterministic=True)).hexdigest()
+    return f"{DIGEST_VERSION}:{digest[:32]}"
+
+
+def release_digest(release: events_pb2.Release) -> str:
+    """`v1:` + 32 hex characters (128 bits) of SHA-256 over the release's deterministic protobuf encoding,
+    with `event_timestamp` cleared and its codes as a set (each once, sorted), in a domain of its own.
+
+    Equal for two requests that refund the same codes (in any order, one named twice or not) or void the
+    same sale; a refund resent with other codes, or with codes after none (every product), differs: that is
+    a correction, not a retry."""
+    content = events_pb2.Release()
+    content.CopyFrom(release)
+    content.ClearField("event_timestamp")
+    codes = sorted(set(content.codes))
+    del content.codes[:]
+    content.codes.extend(codes)
+    digest = hashlib.sha256(_RELEASE_DIGEST_DOMAIN + content.SerializeToString(deterministic=True)).hexdigest()
     return f"{DIGEST_VERSION}:{digest[:32]}"
 
 

@@ -1,5 +1,6 @@
 """The payload rules (docs/design.md "Payload rules"): a decoded `transaction.created` body -> a validated Sale,
-and the bus message (WebhookEvent) built from it.
+and the bus message (WebhookEvent) built from it or from a Release (a refund or a void: their rules are in
+gateway/payload_releases.py, built on this module's field checks; parse_event takes any of the three).
 
 Every failing field is reported at once (HTTP 422), named by its path in the body, e.g.
 `customer_data.email` or `transaction_data.line_items[2].quantity`. Unknown extra fields are accepted
@@ -46,6 +47,11 @@ from gateway.event_ids import event_id
 
 SCHEMA_VERSION = 1
 EVENT_TYPE = "transaction.created"
+REFUNDED = "transaction.refunded"
+VOIDED = "transaction.voided"
+RELEASE_EVENT_TYPES = (REFUNDED, VOIDED)
+EVENT_TYPES = (EVENT_TYPE, *RELEASE_EVENT_TYPES)
+RELEASE_KINDS = {REFUNDED: events_pb2.Release.KIND_REFUND, VOIDED: events_pb2.Release.KIND_VOID}
 
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -289,16 +295,44 @@ def parse_sale(document: Any, now: datetime, default_country: str = "") -> event
     return sale
 
 
-def build_event(tenant_id: str, sale: events_pb2.Sale, raw_body: bytes, received_at: datetime,
-                rules: BuyerRules | None = None) -> events_pb2.WebhookEvent:
-    """The bus message: the validated sale, its deterministic event id, the exact body received, and the
-    tenant's buyer rules for customer_service."""
-    return events_pb2.WebhookEvent(
+def parse_event(document: Any, now: datetime, default_country: str = "") -> events_pb2.Sale | events_pb2.Release:
+    """Validate a decoded body of any accepted event_type: transaction.created -> its Sale (parse_sale),
+    transaction.refunded or transaction.voided -> its Release (gateway.payload_releases.parse_release).
+    Another event_type is refused naming the three, with the fields every event has checked too."""
+    # Imported here, not at the top: gateway.payload_releases builds on this module's field checks.
+    from gateway.payload_releases import parse_release
+
+    event_type = document.get("event_type") if isinstance(document, dict) else None
+    if isinstance(event_type, str) and event_type.strip() == EVENT_TYPE:
+        return parse_sale(document, now, default_country)
+    return parse_release(document, now, event_types=EVENT_TYPES)
+
+
+def event_id_of(tenant_id: str, content: events_pb2.Sale | events_pb2.Release) -> str:
+    """The deterministic event id of a validated sale, refund (its refund_id too) or void."""
+    if not isinstance(content, events_pb2.Release):
+        return event_id(tenant_id, content.event_type, content.transaction_id)
+    if content.kind == events_pb2.Release.KIND_REFUND:
+        return event_id(tenant_id, REFUNDED, content.transaction_id, content.refund_id)
+    if content.kind == events_pb2.Release.KIND_VOID:
+        return event_id(tenant_id, VOIDED, content.transaction_id)
+    raise ValueError(f"a release of kind {content.kind} has no event type")
+
+
+def build_event(tenant_id: str, content: events_pb2.Sale | events_pb2.Release, raw_body: bytes,
+                received_at: datetime, rules: BuyerRules | None = None) -> events_pb2.WebhookEvent:
+    """The bus message: the validated sale or release (only that field set), its deterministic event id,
+    the exact body received, and the tenant's buyer rules for customer_service."""
+    event = events_pb2.WebhookEvent(
         buyer_rules=(rules or BuyerRules()).message(),
         schema_version=SCHEMA_VERSION,
-        event_id=event_id(tenant_id, sale.event_type, sale.transaction_id),
+        event_id=event_id_of(tenant_id, content),
         tenant_id=tenant_id,
         received_at=to_timestamp(received_at),
-        sale=sale,
         raw_body=raw_body,
     )
+    if isinstance(content, events_pb2.Release):
+        event.release.CopyFrom(content)
+    else:
+        event.sale.CopyFrom(content)
+    return event

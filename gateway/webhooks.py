@@ -138,11 +138,11 @@ def rules_of(tenant_id: str) -> BuyerRules:
                       headers=_retry_after()) from None
 
 
-def validate(document: Any, received_at: datetime, rules: BuyerRules) -> events_pb2.Sale:
-    """422 with the list of failing fields unless the payload rules hold (phone numbers without a
-    country code are read in the tenant's default country)."""
+def validate(document: Any, received_at: datetime, rules: BuyerRules) -> events_pb2.Sale | events_pb2.Release:
+    """422 with the list of failing fields unless the payload rules of its event type hold: a sale (phone
+    numbers without a country code read in the tenant's default country), a refund or a void."""
     try:
-        return payload.parse_sale(document, received_at, default_country=rules.default_country)
+        return payload.parse_event(document, received_at, default_country=rules.default_country)
     except payload.PayloadInvalid as exc:
         raise Problem(problems.INVALID_PAYLOAD, "The payload breaks the rules; see errors.",
                       errors=[{"field": e.field, "message": e.message} for e in exc.errors]) from None
@@ -158,7 +158,8 @@ def publish(event: events_pb2.WebhookEvent) -> bool:
     A stored message without a digest (accepted before digests existed) or no longer there counts as a
     retry. Publish and read share GATEWAY_PUBLISH_TIMEOUT_SECONDS; a read that fails is a 503 too. The
     publish wait is observed in metrics.PUBLISH_SECONDS either way."""
-    digest = event_ids.content_digest(event.sale)
+    content = event_ids.content_of(event)
+    digest = event_ids.content_digest(content)
     headers = work_message.headers(event.event_id, event.tenant_id, digest=digest)
     data = event.SerializeToString()
     publisher = dependencies().publisher
@@ -193,11 +194,20 @@ def publish(event: events_pb2.WebhookEvent) -> bool:
     if event_ids.is_correction(stored.get(work_message.HEADER_CONTENT_DIGEST), digest):
         log.info("event %s refused: its transaction was accepted before with other content", event.event_id,
                  extra=ids_extra)
-        raise Problem(problems.TRANSACTION_CONFLICT,
-                      f"transaction_id {json.dumps(event.sale.transaction_id, ensure_ascii=False)} was already "
-                      "accepted with different content; a corrected sale needs a new transaction_id.",
-                      extra={"event_id": event.event_id})
+        raise Problem(problems.TRANSACTION_CONFLICT, conflict_detail(content), extra={"event_id": event.event_id})
     return True
+
+
+def conflict_detail(content: events_pb2.Sale | events_pb2.Release) -> str:
+    """What the 409 says: which event was accepted before with other content, and what a correction needs."""
+    transaction = json.dumps(content.transaction_id, ensure_ascii=False)
+    if isinstance(content, events_pb2.Release) and content.kind == events_pb2.Release.KIND_REFUND:
+        return (f"refund_id {json.dumps(content.refund_id, ensure_ascii=False)} of transaction_id {transaction} was "
+                "already accepted with different content; a corrected refund needs a new refund_id.")
+    if isinstance(content, events_pb2.Release):
+        return f"the void of transaction_id {transaction} was already accepted with different content."
+    return (f"transaction_id {transaction} was already accepted with different content; a corrected sale needs "
+            "a new transaction_id.")
 
 
 @bp.after_request
@@ -210,7 +220,8 @@ def count_request(response: Response) -> Response:
 
 @bp.post("/v1/webhooks/inbound/<tenant_id>")
 def inbound(tenant_id: str):
-    """Accept one signed sale: verify, validate, publish, answer 202 with its event id."""
+    """Accept one signed event (a sale, a refund or a void): verify, validate, publish, answer 202 with its
+    event id."""
     raw = read_capped_body(request, current_app.config["MAX_BODY_BYTES"])
     metrics.BODY_BYTES.observe(len(raw))
     authenticate(tenant_id, raw, request.headers.get(signature.HEADER))
@@ -220,8 +231,8 @@ def inbound(tenant_id: str):
     document = decode(raw)
     received_at = timestamps.now()
     rules = rules_of(tenant_id)
-    sale = validate(document, received_at, rules)
-    event = payload.build_event(tenant_id, sale, raw, received_at, rules)
+    content = validate(document, received_at, rules)
+    event = payload.build_event(tenant_id, content, raw, received_at, rules)
     g.event_id = event.event_id
     duplicate = publish(event)
     g.duplicate = duplicate

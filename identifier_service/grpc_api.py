@@ -1,7 +1,8 @@
 """The IdentifierService gRPC servicer: proto messages in and out, the service layer in between.
 
 Every assignment gets one INFO log line with its event id and tenant id (the code, its outcome and
-the customer), so `grep evt_...` finds it here too.
+the customer), and every release one with the release event's id (the transaction, and how many codes
+it released), so `grep evt_...` finds it here too.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from common import logs
 from common.errors import DomainError
 from common.grpc_server import event_id_of, item_error, log_item_refused
 from common.timestamps import now, to_datetime, to_timestamp
-from identifier_service.repository import Assignment, Provenance
-from identifier_service.service import AssignResult, IdentifierService, Outcome
+from identifier_service.repository import Assignment, Provenance, Release
+from identifier_service.service import AssignResult, IdentifierService, Outcome, ReleaseOutcome
 
 log = logging.getLogger("identifier_service")
 
@@ -24,7 +25,18 @@ _OUTCOME = {
     Outcome.ALREADY_ASSIGNED: identifier_pb2.ASSIGN_OUTCOME_ALREADY_ASSIGNED,
     Outcome.CONFLICT: identifier_pb2.ASSIGN_OUTCOME_CONFLICT,
     Outcome.UNKNOWN_CODE: identifier_pb2.ASSIGN_OUTCOME_UNKNOWN_CODE,
+    Outcome.RELEASED: identifier_pb2.ASSIGN_OUTCOME_RELEASED,
 }
+
+_RELEASE_OUTCOME = {
+    ReleaseOutcome.RELEASED: identifier_pb2.RELEASE_OUTCOME_RELEASED,
+    ReleaseOutcome.NOT_HELD: identifier_pb2.RELEASE_OUTCOME_NOT_HELD,
+    ReleaseOutcome.UNKNOWN_CODE: identifier_pb2.RELEASE_OUTCOME_UNKNOWN_CODE,
+}
+
+_KIND = {identifier_pb2.RELEASE_KIND_REFUND: "refund", identifier_pb2.RELEASE_KIND_VOID: "void"}
+_KIND_MESSAGE = {name: number for number, name in _KIND.items()}
+_ACTION = {"linked": identifier_pb2.HISTORY_ACTION_LINKED, "released": identifier_pb2.HISTORY_ACTION_RELEASED}
 
 
 def identifier_message(row: dict[str, Any]) -> identifier_pb2.Identifier:
@@ -54,6 +66,49 @@ def assignment(request: identifier_pb2.AssignIdentifierRequest) -> Assignment:
         sold_at=to_datetime(p.sold_at) if p.HasField("sold_at") else now(),  # unset: now; a zero time is 1970
     )
     return Assignment(request.tenant_id, request.code, request.customer_id, provenance)
+
+
+def release(request: identifier_pb2.TransactionRelease) -> Release:
+    """The service-layer release for one TransactionRelease (validated by the service; an unknown kind
+    becomes "" and is refused there)."""
+    released_at = to_datetime(request.released_at) if request.HasField("released_at") else now()
+    return Release(request.tenant_id, request.transaction_id, tuple(request.codes), request.event_id,
+                   _KIND.get(request.kind, ""), released_at)
+
+
+def release_response(answer: list[tuple[str, ReleaseOutcome]]) -> identifier_pb2.TransactionReleaseResponse:
+    """What ReleaseIdentifiers answers for one release."""
+    return identifier_pb2.TransactionReleaseResponse(
+        codes=[identifier_pb2.CodeRelease(code=code, outcome=_RELEASE_OUTCOME[outcome]) for code, outcome in answer]
+    )
+
+
+def log_release(request: identifier_pb2.TransactionRelease, result: list | DomainError) -> None:
+    """The log line of one release: its transaction and how many codes it released, or refused."""
+    event_id = event_id_of(request.event_id)
+    if isinstance(result, DomainError):
+        log_item_refused(log, "release", event_id, request.tenant_id, result)
+        return
+    released = sum(1 for _, outcome in result if outcome is ReleaseOutcome.RELEASED)
+    log.info("event %s: transaction %s released %d of %d codes", event_id or "-", request.transaction_id,
+             released, len(result),
+             extra=logs.event_extra(event_id, request.tenant_id, transaction_id=request.transaction_id,
+                                    released=released, answered=len(result)))
+
+
+def history_entry(row: dict[str, Any]) -> identifier_pb2.IdentifierHistoryEntry:
+    """A stored history row as an IdentifierHistoryEntry."""
+    return identifier_pb2.IdentifierHistoryEntry(
+        tenant_id=row["tenant_id"],
+        code=row["code"],
+        action=_ACTION[row["action"]],
+        customer_id=str(row["customer_id"]),
+        transaction_id=row["transaction_id"] or "",
+        event_id=row["event_id"] or "",
+        at=to_timestamp(row["at"]),
+        recorded_at=to_timestamp(row["recorded_at"]),
+        kind=_KIND_MESSAGE.get(row["kind"], identifier_pb2.RELEASE_KIND_UNSPECIFIED),
+    )
 
 
 def assign_response(result: AssignResult) -> identifier_pb2.AssignIdentifierResponse:
@@ -110,4 +165,21 @@ class IdentifierServicer(identifier_pb2_grpc.IdentifierServiceServicer):
         rows, token = await self.service.list(request.tenant_id, request.customer_id, request.page_size, request.page_token)
         return identifier_pb2.ListIdentifiersResponse(
             identifiers=[identifier_message(r) for r in rows], next_page_token=token
+        )
+
+    async def ReleaseIdentifiers(self, request, context):
+        results = await self.service.release_many([release(item) for item in request.items])
+        for item, result in zip(request.items, results):
+            log_release(item, result)
+        return identifier_pb2.ReleaseIdentifiersResponse(results=[
+            identifier_pb2.TransactionReleaseResult(error=item_error(r)) if isinstance(r, DomainError)
+            else identifier_pb2.TransactionReleaseResult(response=release_response(r))
+            for r in results
+        ])
+
+    async def ListIdentifierHistory(self, request, context):
+        rows, token = await self.service.history(request.tenant_id, request.code, request.page_size,
+                                                 request.page_token)
+        return identifier_pb2.ListIdentifierHistoryResponse(
+            entries=[history_entry(r) for r in rows], next_page_token=token
         )

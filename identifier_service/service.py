@@ -12,10 +12,10 @@ from psycopg_pool import AsyncConnectionPool
 from common import db, ids, limits, normalize, paging
 from common.batch_rpc import rounds, screen, single
 from common.errors import DomainError, InvalidArgument, NotFound
-from common.limits import MAX_EVENT_ID, MAX_PRODUCT_NAME, MAX_SKU, MAX_TRANSACTION_ID
+from common.limits import MAX_EVENT_ID, MAX_LINE_ITEMS, MAX_PRODUCT_NAME, MAX_SKU, MAX_TRANSACTION_ID
 from common.timestamps import now
 from identifier_service import repository
-from identifier_service.repository import Assignment, Provenance
+from identifier_service.repository import Assignment, Provenance, Release
 
 MAX_CODES_PER_CALL = 100_000
 
@@ -27,6 +27,18 @@ class Outcome(enum.Enum):
     ALREADY_ASSIGNED = "already_assigned"
     CONFLICT = "conflict"
     UNKNOWN_CODE = "unknown_code"
+    RELEASED = "released"  # the sale was refunded or voided: a recorded release covers the code
+
+
+class ReleaseOutcome(enum.Enum):
+    """What a release did to one code. None of them is an error: they are answers."""
+
+    RELEASED = "released"  # held through this very transaction, now free (or released by this same event before)
+    NOT_HELD = "not_held"  # free, or held through another transaction: untouched
+    UNKNOWN_CODE = "unknown_code"
+
+
+RELEASE_KINDS = ("refund", "void")
 
 
 @dataclass
@@ -64,13 +76,36 @@ def assign_result(row: dict[str, Any] | None, customer_id: str) -> AssignResult:
     if row is None:
         return AssignResult(Outcome.UNKNOWN_CODE, None)
     previous = row.pop("previous_customer_id")
-    if previous is None:
+    if row.pop("released", False):
+        outcome = Outcome.RELEASED
+    elif previous is None:
         outcome = Outcome.ASSIGNED
     elif str(previous) == customer_id:
         outcome = Outcome.ALREADY_ASSIGNED
     else:
         outcome = Outcome.CONFLICT
     return AssignResult(outcome, row)
+
+
+def checked_release(item: Release) -> Release:
+    """The release validated: ids, transaction and event texts (both required), kind, a time an event can
+    have, at most MAX_LINE_ITEMS codes (a sale has no more), a code named twice kept once; InvalidArgument."""
+    ids.tenant_id(item.tenant_id)
+    transaction_id = normalize.text(item.transaction_id, "transaction_id", MAX_TRANSACTION_ID)
+    if not transaction_id:
+        raise InvalidArgument("transaction_id must not be empty: name the sale to release", "transaction_id")
+    event_id = normalize.text(item.event_id, "event_id", MAX_EVENT_ID)
+    if not event_id:
+        raise InvalidArgument("event_id must not be empty: name the refund or void event", "event_id")
+    if item.kind not in RELEASE_KINDS:
+        raise InvalidArgument("kind must be REFUND or VOID", "kind")
+    problem = limits.event_time_problem(item.released_at, now())
+    if problem:
+        raise InvalidArgument(f"released_at {problem}", "released_at")
+    if len(item.codes) > MAX_LINE_ITEMS:
+        raise InvalidArgument(f"codes must hold at most {MAX_LINE_ITEMS} codes (a sale's line items)", "codes")
+    codes = tuple(dict.fromkeys(ids.code(c, f"codes[{i}]") for i, c in enumerate(item.codes)))
+    return Release(item.tenant_id, transaction_id, codes, event_id, item.kind, item.released_at)
 
 
 class IdentifierService:
@@ -109,7 +144,8 @@ class IdentifierService:
         """Make many assignments in order; one result per item.
 
         An item that is already an error, or fails validation, is answered with that error and changes
-        nothing. The valid ones run as one statement per round (common.batch_rpc.rounds: a code named twice
+        nothing. The valid ones take their sales' transaction locks (shared; repository.lock_transactions),
+        then run as one statement per round (common.batch_rpc.rounds: a code named twice
         is assigned by its first item and seen as taken by the second), all in one transaction: a failed
         call changed nothing.
         """
@@ -117,11 +153,57 @@ class IdentifierService:
         valid = screened.valid
         if valid:
             async with db.connection(self.pool) as conn, conn.transaction():
+                await repository.lock_transactions(
+                    conn, [(a.tenant_id, a.provenance.transaction_id) for a in valid if a.provenance.transaction_id],
+                    shared=True)
                 for round_ in rounds([(a.tenant_id, a.code) for a in valid]):
                     rows = await repository.assign(conn, [valid[i] for i in round_])
                     for i, row in zip(round_, rows):
                         screened.results[screened.positions[i]] = assign_result(row, valid[i].customer_id)
         return screened.results
+
+    async def release_many(
+        self, items: Sequence[Release | DomainError]
+    ) -> list[list[tuple[str, ReleaseOutcome]] | DomainError]:
+        """Make many releases in order; per item, (code, outcome) pairs (see repository.release), or its error.
+
+        Validation and rounds as in assign_many (a round holds one item per (tenant, transaction), so a
+        later release of the same sale sees what an earlier one did), all in one transaction that first
+        takes the transactions' locks and tells the guard which transactions it releases.
+        """
+        screened = screen(items, checked_release)
+        valid = screened.valid
+        if valid:
+            async with db.connection(self.pool) as conn, conn.transaction():
+                await repository.allow_releases(conn, valid)
+                for round_ in rounds([(r.tenant_id, r.transaction_id) for r in valid]):
+                    answers = await repository.release(conn, [valid[i] for i in round_])
+                    for i, answer in zip(round_, answers):
+                        screened.results[screened.positions[i]] = [
+                            (code, ReleaseOutcome(outcome)) for code, outcome in answer]
+        return screened.results
+
+    async def history(
+        self, tenant_id: str, code: str, page_size: int, page_token: str
+    ) -> tuple[list[dict[str, Any]], str]:
+        """One page of a code's history, oldest first, and the next page's token; NOT_FOUND for a code the
+        tenant does not have."""
+        ids.tenant_id(tenant_id)
+        ids.code(code)
+        limit = paging.page_size(page_size)
+        scope = {"tenant": tenant_id, "code": code}
+        after = paging.decode(page_token, scope)
+        if after is not None and not (len(after) == 1 and isinstance(after[0], int)):
+            raise InvalidArgument("page_token is not a token this service issued", "page_token")
+        async with db.connection(self.pool) as conn:
+            rows = await repository.history_page(conn, tenant_id, code, after[0] if after else None, limit + 1)
+        if rows is None:
+            raise NotFound(f"no identifier {code!r} for tenant {tenant_id!r}")
+        next_token = ""
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_token = paging.encode(scope, [rows[-1]["id"]])
+        return rows, next_token
 
     async def list(
         self, tenant_id: str, customer_id: str, page_size: int, page_token: str

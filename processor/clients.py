@@ -47,6 +47,10 @@ MAX_BATCH_CALLS = 2
 _STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
 UPSERT_CUSTOMERS = f"/{customer_pb2.DESCRIPTOR.services_by_name['CustomerService'].full_name}/UpsertCustomers"
 ASSIGN_IDENTIFIERS = f"/{identifier_pb2.DESCRIPTOR.services_by_name['IdentifierService'].full_name}/AssignIdentifiers"
+RELEASE_IDENTIFIERS = f"/{identifier_pb2.DESCRIPTOR.services_by_name['IdentifierService'].full_name}/ReleaseIdentifiers"
+# A release event's kind on the bus -> the identifier service's (the same numbers, two enums).
+_RELEASE_KINDS = {events_pb2.Release.KIND_REFUND: identifier_pb2.RELEASE_KIND_REFUND,
+                  events_pb2.Release.KIND_VOID: identifier_pb2.RELEASE_KIND_VOID}
 
 
 def item_failure(method: str, error: errors_pb2.ItemError) -> RpcFailure:
@@ -87,6 +91,18 @@ def assign_requests(event: events_pb2.WebhookEvent, items: list[events_pb2.LineI
     return requests
 
 
+def release_request(event: events_pb2.WebhookEvent) -> identifier_pb2.TransactionRelease:
+    """The request that releases what a refunded or voided sale linked: its transaction, the codes the
+    refund names (none: every code of the sale; a void names none), dated by the refund or void."""
+    release = event.release
+    request = identifier_pb2.TransactionRelease(
+        tenant_id=event.tenant_id, transaction_id=release.transaction_id, codes=release.codes,
+        event_id=event.event_id, kind=_RELEASE_KINDS.get(release.kind, identifier_pb2.RELEASE_KIND_UNSPECIFIED))
+    if release.HasField("event_timestamp"):
+        request.released_at.CopyFrom(release.event_timestamp)
+    return request
+
+
 class ServiceClients:
     """Calls to customer_service and identifier_service on behalf of events.
 
@@ -102,6 +118,7 @@ class ServiceClients:
         self._identifiers = identifier_pb2_grpc.IdentifierServiceStub(self._identifier_channel)
         self._upserts = Coalescer(self._upsert_batch, max_items=MAX_BATCH_ITEMS, max_calls=MAX_BATCH_CALLS)
         self._assignments = Coalescer(self._assign_batch, max_items=MAX_BATCH_ITEMS, max_calls=MAX_BATCH_CALLS)
+        self._releases = Coalescer(self._release_batch, max_items=MAX_BATCH_ITEMS, max_calls=MAX_BATCH_CALLS)
 
     async def upsert_customer(self, event: events_pb2.WebhookEvent) -> customer_pb2.UpsertCustomerResponse:
         """Create or update the sale's buyer, dated by the sale's timestamp."""
@@ -113,6 +130,11 @@ class ServiceClients:
         """Link each line item's code to the customer, with the sale as provenance; per item, the answer
         or the failure (all items queue at once, so they travel in the same batch call)."""
         return await self._assignments.call_many(assign_requests(event, items, customer_id))
+
+    async def release_identifiers(self, event: events_pb2.WebhookEvent) -> identifier_pb2.TransactionReleaseResponse:
+        """Release what the refunded or voided sale linked (release, never steal: the service frees a code
+        only while it is held through that very sale); per code, what was done."""
+        return await self._releases.call(release_request(event))
 
     async def _upsert_batch(
         self, items: list[customer_pb2.UpsertCustomerRequest]
@@ -132,6 +154,15 @@ class ServiceClients:
         return [r.response if r.HasField("response") else item_failure("AssignIdentifier", r.error)
                 for r in response.results]
 
+    async def _release_batch(
+        self, items: list[identifier_pb2.TransactionRelease]
+    ) -> list[identifier_pb2.TransactionReleaseResponse | RpcFailure]:
+        """One ReleaseIdentifiers call for the queued releases."""
+        response = await self._call(self._identifiers.ReleaseIdentifiers, RELEASE_IDENTIFIERS,
+                                    identifier_pb2.ReleaseIdentifiersRequest(items=items))
+        return [r.response if r.HasField("response") else item_failure("ReleaseIdentifiers", r.error)
+                for r in response.results]
+
     async def _call(self, rpc: Callable[..., Awaitable[Any]], full_method: str, request: Any) -> Any:
         """One unary call with the deadline, counted in metrics.CLIENT; errors become RpcFailure. A call
         cancelled because the processor stops is not counted (it has no answer)."""
@@ -148,5 +179,6 @@ class ServiceClients:
         """Stop the batches in flight and close both channels (pending calls are cancelled)."""
         await self._upserts.close()
         await self._assignments.close()
+        await self._releases.close()
         await self._customer_channel.close()
         await self._identifier_channel.close()

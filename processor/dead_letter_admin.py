@@ -44,7 +44,7 @@ from common import bus, ids, normalize, work_message
 from common.dead_letter_message import DeadLetter
 from common.errors import DomainError, NotFound, Unavailable
 from customer_service.erasure import identity_digest
-from gateway.event_ids import content_digest
+from gateway.event_ids import content_digest, content_of
 
 # JetStream API error codes this module expects.
 NO_MESSAGE = 10037  # nothing at or after the sequence (on the filter)
@@ -137,9 +137,10 @@ def replay_digest(entry: DeadLetter) -> str:
         event = events_pb2.WebhookEvent.FromString(entry.data)
     except DecodeError:
         return ""
-    if not entry.event_id or event.event_id != entry.event_id or not event.HasField("sale"):
+    if not entry.event_id or event.event_id != entry.event_id or not (event.HasField("sale")
+                                                                       or event.HasField("release")):
         return ""
-    return content_digest(event.sale)
+    return content_digest(content_of(event))
 
 
 async def entries(

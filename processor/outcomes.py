@@ -27,14 +27,19 @@ PROCESSED = "processed"
 DEAD_LETTERED = "dead_lettered"
 
 # Line item outcomes (docs/design.md "Processing rules"; `skipped` is an item without a code,
-# `unidentified_buyer` a coded item of a sale whose buyer no value identified: linked to nobody).
+# `unidentified_buyer` a coded item of a sale whose buyer no value identified: linked to nobody). A sale's
+# item is `released` when its sale was refunded or voided first; a refund's or void's items (one per code
+# it named or released) are `released` or `not_held` (free, or held through another sale: untouched).
 ASSIGNED = "assigned"
 ALREADY_ASSIGNED = "already_assigned"
 CONFLICT = "conflict"
 UNKNOWN_CODE = "unknown_code"
 SKIPPED = "skipped"
 UNIDENTIFIED_BUYER = "unidentified_buyer"
-LINE_ITEM_OUTCOMES = (ASSIGNED, ALREADY_ASSIGNED, CONFLICT, UNKNOWN_CODE, SKIPPED, UNIDENTIFIED_BUYER)
+RELEASED = "released"
+NOT_HELD = "not_held"
+LINE_ITEM_OUTCOMES = (ASSIGNED, ALREADY_ASSIGNED, CONFLICT, UNKNOWN_CODE, SKIPPED, UNIDENTIFIED_BUYER, RELEASED,
+                      NOT_HELD)
 
 
 @dataclass(frozen=True)

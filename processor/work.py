@@ -1,6 +1,8 @@
-"""Processing one sale: upsert its buyer, then link every coded line item to that buyer.
+"""Processing one event: a sale upserts its buyer, then links every coded line item to that buyer; a
+refund or a void releases what that sale linked (the identifier service frees a code only while it is
+held through that very sale, and remembers the release for a sale processed after it).
 
-Pure orchestration over two calls (see clients.ServiceClients); no bus, no database. The result is
+Pure orchestration over the services' calls (see clients.ServiceClients); no bus, no database. The result is
 the event's outcome, ready to record. Both services are idempotent, so running this again for the
 same event (a redelivery after a crash) records the same outcome.
 """
@@ -23,12 +25,20 @@ class ServiceCalls(Protocol):
         self, event: events_pb2.WebhookEvent, items: list[events_pb2.LineItem], customer_id: str
     ) -> list[identifier_pb2.AssignIdentifierResponse | BaseException]: ...
 
+    async def release_identifiers(self, event: events_pb2.WebhookEvent) -> identifier_pb2.TransactionReleaseResponse: ...
+
 
 _OUTCOMES = {
     identifier_pb2.ASSIGN_OUTCOME_ASSIGNED: outcomes.ASSIGNED,
     identifier_pb2.ASSIGN_OUTCOME_ALREADY_ASSIGNED: outcomes.ALREADY_ASSIGNED,
     identifier_pb2.ASSIGN_OUTCOME_CONFLICT: outcomes.CONFLICT,
     identifier_pb2.ASSIGN_OUTCOME_UNKNOWN_CODE: outcomes.UNKNOWN_CODE,
+    identifier_pb2.ASSIGN_OUTCOME_RELEASED: outcomes.RELEASED,
+}
+_RELEASE_OUTCOMES = {
+    identifier_pb2.RELEASE_OUTCOME_RELEASED: outcomes.RELEASED,
+    identifier_pb2.RELEASE_OUTCOME_NOT_HELD: outcomes.NOT_HELD,
+    identifier_pb2.RELEASE_OUTCOME_UNKNOWN_CODE: outcomes.UNKNOWN_CODE,
 }
 
 
@@ -58,6 +68,30 @@ def raise_worst(results: list[object]) -> None:
 
 
 async def process_event(event: events_pb2.WebhookEvent, calls: ServiceCalls) -> EventOutcome:
+    """The event's effects and outcome: a sale's (`process_sale`), or a refund's or void's
+    (`process_release`)."""
+    if event.HasField("release"):
+        return await process_release(event, calls)
+    return await process_sale(event, calls)
+
+
+async def process_release(event: events_pb2.WebhookEvent, calls: ServiceCalls) -> EventOutcome:
+    """Release what the refunded or voided sale linked, and return the outcome: one line item per code
+    the refund named (or, naming none, per code released), `released`, `not_held` or `unknown_code`. No
+    buyer is involved. Raises the failure when the call fails (nothing is recorded; a later delivery
+    repeats it: the same release event again changes nothing)."""
+    released = await calls.release_identifiers(event)
+    line_items = []
+    for index, entry in enumerate(released.codes):
+        outcome = _RELEASE_OUTCOMES.get(entry.outcome)
+        if outcome is None:
+            raise failures.UnexpectedAnswer(f"ReleaseIdentifiers answered an unknown outcome {entry.outcome}")
+        line_items.append(LineItemOutcome(index, entry.code, "", outcome))
+    return EventOutcome(event_id=event.event_id, tenant_id=event.tenant_id, status=outcomes.PROCESSED,
+                        line_items=line_items)
+
+
+async def process_sale(event: events_pb2.WebhookEvent, calls: ServiceCalls) -> EventOutcome:
     """Upsert the buyer, assign the coded line items (together), and return the outcome. A buyer whose
     every value identifies nobody (customer_service answers `unidentified`) gets no customer, and each
     coded item is `unidentified_buyer`: nothing is linked.

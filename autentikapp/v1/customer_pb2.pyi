@@ -203,3 +203,39 @@ class EraseCustomerResponse(_message.Message):
     erased_fields: _containers.RepeatedScalarFieldContainer[str]
     identity_digests: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, customer: _Optional[_Union[Customer, _Mapping]] = ..., already_erased: _Optional[bool] = ..., erased_fields: _Optional[_Iterable[str]] = ..., identity_digests: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListCustomerHistoryRequest(_message.Message):
+    __slots__ = ("tenant_id", "customer_id", "page_size", "page_token")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    customer_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, tenant_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class CustomerHistoryEntry(_message.Message):
+    __slots__ = ("field", "value", "value_erased", "event_id", "observed_at", "recorded_at")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_ERASED_FIELD_NUMBER: _ClassVar[int]
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    OBSERVED_AT_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    value: str
+    value_erased: bool
+    event_id: str
+    observed_at: _timestamp_pb2.Timestamp
+    recorded_at: _timestamp_pb2.Timestamp
+    def __init__(self, field: _Optional[str] = ..., value: _Optional[str] = ..., value_erased: _Optional[bool] = ..., event_id: _Optional[str] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListCustomerHistoryResponse(_message.Message):
+    __slots__ = ("entries", "next_page_token")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[CustomerHistoryEntry]
+    next_page_token: str
+    def __init__(self, entries: _Optional[_Iterable[_Union[CustomerHistoryEntry, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -65,6 +65,11 @@ class CustomerServiceStub:
                 request_serializer=autentikapp_dot_v1_dot_customer__pb2.EraseCustomerRequest.SerializeToString,
                 response_deserializer=autentikapp_dot_v1_dot_customer__pb2.EraseCustomerResponse.FromString,
                 _registered_method=True)
+        self.ListCustomerHistory = channel.unary_unary(
+                '/autentikapp.v1.CustomerService/ListCustomerHistory',
+                request_serializer=autentikapp_dot_v1_dot_customer__pb2.ListCustomerHistoryRequest.SerializeToString,
+                response_deserializer=autentikapp_dot_v1_dot_customer__pb2.ListCustomerHistoryResponse.FromString,
+                _registered_method=True)
 
 
 class CustomerServiceServicer:
@@ -123,6 +128,16 @@ class CustomerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListCustomerHistory(self, request, context):
+        """ListCustomerHistory pages through one customer's history, oldest first: one entry per field an
+        upsert set or changed (a create included), with its new value and the event that made it. After an
+        erasure the entries stay without their values (value_erased). NOT_FOUND for an id that is not the
+        tenant's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CustomerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -155,6 +170,11 @@ def add_CustomerServiceServicer_to_server(servicer, server):
                     servicer.EraseCustomer,
                     request_deserializer=autentikapp_dot_v1_dot_customer__pb2.EraseCustomerRequest.FromString,
                     response_serializer=autentikapp_dot_v1_dot_customer__pb2.EraseCustomerResponse.SerializeToString,
+            ),
+            'ListCustomerHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCustomerHistory,
+                    request_deserializer=autentikapp_dot_v1_dot_customer__pb2.ListCustomerHistoryRequest.FromString,
+                    response_serializer=autentikapp_dot_v1_dot_customer__pb2.ListCustomerHistoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -320,6 +340,33 @@ class CustomerService:
             '/autentikapp.v1.CustomerService/EraseCustomer',
             autentikapp_dot_v1_dot_customer__pb2.EraseCustomerRequest.SerializeToString,
             autentikapp_dot_v1_dot_customer__pb2.EraseCustomerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCustomerHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/autentikapp.v1.CustomerService/ListCustomerHistory',
+            autentikapp_dot_v1_dot_customer__pb2.ListCustomerHistoryRequest.SerializeToString,
+            autentikapp_dot_v1_dot_customer__pb2.ListCustomerHistoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

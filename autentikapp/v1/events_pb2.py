@@ -26,7 +26,7 @@ from autentikapp.v1 import customer_pb2 as autentikapp_dot_v1_dot_customer__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61utentikapp/v1/events.proto\x12\x0e\x61utentikapp.v1\x1a\x1d\x61utentikapp/v1/customer.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xeb\x01\n\x0cWebhookEvent\x12\x16\n\x0eschema_version\x18\x01 \x01(\r\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x11\n\ttenant_id\x18\x03 \x01(\t\x12/\n\x0breceived_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x04sale\x18\x05 \x01(\x0b\x32\x14.autentikapp.v1.Sale\x12\x10\n\x08raw_body\x18\x06 \x01(\x0c\x12\x37\n\x0b\x62uyer_rules\x18\x07 \x01(\x0b\x32\".autentikapp.v1.BuyerIdentityRules\"\xed\x01\n\x04Sale\x12\x12\n\nevent_type\x18\x01 \x01(\t\x12\x33\n\x0f\x65vent_timestamp\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x08\x63ustomer\x18\x03 \x01(\x0b\x32\x1c.autentikapp.v1.CustomerData\x12\x16\n\x0etransaction_id\x18\x04 \x01(\t\x12\x10\n\x08\x63urrency\x18\x05 \x01(\t\x12\x14\n\x0ctotal_amount\x18\x06 \x01(\t\x12,\n\nline_items\x18\x07 \x03(\x0b\x32\x18.autentikapp.v1.LineItem\"u\n\x08LineItem\x12\x13\n\x0bproduct_sku\x18\x01 \x01(\t\x12\x14\n\x0cproduct_name\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\r\x12\x12\n\nunit_price\x18\x04 \x01(\t\x12\x18\n\x10\x61utentikapp_code\x18\x05 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61utentikapp/v1/events.proto\x12\x0e\x61utentikapp.v1\x1a\x1d\x61utentikapp/v1/customer.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x02\n\x0cWebhookEvent\x12\x16\n\x0eschema_version\x18\x01 \x01(\r\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x11\n\ttenant_id\x18\x03 \x01(\t\x12/\n\x0breceived_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x04sale\x18\x05 \x01(\x0b\x32\x14.autentikapp.v1.Sale\x12\x10\n\x08raw_body\x18\x06 \x01(\x0c\x12\x37\n\x0b\x62uyer_rules\x18\x07 \x01(\x0b\x32\".autentikapp.v1.BuyerIdentityRules\x12(\n\x07release\x18\x08 \x01(\x0b\x32\x17.autentikapp.v1.Release\"\xed\x01\n\x04Sale\x12\x12\n\nevent_type\x18\x01 \x01(\t\x12\x33\n\x0f\x65vent_timestamp\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x08\x63ustomer\x18\x03 \x01(\x0b\x32\x1c.autentikapp.v1.CustomerData\x12\x16\n\x0etransaction_id\x18\x04 \x01(\t\x12\x10\n\x08\x63urrency\x18\x05 \x01(\t\x12\x14\n\x0ctotal_amount\x18\x06 \x01(\t\x12,\n\nline_items\x18\x07 \x03(\x0b\x32\x18.autentikapp.v1.LineItem\"u\n\x08LineItem\x12\x13\n\x0bproduct_sku\x18\x01 \x01(\t\x12\x14\n\x0cproduct_name\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\r\x12\x12\n\nunit_price\x18\x04 \x01(\t\x12\x18\n\x10\x61utentikapp_code\x18\x05 \x01(\t\"\xe2\x01\n\x07Release\x12*\n\x04kind\x18\x01 \x01(\x0e\x32\x1c.autentikapp.v1.Release.Kind\x12\x33\n\x0f\x65vent_timestamp\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0etransaction_id\x18\x03 \x01(\t\x12\x11\n\trefund_id\x18\x04 \x01(\t\x12\r\n\x05\x63odes\x18\x05 \x03(\t\"<\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x0f\n\x0bKIND_REFUND\x10\x01\x12\r\n\tKIND_VOID\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,9 +34,13 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'autentikapp.v1.events_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_WEBHOOKEVENT']._serialized_start=112
-  _globals['_WEBHOOKEVENT']._serialized_end=347
-  _globals['_SALE']._serialized_start=350
-  _globals['_SALE']._serialized_end=587
-  _globals['_LINEITEM']._serialized_start=589
-  _globals['_LINEITEM']._serialized_end=706
+  _globals['_WEBHOOKEVENT']._serialized_end=389
+  _globals['_SALE']._serialized_start=392
+  _globals['_SALE']._serialized_end=629
+  _globals['_LINEITEM']._serialized_start=631
+  _globals['_LINEITEM']._serialized_end=748
+  _globals['_RELEASE']._serialized_start=751
+  _globals['_RELEASE']._serialized_end=977
+  _globals['_RELEASE_KIND']._serialized_start=917
+  _globals['_RELEASE_KIND']._serialized_end=977
 # @@protoc_insertion_point(module_scope)

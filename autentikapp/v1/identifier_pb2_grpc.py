@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class IdentifierServiceStub:
-    """IdentifierService registers a tenant's codes and links each, permanently, to one customer.
+    """IdentifierService registers a tenant's codes and links each to one customer. A link is only ever
+    undone by a release of the very sale that made it (a refund or a void), never moved to another customer.
     """
 
     def __init__(self, channel):
@@ -60,10 +61,21 @@ class IdentifierServiceStub:
                 request_serializer=autentikapp_dot_v1_dot_identifier__pb2.ListIdentifiersRequest.SerializeToString,
                 response_deserializer=autentikapp_dot_v1_dot_identifier__pb2.ListIdentifiersResponse.FromString,
                 _registered_method=True)
+        self.ReleaseIdentifiers = channel.unary_unary(
+                '/autentikapp.v1.IdentifierService/ReleaseIdentifiers',
+                request_serializer=autentikapp_dot_v1_dot_identifier__pb2.ReleaseIdentifiersRequest.SerializeToString,
+                response_deserializer=autentikapp_dot_v1_dot_identifier__pb2.ReleaseIdentifiersResponse.FromString,
+                _registered_method=True)
+        self.ListIdentifierHistory = channel.unary_unary(
+                '/autentikapp.v1.IdentifierService/ListIdentifierHistory',
+                request_serializer=autentikapp_dot_v1_dot_identifier__pb2.ListIdentifierHistoryRequest.SerializeToString,
+                response_deserializer=autentikapp_dot_v1_dot_identifier__pb2.ListIdentifierHistoryResponse.FromString,
+                _registered_method=True)
 
 
 class IdentifierServiceServicer:
-    """IdentifierService registers a tenant's codes and links each, permanently, to one customer.
+    """IdentifierService registers a tenant's codes and links each to one customer. A link is only ever
+    undone by a release of the very sale that made it (a refund or a void), never moved to another customer.
     """
 
     def RegisterIdentifiers(self, request, context):
@@ -106,6 +118,27 @@ class IdentifierServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReleaseIdentifiers(self, request, context):
+        """ReleaseIdentifiers frees the codes a refunded or voided sale linked: up to 1000 releases in one call,
+        of any tenants, answered item by item (see ReleaseOutcome). A code is released only if its link was
+        made through the release's own transaction: release, never steal. Every release is also recorded as
+        an intent, so a sale processed after its own refund or void links nothing (ASSIGN_OUTCOME_RELEASED).
+        Idempotent: the same release event again records nothing new and answers the same. An invalid item
+        gets an ItemError and changes nothing; a failure of the whole call is the call's status, and then
+        nothing was changed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListIdentifierHistory(self, request, context):
+        """ListIdentifierHistory pages through every link and release of one code, oldest first (NOT_FOUND
+        for an unknown or another tenant's code).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentifierServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -134,6 +167,16 @@ def add_IdentifierServiceServicer_to_server(servicer, server):
                     request_deserializer=autentikapp_dot_v1_dot_identifier__pb2.ListIdentifiersRequest.FromString,
                     response_serializer=autentikapp_dot_v1_dot_identifier__pb2.ListIdentifiersResponse.SerializeToString,
             ),
+            'ReleaseIdentifiers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseIdentifiers,
+                    request_deserializer=autentikapp_dot_v1_dot_identifier__pb2.ReleaseIdentifiersRequest.FromString,
+                    response_serializer=autentikapp_dot_v1_dot_identifier__pb2.ReleaseIdentifiersResponse.SerializeToString,
+            ),
+            'ListIdentifierHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListIdentifierHistory,
+                    request_deserializer=autentikapp_dot_v1_dot_identifier__pb2.ListIdentifierHistoryRequest.FromString,
+                    response_serializer=autentikapp_dot_v1_dot_identifier__pb2.ListIdentifierHistoryResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'autentikapp.v1.IdentifierService', rpc_method_handlers)
@@ -143,7 +186,8 @@ def add_IdentifierServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class IdentifierService:
-    """IdentifierService registers a tenant's codes and links each, permanently, to one customer.
+    """IdentifierService registers a tenant's codes and links each to one customer. A link is only ever
+    undone by a release of the very sale that made it (a refund or a void), never moved to another customer.
     """
 
     @staticmethod
@@ -271,6 +315,60 @@ class IdentifierService:
             '/autentikapp.v1.IdentifierService/ListIdentifiers',
             autentikapp_dot_v1_dot_identifier__pb2.ListIdentifiersRequest.SerializeToString,
             autentikapp_dot_v1_dot_identifier__pb2.ListIdentifiersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseIdentifiers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/autentikapp.v1.IdentifierService/ReleaseIdentifiers',
+            autentikapp_dot_v1_dot_identifier__pb2.ReleaseIdentifiersRequest.SerializeToString,
+            autentikapp_dot_v1_dot_identifier__pb2.ReleaseIdentifiersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListIdentifierHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/autentikapp.v1.IdentifierService/ListIdentifierHistory',
+            autentikapp_dot_v1_dot_identifier__pb2.ListIdentifierHistoryRequest.SerializeToString,
+            autentikapp_dot_v1_dot_identifier__pb2.ListIdentifierHistoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

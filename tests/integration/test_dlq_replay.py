@@ -14,7 +14,6 @@ from autentikapp.v1 import customer_pb2, customer_pb2_grpc, identifier_pb2, iden
 from cli.main import main
 from common import bus, dead_letter_message, work_message
 from devstack.ports import free_port
-from processor.outcomes import MIGRATIONS
 from processor_support import (
     TENANT,
     InProcessProcessor,
@@ -29,11 +28,6 @@ from system_support import wait_for
 
 NOT_PROTOBUF = b"this is not a protobuf message"
 INVALID_EMAIL = "UpsertCustomer failed: INVALID_ARGUMENT (email is not a valid e-mail address)"
-
-
-@pytest.fixture
-def processor_db(database_factory) -> str:
-    return database_factory("processor", MIGRATIONS)
 
 
 @pytest.fixture

@@ -11,25 +11,12 @@ from processor_support import (
     consumer_idle,
     dead_letters,
     outcome_rows,
-    processor_env,
     publish,
     webhook_event,
 )
 from system_support import wait_for
 
 from autentikapp.v1 import customer_pb2, identifier_pb2, identifier_pb2_grpc
-from processor.outcomes import MIGRATIONS
-
-
-@pytest.fixture
-def processor_db(database_factory) -> str:
-    return database_factory("processor", MIGRATIONS)
-
-
-@pytest.fixture
-def env(nats_server, customer_service, identifier_service, processor_db) -> dict[str, str]:
-    return processor_env(nats_server.url, f"127.0.0.1:{customer_service.port}",
-                         f"127.0.0.1:{identifier_service.port}", processor_db)
 
 
 @pytest.fixture

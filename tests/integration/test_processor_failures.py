@@ -7,14 +7,12 @@ import logging
 import sys
 import time
 
-import pytest
 
 from autentikapp.v1 import identifier_pb2, identifier_pb2_grpc
 from common import bus, dead_letter_message, work_message
 from devstack.ports import free_port
 from devstack.processes import ProcessGroup
 from devstack.ready import grpc_serving
-from processor.outcomes import MIGRATIONS
 from processor_support import (
     TENANT,
     InProcessProcessor,
@@ -29,11 +27,6 @@ from processor_support import (
 from system_support import wait_for
 
 NOT_PROTOBUF = b"this is not a protobuf message"
-
-
-@pytest.fixture
-def processor_db(database_factory) -> str:
-    return database_factory("processor", MIGRATIONS)
 
 
 def register(identifier_service, *codes: str) -> None:

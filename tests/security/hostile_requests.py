@@ -572,7 +572,7 @@ CORPUS: list[Hostile] = [
 
     # -- the payload rules' own refusals: 422 naming the fields
     Hostile("rule-empty-object", "rules", 422, INVALID, "{}: every required member missing", body=b"{}",
-            fields=("event_type", "event_timestamp", "customer_data", "transaction_data")),
+            fields=("event_type", "event_timestamp", "transaction_data")),  # no event type: no sale's rules
     Hostile("rule-other-event-type", "rules", 422, INVALID, "transaction.deleted",
             body=guide("rule-other-event-type", {"event_type": "transaction.deleted"}), fields=("event_type",)),
     Hostile("rule-timestamp-without-offset", "rules", 422, INVALID, "a local time with no offset",

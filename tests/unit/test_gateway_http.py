@@ -11,6 +11,7 @@ from metrics_support import Counts
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response
 
+from autentikapp.v1 import events_pb2
 from cli.examples import TRANSACTION_CREATED
 from common import work_message
 from common.errors import Unavailable
@@ -373,14 +374,39 @@ def test_bodies_that_are_not_strict_json_are_400(client, publisher, body, reason
 
 
 def test_schema_failures_are_422_listing_every_field(client, publisher):
-    doc = payload(event_type="transaction.deleted")
+    doc = payload(event_timestamp="1970-01-01T00:00:00Z")
     doc["customer_data"]["email"] = "not-an-address"
     doc["transaction_data"]["line_items"][0]["quantity"] = 0
     body = problem(post(client, encode(doc)), 422, "invalid-payload")
     fields = {e["field"] for e in body["errors"]}
-    assert fields == {"event_type", "customer_data.email", "transaction_data.line_items[0].quantity"}
+    assert fields == {"event_timestamp", "customer_data.email", "transaction_data.line_items[0].quantity"}
     assert all(e["message"] for e in body["errors"])
     assert publisher.calls == []
+
+
+def test_an_unknown_event_type_is_422_naming_the_three_accepted_ones(client, publisher):
+    body = problem(post(client, encode(payload(event_type="transaction.deleted"))), 422, "invalid-payload")
+    [error] = body["errors"]
+    assert error["field"] == "event_type"
+    assert "'transaction.created', 'transaction.refunded', 'transaction.voided'" in error["message"]
+    assert publisher.calls == []
+
+
+def test_a_refund_and_a_void_are_accepted_and_published_with_their_own_event_ids(client, publisher):
+    refund = {"event_type": "transaction.refunded", "event_timestamp": "2025-09-14T10:15:00-05:00",
+              "transaction_data": {"transaction_id": "FACT-00123", "refund_id": "NC-00045",
+                                   "line_items": [{"autentikapp_code": "a1b2c3d4-e5f6-7890-1234-567890abcdef"}]}}
+    void = {"event_type": "transaction.voided", "event_timestamp": "2025-09-13T14:45:00Z",
+            "transaction_data": {"transaction_id": "FACT-00123"}}
+    sale = post(client, encode(payload()))
+    answers = [post(client, encode(doc)) for doc in (refund, void)]
+    assert [a.status_code for a in answers] == [202, 202]
+    ids = {sale.get_json()["event_id"], *(a.get_json()["event_id"] for a in answers)}
+    assert len(ids) == 3, "a sale, its refund and its void have three event ids"
+    published = [events_pb2.WebhookEvent.FromString(call[1]) for call in publisher.calls[-2:]]
+    assert [e.HasField("release") and not e.HasField("sale") for e in published] == [True, True]
+    assert list(published[0].release.codes) == ["a1b2c3d4-e5f6-7890-1234-567890abcdef"]
+    assert published[1].release.kind == events_pb2.Release.KIND_VOID
 
 
 def test_a_body_that_is_not_an_object_is_422(client):

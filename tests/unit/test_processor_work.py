@@ -115,3 +115,65 @@ def test_a_sale_with_many_codes_asks_for_them_in_one_call():
     outcome = asyncio.run(process_event(event(*codes), services))
     assert services.calls == [codes]
     assert [i.outcome for i in outcome.line_items] == ["assigned"] * 40
+
+# -- refunds and voids --------------------------------------------------------------------------------
+
+
+class FakeReleases:
+    """Answers a release with fixed per-code outcomes; records what it was asked; no buyer is involved."""
+
+    def __init__(self, answers: list[tuple[str, int]]) -> None:
+        self.answers = answers
+        self.released: list[events_pb2.WebhookEvent] = []
+
+    async def upsert_customer(self, event):
+        raise AssertionError("a release involves no buyer")
+
+    async def assign_identifiers(self, event, items, customer_id):
+        raise AssertionError("a release links nothing")
+
+    async def release_identifiers(self, event):
+        self.released.append(event)
+        return identifier_pb2.TransactionReleaseResponse(codes=[
+            identifier_pb2.CodeRelease(code=code, outcome=outcome) for code, outcome in self.answers])
+
+
+def release_event(kind=events_pb2.Release.KIND_REFUND, codes=("A", "B")) -> events_pb2.WebhookEvent:
+    return events_pb2.WebhookEvent(event_id=EVENT_ID, tenant_id="t1", release=events_pb2.Release(
+        kind=kind, transaction_id="FACT-1", refund_id="NC-1", codes=codes))
+
+
+def test_a_refund_records_per_code_what_the_release_did_and_touches_no_buyer():
+    calls = FakeReleases([("A", identifier_pb2.RELEASE_OUTCOME_RELEASED), ("B", identifier_pb2.RELEASE_OUTCOME_NOT_HELD),
+                          ("C", identifier_pb2.RELEASE_OUTCOME_UNKNOWN_CODE)])
+    outcome = asyncio.run(process_event(release_event(), calls))
+    assert [(i.index, i.code, i.outcome) for i in outcome.line_items] == [
+        (0, "A", "released"), (1, "B", "not_held"), (2, "C", "unknown_code")]
+    assert outcome.customer_id is None and outcome.status == "processed" and len(calls.released) == 1
+
+
+def test_a_release_with_an_unknown_outcome_is_an_unexpected_answer():
+    calls = FakeReleases([("A", 99)])
+    with pytest.raises(UnexpectedAnswer):
+        asyncio.run(process_event(release_event(events_pb2.Release.KIND_VOID, ()), calls))
+
+
+def test_a_sale_refunded_before_it_was_processed_records_its_codes_as_released():
+    outcome = asyncio.run(process_event(event("A", ""), FakeServiceCalls({"A": OUTCOME.ASSIGN_OUTCOME_RELEASED})))
+    assert [(i.code, i.outcome) for i in outcome.line_items] == [("A", "released"), ("", "skipped")]
+
+
+def test_the_release_request_carries_the_transaction_the_codes_the_kind_and_the_time():
+    from datetime import datetime, timezone
+
+    from common.timestamps import to_timestamp
+    from processor.clients import release_request
+
+    event_ = release_event(codes=("A",))
+    event_.release.event_timestamp.CopyFrom(to_timestamp(datetime(2025, 9, 14, 15, 0, tzinfo=timezone.utc)))
+    request = release_request(event_)
+    assert (request.tenant_id, request.transaction_id, list(request.codes), request.event_id) == (
+        "t1", "FACT-1", ["A"], EVENT_ID)
+    assert request.kind == identifier_pb2.RELEASE_KIND_REFUND and request.HasField("released_at")
+    void = release_request(release_event(events_pb2.Release.KIND_VOID, ()))
+    assert void.kind == identifier_pb2.RELEASE_KIND_VOID and not void.codes and not void.HasField("released_at")
