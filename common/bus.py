@@ -34,8 +34,11 @@ SUBJECT_PREFIX = "webhooks.inbound"
 DEAD_LETTER_STREAM = "WEBHOOKS_DEAD"
 DEAD_LETTER_PREFIX = "webhooks.dead"
 CONSUMER = "processor"
+DOMAIN_STREAM = "DOMAIN_EVENTS"
+DOMAIN_PREFIX = "domain"
 # How long WEBHOOKS_DEAD keeps an entry (the raw body, with the buyer's data) unless replayed or purged.
 DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS = 30 * 24 * 3600
+DEFAULT_DOMAIN_EVENTS_MAX_AGE_SECONDS = 7 * 24 * 3600
 
 
 def subject_for(tenant_id: str) -> str:
@@ -59,6 +62,7 @@ class BusSettings:
     max_deliver: int
     ack_wait_seconds: float
     dead_letter_max_age_seconds: float = DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS
+    domain_events_max_age_seconds: float = DEFAULT_DOMAIN_EVENTS_MAX_AGE_SECONDS
 
     @property
     def url_for_logs(self) -> str:
@@ -80,6 +84,8 @@ class BusSettings:
             # Retention of the dead letters, which hold raw bodies (docs/design.md "Erasure").
             dead_letter_max_age_seconds=env_float("BUS_DEAD_LETTER_MAX_AGE_SECONDS",
                                                   DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS, minimum=60),
+            domain_events_max_age_seconds=env_float("BUS_DOMAIN_EVENTS_MAX_AGE_SECONDS",
+                                                    DEFAULT_DOMAIN_EVENTS_MAX_AGE_SECONDS, minimum=60),
         )
 
 
@@ -138,10 +144,26 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
         log.info("updated stream %s to the configured settings", config.name)
 
 
+def domain_stream_config(settings: BusSettings) -> StreamConfig:
+    """The domain events for other internal services (common/domain_event_message.py): kept for
+    BUS_DOMAIN_EVENTS_MAX_AGE_SECONDS (7 days by default) whether read or not, each effect stored once
+    within the same duplicate window as the work stream's."""
+    return StreamConfig(
+        name=DOMAIN_STREAM,
+        subjects=[f"{DOMAIN_PREFIX}.>"],
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        max_age=settings.domain_events_max_age_seconds,
+        duplicate_window=settings.duplicate_window_seconds,
+        num_replicas=settings.replicas,
+    )
+
+
 async def ensure_streams(js: JetStreamContext, settings: BusSettings) -> None:
-    """Create or update the event and dead-letter streams. Idempotent."""
+    """Create or update the event, dead-letter and domain-event streams. Idempotent."""
     await _ensure_stream(js, stream_config(settings))
     await _ensure_stream(js, dead_letter_stream_config(settings))
+    await _ensure_stream(js, domain_stream_config(settings))
 
 
 async def ensure_consumer(js: JetStreamContext, settings: BusSettings) -> None:

@@ -76,11 +76,11 @@ def release(request: identifier_pb2.TransactionRelease) -> Release:
                    _KIND.get(request.kind, ""), released_at)
 
 
-def release_response(answer: list[tuple[str, ReleaseOutcome]]) -> identifier_pb2.TransactionReleaseResponse:
+def release_response(answer: list[tuple[str, ReleaseOutcome, str]]) -> identifier_pb2.TransactionReleaseResponse:
     """What ReleaseIdentifiers answers for one release."""
-    return identifier_pb2.TransactionReleaseResponse(
-        codes=[identifier_pb2.CodeRelease(code=code, outcome=_RELEASE_OUTCOME[outcome]) for code, outcome in answer]
-    )
+    return identifier_pb2.TransactionReleaseResponse(codes=[
+        identifier_pb2.CodeRelease(code=code, outcome=_RELEASE_OUTCOME[outcome], customer_id=customer)
+        for code, outcome, customer in answer])
 
 
 def log_release(request: identifier_pb2.TransactionRelease, result: list | DomainError) -> None:
@@ -89,7 +89,7 @@ def log_release(request: identifier_pb2.TransactionRelease, result: list | Domai
     if isinstance(result, DomainError):
         log_item_refused(log, "release", event_id, request.tenant_id, result)
         return
-    released = sum(1 for _, outcome in result if outcome is ReleaseOutcome.RELEASED)
+    released = sum(1 for _, outcome, _ in result if outcome is ReleaseOutcome.RELEASED)
     log.info("event %s: transaction %s released %d of %d codes", event_id or "-", request.transaction_id,
              released, len(result),
              extra=logs.event_extra(event_id, request.tenant_id, transaction_id=request.transaction_id,

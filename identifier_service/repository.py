@@ -115,8 +115,11 @@ FROM current AS c LEFT JOIN assigned AS a ON a.tenant_id = c.tenant_id AND a.cod
 # uncommitted intent) and leave a code linked through a released sale. The locks are taken in key order,
 # before any row lock, in a statement of their own, so the statement that follows reads with a snapshot
 # taken after the other side committed. Two-key form: class TRANSACTION_LOCK_CLASS, 32-bit hash of the
-# pair (a collision only makes two transactions queue together).
+# pair (a collision only makes two transactions queue together). A batch with very many transactions
+# folds them into MAX_TRANSACTION_LOCKS buckets, so that it cannot fill Postgres's shared lock table
+# (max_locks_per_transaction x max_connections entries for every session together).
 TRANSACTION_LOCK_CLASS = 0x11D5A1E5
+MAX_TRANSACTION_LOCKS = 256
 
 
 def transaction_lock_keys(pairs: Iterable[tuple[str, str]]) -> list[int]:
@@ -125,6 +128,8 @@ def transaction_lock_keys(pairs: Iterable[tuple[str, str]]) -> list[int]:
     for tenant_id, transaction_id in pairs:
         digest = hashlib.blake2b(f"{tenant_id}\x00{transaction_id}".encode(), digest_size=4).digest()
         keys.add(int.from_bytes(digest, "big", signed=True))
+    if len(keys) > MAX_TRANSACTION_LOCKS:
+        keys = {key % MAX_TRANSACTION_LOCKS for key in keys}
     return sorted(keys)
 
 
@@ -236,7 +241,7 @@ WITH item AS (
     INSERT INTO identifier_history (tenant_id, code, action, customer_id, transaction_id, event_id, at, kind)
     SELECT tenant_id, code, 'released', customer_id, transaction_id, event_id, released_at, kind FROM released
 ), earlier AS (
-    SELECT DISTINCT x.n, h.code
+    SELECT DISTINCT x.n, h.code, h.customer_id
     FROM item AS x JOIN identifier_history AS h
         ON h.tenant_id = x.tenant_id AND h.transaction_id = x.transaction_id AND h.event_id = x.event_id
     WHERE h.action = 'released'
@@ -245,29 +250,35 @@ SELECT y.n, y.ord, y.code,
        CASE WHEN NOT EXISTS (SELECT 1 FROM locked AS l WHERE l.n = y.n AND l.code = y.code) THEN 'unknown_code'
             WHEN EXISTS (SELECT 1 FROM released AS r WHERE r.n = y.n AND r.code = y.code)
               OR EXISTS (SELECT 1 FROM earlier AS e WHERE e.n = y.n AND e.code = y.code) THEN 'released'
-            ELSE 'not_held' END AS outcome
+            ELSE 'not_held' END AS outcome,
+       COALESCE((SELECT r.customer_id FROM released AS r WHERE r.n = y.n AND r.code = y.code),
+                (SELECT e.customer_id FROM earlier AS e WHERE e.n = y.n AND e.code = y.code LIMIT 1)) AS customer_id
 FROM named AS y
 UNION ALL
-SELECT w.n, NULL, w.code, 'released'
-FROM (SELECT n, code FROM released UNION SELECT n, code FROM earlier) AS w JOIN item AS x ON x.n = w.n
+SELECT w.n, NULL, w.code, 'released', w.customer_id
+FROM (SELECT n, code, customer_id FROM released UNION SELECT n, code, customer_id FROM earlier) AS w
+    JOIN item AS x ON x.n = w.n
 WHERE x.whole
 """
 
 
-async def release(conn: psycopg.AsyncConnection, releases: list[Release]) -> list[list[tuple[str, str]]]:
+async def release(conn: psycopg.AsyncConnection, releases: list[Release]) -> list[list[tuple[str, str, str]]]:
     """Make the releases (at most one per (tenant, transaction)) in one statement, after allow_releases
-    in the same transaction; per release, (code, outcome) pairs: the codes named in their order, or the
-    codes released (now or by an earlier delivery of the same event) in code order."""
+    in the same transaction; per release, (code, outcome, customer id released from, "" if none) triples:
+    the codes named in their order, or the codes released (now or by an earlier delivery of the same event)
+    in code order."""
     items, codes = [], []
     for n, r in enumerate(releases, start=1):
         items.append({"n": n, "tenant_id": r.tenant_id, "transaction_id": r.transaction_id, "whole": not r.codes,
                       "kind": r.kind, "event_id": r.event_id, "released_at": r.released_at.isoformat()})
         codes.extend({"n": n, "ord": ord_, "code": code} for ord_, code in enumerate(r.codes))
     cur = await conn.execute(_RELEASE, {"items": Jsonb(items), "codes": Jsonb(codes)})
-    answers: list[list[tuple[Any, str, str]]] = [[] for _ in releases]
+    answers: list[list[tuple[Any, str, str, str]]] = [[] for _ in releases]
     for row in await cur.fetchall():
-        answers[row["n"] - 1].append((row["ord"], row["code"], row["outcome"]))
-    return [[(code, outcome) for _, code, outcome in sorted(a, key=lambda e: (e[0] is not None, e[0] or 0, e[1]))]
+        customer = str(row["customer_id"]) if row["customer_id"] else ""
+        answers[row["n"] - 1].append((row["ord"], row["code"], row["outcome"], customer))
+    return [[(code, outcome, customer)
+             for _, code, outcome, customer in sorted(a, key=lambda e: (e[0] is not None, e[0] or 0, e[1]))]
             for a in answers]
 
 

@@ -164,8 +164,9 @@ class IdentifierService:
 
     async def release_many(
         self, items: Sequence[Release | DomainError]
-    ) -> list[list[tuple[str, ReleaseOutcome]] | DomainError]:
-        """Make many releases in order; per item, (code, outcome) pairs (see repository.release), or its error.
+    ) -> list[list[tuple[str, ReleaseOutcome, str]] | DomainError]:
+        """Make many releases in order; per item, (code, outcome, customer released from) triples (see
+        repository.release), or its error.
 
         Validation and rounds as in assign_many (a round holds one item per (tenant, transaction), so a
         later release of the same sale sees what an earlier one did), all in one transaction that first
@@ -180,7 +181,7 @@ class IdentifierService:
                     answers = await repository.release(conn, [valid[i] for i in round_])
                     for i, answer in zip(round_, answers):
                         screened.results[screened.positions[i]] = [
-                            (code, ReleaseOutcome(outcome)) for code, outcome in answer]
+                            (code, ReleaseOutcome(outcome), customer) for code, outcome, customer in answer]
         return screened.results
 
     async def history(

@@ -23,7 +23,7 @@ from nats.js import JetStreamContext
 from autentikapp.v1 import events_pb2
 from common import logs
 from common.work_message import Identity
-from processor import dead_lettering, failures, messages, metrics, outcomes, work
+from processor import dead_lettering, domain_events, failures, messages, metrics, outcomes, work
 from processor.outcomes import EventOutcome
 
 log = logging.getLogger("processor")
@@ -160,6 +160,7 @@ class MessageHandler:
             outcome = await work.process_event(event, self.calls)
             outcome.deliveries = deliveries
             await self.record(outcome)
+            await domain_events.publish(self.js, outcome.effects)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - classified below; nothing escapes one message

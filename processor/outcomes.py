@@ -67,6 +67,9 @@ class EventOutcome:
     reason: str | None = None
     # The buyer's values set aside as identifying nobody: [{"field": ..., "reason": ...}].
     ignored_identity: list[dict[str, str]] = field(default_factory=list)
+    # What the event did that other services hear about (IdentifierEvent messages): published after the
+    # outcome is recorded (processor/domain_events.py); not stored in the outcome.
+    effects: list[Any] = field(default_factory=list, repr=False, compare=False)
     first_processed_at: datetime | None = None
     processed_at: datetime | None = None
 
@@ -78,6 +81,7 @@ class EventOutcome:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: timestamps in ISO 8601 (UTC), line items as objects."""
         data = asdict(self)
+        data.pop("effects")
         for key in ("first_processed_at", "processed_at"):
             data[key] = data[key].isoformat() if data[key] else None
         return data

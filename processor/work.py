@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from autentikapp.v1 import customer_pb2, events_pb2, identifier_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from autentikapp.v1 import customer_pb2, domain_events_pb2, events_pb2, identifier_pb2
+from common import domain_event_message
 from processor import failures, outcomes
 from processor.outcomes import EventOutcome, LineItemOutcome
 
@@ -81,14 +84,24 @@ async def process_release(event: events_pb2.WebhookEvent, calls: ServiceCalls) -
     buyer is involved. Raises the failure when the call fails (nothing is recorded; a later delivery
     repeats it: the same release event again changes nothing)."""
     released = await calls.release_identifiers(event)
-    line_items = []
+    line_items, effects = [], []
     for index, entry in enumerate(released.codes):
         outcome = _RELEASE_OUTCOMES.get(entry.outcome)
         if outcome is None:
             raise failures.UnexpectedAnswer(f"ReleaseIdentifiers answered an unknown outcome {entry.outcome}")
         line_items.append(LineItemOutcome(index, entry.code, "", outcome))
+        if outcome == outcomes.RELEASED:
+            effects.append(effect(domain_event_message.RELEASED, event, entry.code, entry.customer_id,
+                                  event.release.transaction_id, event.release.event_timestamp))
     return EventOutcome(event_id=event.event_id, tenant_id=event.tenant_id, status=outcomes.PROCESSED,
-                        line_items=line_items)
+                        line_items=line_items, effects=effects)
+
+
+def effect(kind: int, event: events_pb2.WebhookEvent, code: str, customer_id: str, transaction_id: str,
+           at: Timestamp) -> domain_events_pb2.IdentifierEvent:
+    """One domain event of this event's (common/domain_event_message.py)."""
+    return domain_events_pb2.IdentifierEvent(kind=kind, tenant_id=event.tenant_id, code=code, customer_id=customer_id,
+                                             event_id=event.event_id, transaction_id=transaction_id, at=at)
 
 
 async def process_sale(event: events_pb2.WebhookEvent, calls: ServiceCalls) -> EventOutcome:
@@ -124,4 +137,7 @@ async def process_sale(event: events_pb2.WebhookEvent, calls: ServiceCalls) -> E
             for index, item in enumerate(items)
         ],
         ignored_identity=[{"field": i.field, "reason": i.reason} for i in upserted.ignored],
+        effects=[effect(domain_event_message.LINKED, event, items[index].autentikapp_code, customer_id,
+                        event.sale.transaction_id, event.sale.event_timestamp)
+                 for index in coded if assigned[index] == outcomes.ASSIGNED],
     )

@@ -200,12 +200,14 @@ class TransactionRelease(_message.Message):
     def __init__(self, tenant_id: _Optional[str] = ..., transaction_id: _Optional[str] = ..., codes: _Optional[_Iterable[str]] = ..., event_id: _Optional[str] = ..., kind: _Optional[_Union[ReleaseKind, str]] = ..., released_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CodeRelease(_message.Message):
-    __slots__ = ("code", "outcome")
+    __slots__ = ("code", "outcome", "customer_id")
     CODE_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     code: str
     outcome: ReleaseOutcome
-    def __init__(self, code: _Optional[str] = ..., outcome: _Optional[_Union[ReleaseOutcome, str]] = ...) -> None: ...
+    customer_id: str
+    def __init__(self, code: _Optional[str] = ..., outcome: _Optional[_Union[ReleaseOutcome, str]] = ..., customer_id: _Optional[str] = ...) -> None: ...
 
 class TransactionReleaseResponse(_message.Message):
     __slots__ = ("codes",)

@@ -103,3 +103,103 @@ def test_a_void_processed_before_its_sale_leaves_the_sale_unlinked(env, identifi
     assert outcomes_of(rows[void.event_id]) == [], "nothing was held through FV-9 yet"
     assert outcomes_of(rows[sale.event_id]) == [("BAG-1", "released"), ("", "skipped")]
     assert owner(identifiers, "BAG-1") == ""
+
+
+def test_shuffled_events_of_many_sales_on_two_replicas_end_as_they_would_in_order(
+        env, identifier_service, customer_service, processor_db, nats_server):
+    """Sales, refunds (of one code, or of the whole sale) and voids of 40 transactions, shuffled and
+    consumed by two processor replicas at once: every code ends as the in-order story says (linked to its
+    buyer unless its sale was refunded or voided), whatever each replica saw first."""
+    import random
+
+    from autentikapp.v1 import customer_pb2, customer_pb2_grpc
+
+    rng = random.Random(20251130)
+    codes = {n: (f"TX{n:02d}-A", f"TX{n:02d}-B") for n in range(40)}
+    stub = identifier_pb2_grpc.IdentifierServiceStub(identifier_service.channel)
+    stub.RegisterIdentifiers(identifier_pb2.RegisterIdentifiersRequest(
+        tenant_id=TENANT, codes=[code for pair in codes.values() for code in pair]), timeout=10)
+    events, expected_free = [], set()
+    for n, (a, b) in codes.items():
+        events.append(webhook_event([("S", a), ("S", b)], transaction_id=f"FV-{n}",
+                                    customer={"email": f"cliente{n:02d}@clientes.co"}))
+        story = rng.choice(["kept", "refund-one", "refund-all", "void", "refund-one-then-void"])
+        if story in ("refund-one", "refund-one-then-void"):
+            events.append(release_event(f"FV-{n}", a, refund_id=f"NC-{n}"))
+            expected_free.add(a)
+        if story == "refund-all":
+            events.append(release_event(f"FV-{n}", refund_id=f"NC-{n}"))
+            expected_free.update((a, b))
+        if story in ("void", "refund-one-then-void"):
+            events.append(release_event(f"FV-{n}", void=True))
+            expected_free.update((a, b))
+    assert 0 < len(expected_free) < 80, "the seed gives a mix of kept and released codes"
+    rng.shuffle(events)
+
+    publish(nats_server.url, *events)
+    with InProcessProcessor(env), InProcessProcessor(env):
+        wait_for(lambda: len(outcome_rows(processor_db)) == len(events), timeout=120, what="every outcome")
+        wait_for(lambda: consumer_idle(nats_server.url, len(events)), timeout=60, what="every message acked")
+
+    customers = customer_pb2_grpc.CustomerServiceStub(customer_service.channel)
+    for n, pair in codes.items():
+        buyer = customers.FindCustomer(customer_pb2.FindCustomerRequest(
+            tenant_id=TENANT, email=f"cliente{n:02d}@clientes.co"), timeout=10).customer.id
+        for code in pair:
+            assert owner(stub, code) == ("" if code in expected_free else buyer), f"{code} of FV-{n}"
+    assert dead_letters(nats_server.url) == []
+
+
+def domain_events(nats_url: str) -> list:
+    """Every message of the domain-event stream, in order: (subject, Nats-Msg-Id, IdentifierEvent)."""
+    import asyncio
+
+    import nats
+
+    from autentikapp.v1 import domain_events_pb2
+    from common import bus, work_message
+
+    async def read():
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            last = (await js.stream_info(bus.DOMAIN_STREAM)).state.last_seq
+            found = []
+            for seq in range(1, last + 1):
+                raw = await js.get_msg(bus.DOMAIN_STREAM, seq)
+                found.append((raw.subject, raw.headers[work_message.HEADER_MSG_ID],
+                              domain_events_pb2.IdentifierEvent.FromString(raw.data)))
+            return found
+        finally:
+            await nc.close()
+
+    return asyncio.run(read())
+
+
+def test_domain_events_are_published_once_per_effect_and_a_redelivery_adds_none(
+        env, identifiers, processor_db, nats_server):
+    from autentikapp.v1 import domain_events_pb2
+    from processor_support import as_message
+
+    ana = webhook_event([("BAG", "BAG-1"), ("BELT", "BELT-1"), ("PLAIN", "")], transaction_id="FV-1",
+                        customer={"email": "ana.gomez@correo-tienda.co"})
+    refund = release_event("FV-1", "BAG-1")
+    rows = run(env, nats_server.url, processor_db, ana, refund)
+    again = as_message(ana, msg_id=f"{ana.event_id}:replay:1")  # the same sale delivered again (a replay)
+    with InProcessProcessor(env):
+        publish(nats_server.url, again)
+        wait_for(lambda: consumer_idle(nats_server.url, 3), what="the replay processed")
+
+    customer = str(rows[ana.event_id]["customer_id"])
+    linked, released = domain_events_pb2.IdentifierEvent.KIND_LINKED, domain_events_pb2.IdentifierEvent.KIND_RELEASED
+    found = [(subject, msg_id, e.kind, e.code, e.customer_id, e.event_id, e.transaction_id)
+             for subject, msg_id, e in domain_events(nats_server.url)]
+    assert sorted(found) == sorted([
+        (f"domain.identifier.linked.{TENANT}", f"{ana.event_id}:BAG-1:linked", linked, "BAG-1", customer,
+         ana.event_id, "FV-1"),
+        (f"domain.identifier.linked.{TENANT}", f"{ana.event_id}:BELT-1:linked", linked, "BELT-1", customer,
+         ana.event_id, "FV-1"),
+        (f"domain.identifier.released.{TENANT}", f"{refund.event_id}:BAG-1:released", released, "BAG-1", customer,
+         refund.event_id, "FV-1"),
+    ]), "one event per effect; the replayed sale (its BELT-1 link again) added none"
+    assert all(e.HasField("at") for _, _, e in domain_events(nats_server.url))

@@ -57,7 +57,7 @@ class FakeJetStream:
         if self.fail:
             raise self.fail
         self.published.append({"subject": subject, "data": payload, "stream": stream, "headers": headers})
-        self.log.append(("dead_letter",))
+        self.log.append(("dead_letter",) if stream == bus.DEAD_LETTER_STREAM else ("domain_event", subject))
 
 
 class FakeServiceCalls:
@@ -109,8 +109,22 @@ def test_a_good_event_is_recorded_then_acked():
     log: list = []
     handler, js, store = make(log)
     asyncio.run(handler.handle(FakeMsg(log, event_bytes(), deliveries=2)))
-    assert log == [("upsert",), ("assign", "A"), ("record", "processed"), ("ack",)]
+    assert log == [("upsert",), ("assign", "A"), ("record", "processed"),
+                   ("domain_event", "domain.identifier.linked.t1"), ("ack",)]
     assert store.recorded[0].deliveries == 2
+    [linked] = js.published
+    assert linked["stream"] == bus.DOMAIN_STREAM and linked["headers"][work_message.HEADER_MSG_ID] == "evt-1:A:linked"
+
+
+def test_domain_events_that_cannot_be_published_nak_the_message_after_its_outcome_is_recorded():
+    """The effects and the outcome are committed and idempotent: the redelivery records the same outcome
+    and publishes the same domain events again, stored once by their message ids."""
+    import nats.errors
+
+    log: list = []
+    handler, _, store = make(log, js=FakeJetStream(log, nats.errors.TimeoutError()))
+    asyncio.run(handler.handle(FakeMsg(log, event_bytes(), deliveries=1)))
+    assert log == [("upsert",), ("assign", "A"), ("record", "processed"), ("nak", 1.0)]
 
 
 @pytest.mark.parametrize("deliveries,delay", [(1, 1.0), (2, 2.0), (3, 5.0), (4, 5.0)])

@@ -177,3 +177,4 @@ def test_the_release_request_carries_the_transaction_the_codes_the_kind_and_the_
     assert request.kind == identifier_pb2.RELEASE_KIND_REFUND and request.HasField("released_at")
     void = release_request(release_event(events_pb2.Release.KIND_VOID, ()))
     assert void.kind == identifier_pb2.RELEASE_KIND_VOID and not void.codes and not void.HasField("released_at")
+
