@@ -89,31 +89,23 @@ class BusSettings:
         )
 
 
+def _file_stream(name: str, prefix: str, max_age: float, duplicate_window: float,
+                 settings: BusSettings) -> StreamConfig:
+    """A stream of every subject under `prefix`: file storage, the oldest messages dropped past `max_age`
+    (whether read or not), BUS_REPLICAS replicas."""
+    return StreamConfig(name=name, subjects=[f"{prefix}.>"], storage=StorageType.FILE, discard=DiscardPolicy.OLD,
+                        max_age=max_age, duplicate_window=duplicate_window, num_replicas=settings.replicas)
+
+
 def stream_config(settings: BusSettings) -> StreamConfig:
-    """The WEBHOOKS stream: file storage, work kept until its age limit, long duplicate window."""
-    return StreamConfig(
-        name=STREAM,
-        subjects=[f"{SUBJECT_PREFIX}.>"],
-        storage=StorageType.FILE,
-        discard=DiscardPolicy.OLD,
-        max_age=settings.max_age_seconds,
-        duplicate_window=settings.duplicate_window_seconds,
-        num_replicas=settings.replicas,
-    )
+    """The WEBHOOKS stream: work kept until its age limit, long duplicate window."""
+    return _file_stream(STREAM, SUBJECT_PREFIX, settings.max_age_seconds, settings.duplicate_window_seconds, settings)
 
 
 def dead_letter_stream_config(settings: BusSettings) -> StreamConfig:
     """The dead-letter stream: messages that cannot succeed, kept for an operator to list and replay, for
     BUS_DEAD_LETTER_MAX_AGE_SECONDS (30 days by default)."""
-    return StreamConfig(
-        name=DEAD_LETTER_STREAM,
-        subjects=[f"{DEAD_LETTER_PREFIX}.>"],
-        storage=StorageType.FILE,
-        discard=DiscardPolicy.OLD,
-        max_age=settings.dead_letter_max_age_seconds,
-        duplicate_window=120,
-        num_replicas=settings.replicas,
-    )
+    return _file_stream(DEAD_LETTER_STREAM, DEAD_LETTER_PREFIX, settings.dead_letter_max_age_seconds, 120, settings)
 
 
 def consumer_config(settings: BusSettings) -> ConsumerConfig:
@@ -148,15 +140,8 @@ def domain_stream_config(settings: BusSettings) -> StreamConfig:
     """The domain events for other internal services (common/domain_event_message.py): kept for
     BUS_DOMAIN_EVENTS_MAX_AGE_SECONDS (7 days by default) whether read or not, each effect stored once
     within the same duplicate window as the work stream's."""
-    return StreamConfig(
-        name=DOMAIN_STREAM,
-        subjects=[f"{DOMAIN_PREFIX}.>"],
-        storage=StorageType.FILE,
-        discard=DiscardPolicy.OLD,
-        max_age=settings.domain_events_max_age_seconds,
-        duplicate_window=settings.duplicate_window_seconds,
-        num_replicas=settings.replicas,
-    )
+    return _file_stream(DOMAIN_STREAM, DOMAIN_PREFIX, settings.domain_events_max_age_seconds,
+                        settings.duplicate_window_seconds, settings)
 
 
 async def ensure_streams(js: JetStreamContext, settings: BusSettings) -> None:

@@ -45,3 +45,14 @@ def decode(token: str, scope: dict[str, Any]) -> list[Any] | None:
     if issued_for != json.loads(json.dumps(scope, default=str)) or not isinstance(after, list):
         raise InvalidArgument("page_token was issued for another tenant or filter", "page_token")
     return after
+
+
+def decode_after_id(token: str, scope: dict[str, Any]) -> int | None:
+    """decode() for pages keyed by one integer id (history entries): the id to resume after, or None for
+    the first page; a token of another shape is refused."""
+    after = decode(token, scope)
+    if after is None:
+        return None
+    if len(after) != 1 or not isinstance(after[0], int) or isinstance(after[0], bool):
+        raise InvalidArgument("page_token is not a token this service issued", "page_token")
+    return after[0]

@@ -320,14 +320,11 @@ class CustomerService:
         customer_id = ids.customer_uuid(customer_id)
         limit = paging.page_size(page_size)
         scope = {"tenant": tenant_id, "customer": customer_id}
-        after = paging.decode(page_token, scope)
-        if after is not None and not (len(after) == 1 and isinstance(after[0], int)):
-            raise InvalidArgument("page_token is not a token this service issued", "page_token")
+        after = paging.decode_after_id(page_token, scope)
         async with db.connection(self.pool) as conn:
             if await repository.get(conn, tenant_id, customer_id) is None:
                 raise NotFound(f"no customer {customer_id} for tenant {tenant_id!r}")
-            rows = await repository.history_page(conn, tenant_id, customer_id, after[0] if after else None,
-                                                 limit + 1)
+            rows = await repository.history_page(conn, tenant_id, customer_id, after, limit + 1)
         next_token = ""
         if len(rows) > limit:
             rows = rows[:limit]

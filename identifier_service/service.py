@@ -193,11 +193,9 @@ class IdentifierService:
         ids.code(code)
         limit = paging.page_size(page_size)
         scope = {"tenant": tenant_id, "code": code}
-        after = paging.decode(page_token, scope)
-        if after is not None and not (len(after) == 1 and isinstance(after[0], int)):
-            raise InvalidArgument("page_token is not a token this service issued", "page_token")
+        after = paging.decode_after_id(page_token, scope)
         async with db.connection(self.pool) as conn:
-            rows = await repository.history_page(conn, tenant_id, code, after[0] if after else None, limit + 1)
+            rows = await repository.history_page(conn, tenant_id, code, after, limit + 1)
         if rows is None:
             raise NotFound(f"no identifier {code!r} for tenant {tenant_id!r}")
         next_token = ""

@@ -67,3 +67,19 @@ def test_page_size_bounds():
         paging.page_size(paging.MAX_PAGE_SIZE + 1)
     with pytest.raises(InvalidArgument):
         paging.page_size(-1)
+
+
+def test_an_id_keyed_page_token_resumes_after_its_id_and_refuses_other_shapes():
+    import pytest
+
+    from common import paging
+    from common.errors import InvalidArgument
+
+    scope = {"tenant": "t1", "code": "C1"}
+    assert paging.decode_after_id("", scope) is None
+    assert paging.decode_after_id(paging.encode(scope, [42]), scope) == 42
+    for after in (["CODE-9"], [1, 2], [True], []):
+        with pytest.raises(InvalidArgument, match="not a token this service issued"):
+            paging.decode_after_id(paging.encode(scope, after), scope)
+    with pytest.raises(InvalidArgument, match="another tenant or filter"):
+        paging.decode_after_id(paging.encode({"tenant": "t2", "code": "C1"}, [42]), scope)
