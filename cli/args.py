@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
+
+from cli.errors import CliError
 
 MAX_PAGE_SIZE = 1000  # the services' upper bound for page_size
 DEFAULT_LIMIT = 100
@@ -65,3 +68,20 @@ def add_paging(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"items per request, 1..{MAX_PAGE_SIZE} (default {DEFAULT_LIMIT})",
     )
+
+
+def secret_from(file: str | None, env_name: str | None) -> str | None:
+    """A secret from a file (trailing newline ignored) or an environment variable, never from argv (it
+    would show up in `ps` and in shell history); None when neither is given or the variable is unset."""
+    if file:
+        try:
+            with open(file, encoding="utf-8") as handle:
+                value = handle.read().strip()
+        except OSError as exc:
+            raise CliError(f"cannot read the secret file {file}: {exc.strerror or exc}") from None
+        if not value:
+            raise CliError(f"the secret file {file} is empty")
+        return value
+    if not env_name:
+        return None
+    return os.environ.get(env_name, "").strip() or None

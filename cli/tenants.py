@@ -1,5 +1,6 @@
 """``autentikapp tenants``: create tenants (brands), list and show them, add and revoke their webhook
-secrets, and re-seal every stored secret under the first key of GATEWAY_ENCRYPTION_KEYS (key rotation).
+secrets (their own `whsec_` ones and their store platforms'), and re-seal every stored secret under the
+first key of GATEWAY_ENCRYPTION_KEYS (key rotation).
 
 The gateway owns the tenants tables; this is its admin tool and talks to GATEWAY_DATABASE_URL (else
 DATABASE_URL) directly through gateway.tenants, applying the gateway's migrations first when needed.
@@ -16,7 +17,7 @@ from datetime import datetime
 
 import psycopg
 
-from cli.args import int_in_range
+from cli.args import int_in_range, secret_from
 from cli.errors import EXIT_NOT_FOUND, CliError
 from cli.output import Output
 from cli.rpc import Context
@@ -24,10 +25,11 @@ from common import migrations
 from common.config import redact_url
 from common.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
 from gateway import encryption_keys
+from gateway.senders import PLATFORMS, SHOPIFY, WEBHOOK
 from gateway.settings import gateway_database_url, public_base_url
 from gateway.tenants import MIGRATIONS, TenantStore
 
-SECRET_COLUMNS = ("id", "created_at", "revoked_at")
+SECRET_COLUMNS = ("id", "platform", "created_at", "revoked_at")
 TENANT_COLUMNS = ("id", "name", "created_at", "active_secrets")
 ONLY_TIME_NOTE = "Store the secret now: it is not shown again (`tenants secrets add` issues another)."
 
@@ -70,9 +72,17 @@ def add_commands(subparsers: argparse._SubParsersAction, common: argparse.Argume
     )
     secret_commands = secrets.add_subparsers(dest="secret_command", required=True, metavar="COMMAND")
     add = secret_commands.add_parser(
-        "add", parents=[common], help="issue one more secret", description="Issue one more active secret and print it."
+        "add", parents=[common], help="issue one more secret, or store a platform's",
+        description="Issue one more active whsec_ secret and print it; or, with --platform, store the secret a "
+        "store platform signs with: Shopify's app secret (from --secret-file or --secret-env), or WooCommerce's "
+        "(given the same way, or generated and printed to paste into WooCommerce).",
     )
     add.add_argument("tenant_id", metavar="ID")
+    add.add_argument("--platform", choices=PLATFORMS, help="the platform the secret is for (default: the "
+                     "tenant's own whsec_ secret)")
+    given = add.add_mutually_exclusive_group()
+    given.add_argument("--secret-file", metavar="FILE", help="a file holding the platform's secret")
+    given.add_argument("--secret-env", metavar="NAME", help="an environment variable holding the platform's secret")
     add.set_defaults(run=run_secret_add)
     revoke = secret_commands.add_parser(
         "revoke", parents=[common], help="revoke a secret", description="Revoke one of a tenant's secrets."
@@ -88,9 +98,10 @@ def add_commands(subparsers: argparse._SubParsersAction, common: argparse.Argume
     )
     reseal.set_defaults(run=run_secret_reseal)
 
-    from cli import tenant_identity  # it builds on open_store, defined below
+    from cli import tenant_identity, tenant_senders  # they build on open_store, defined below
 
     tenant_identity.add_commands(commands, common)
+    tenant_senders.add_commands(commands, common)
 
 
 @contextlib.contextmanager
@@ -155,44 +166,56 @@ def run_show(args: argparse.Namespace, ctx: Context, out: Output) -> None:
     with open_store(ctx.timeout) as store:
         tenant = store.get_tenant(args.tenant_id)
         secrets = store.list_secrets(args.tenant_id)
+        senders = store.senders(args.tenant_id)
     out.record({
         "tenant_id": tenant.id,
         "name": tenant.name,
         "endpoint_url": endpoint_url(tenant.id),
         "created_at": _time(tenant.created_at),
         "active_secrets": tenant.active_secrets,
-        "secrets": [{"id": s.id, "created_at": _time(s.created_at), "revoked_at": _time(s.revoked_at)}
-                    for s in secrets],
+        "require_timestamped": senders.require_timestamped,
+        "secrets": [{"id": s.id, "platform": s.platform, "created_at": _time(s.created_at),
+                     "revoked_at": _time(s.revoked_at)} for s in secrets],
     }, table_key="secrets", columns=SECRET_COLUMNS)
 
 
 def run_secret_add(args: argparse.Namespace, ctx: Context, out: Output) -> None:
-    """Issue and print one more secret."""
+    """Issue and print one more secret, or store a platform's (printed only when generated here)."""
+    platform = args.platform or WEBHOOK
+    given = secret_from(args.secret_file, args.secret_env)
+    if platform == WEBHOOK and (args.secret_file or args.secret_env):
+        raise CliError("whsec_ secrets are generated, never given: --secret-file and --secret-env need --platform")
+    if platform == SHOPIFY and given is None:
+        raise CliError("Shopify issues the secret it signs with (the app's client secret): give it with "
+                       "--secret-file FILE or --secret-env NAME")
     with open_store(ctx.timeout) as store:
-        secret = store.add_secret(args.tenant_id)
-    out.mapping({
-        "tenant_id": secret.tenant_id,
-        "secret_id": secret.id,
-        "secret": secret.secret,
-        "created_at": _time(secret.created_at),
-    })
-    out.note(ONLY_TIME_NOTE)
+        secret = store.add_secret(args.tenant_id, platform, given)
+    shown = {"tenant_id": secret.tenant_id, "secret_id": secret.id, "platform": secret.platform,
+             "created_at": _time(secret.created_at)}
+    if given is None:
+        shown["secret"] = secret.secret
+    out.mapping(shown)
+    if given is None:
+        out.note(ONLY_TIME_NOTE)
 
 
 def run_secret_revoke(args: argparse.Namespace, ctx: Context, out: Output) -> None:
     """Revoke one secret and say how many remain active."""
     with open_store(ctx.timeout) as store:
         revoked = store.revoke_secret(args.tenant_id, args.secret_id)
-        remaining = store.get_tenant(args.tenant_id).active_secrets
+        remaining = len(store.senders(args.tenant_id).secrets_of(revoked.platform))
     out.mapping({
         "tenant_id": revoked.tenant_id,
         "secret_id": revoked.id,
+        "platform": revoked.platform,
         "revoked_at": _time(revoked.revoked_at),
         "active_secrets": remaining,
     })
     out.note("Gateways stop accepting it within GATEWAY_SECRET_CACHE_SECONDS (default 30 s).")
     if remaining == 0:
-        out.note("The tenant has no active secret left: all its webhooks are refused until one is added.")
+        whose = "its own" if revoked.platform == WEBHOOK else f"its {revoked.platform} store's"
+        out.note(f"The tenant has no active {revoked.platform} secret left: {whose} webhooks are refused until "
+                 "one is added.")
 
 
 def run_secret_reseal(args: argparse.Namespace, ctx: Context, out: Output) -> None:

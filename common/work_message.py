@@ -28,12 +28,16 @@ HEADER_EVENT_ID = "Autentikapp-Event-Id"
 HEADER_TENANT_ID = "Autentikapp-Tenant-Id"
 HEADER_REPLAYS = "Autentikapp-Replays"
 HEADER_CONTENT_DIGEST = "Autentikapp-Content-Digest"
+# How the gateway saw it signed (autentikapp, standard-webhooks, shopify, woocommerce) and the sender's own
+# id of the delivery when it gave one: for tracing a sale back to the sender's logs, never for dedupe.
+HEADER_SOURCE = "Autentikapp-Source"
+HEADER_DELIVERY_ID = "Autentikapp-Delivery-Id"
 REPLAY_ID_MARK = ":replay:"
 _COUNT = re.compile(r"[0-9]{1,9}")
 
 
 def headers(event_id: str, tenant_id: str, *, msg_id: str | None = None, digest: str = "",
-            replays: int = 0) -> dict[str, str]:
+            replays: int = 0, source: str = "", delivery_id: str = "") -> dict[str, str]:
     """The headers of a work message (the Nats-Msg-Id is the event id unless given; `digest` is the
     content digest); empty values are left out, and so is a replay count of 0."""
     values = {
@@ -42,6 +46,8 @@ def headers(event_id: str, tenant_id: str, *, msg_id: str | None = None, digest:
         HEADER_TENANT_ID: tenant_id,
         HEADER_CONTENT_DIGEST: digest,
         HEADER_REPLAYS: str(replays) if replays > 0 else "",
+        HEADER_SOURCE: source,
+        HEADER_DELIVERY_ID: delivery_id,
     }
     return {name: value for name, value in values.items() if value}
 

@@ -30,6 +30,8 @@ from devstack.stack import ENCRYPTION_KEYS, Infrastructure, InfrastructureError,
 from devstack.system import PROCESSES, REPO_ROOT, ProcessSpec, child_environment, start
 from gateway import encryption_keys
 
+DEMO_SECRET_ENV = "AUTENTIKAPP_WEBHOOK_SECRET"  # where `autentikapp webhook send` reads the secret
+
 RUN_DIR = REPO_ROOT / ".run"
 LOG_DIR = RUN_DIR / "logs"
 ENV_FILE = RUN_DIR / "env"
@@ -112,9 +114,9 @@ def _banner(infra: Infrastructure, env: Mapping[str, str], ports: dict[str, int 
         "",
         f"In another terminal, anywhere in this checkout (autentikapp reads {_relative(ENV_FILE)} by itself):",
         "  source .venv/bin/activate",
-        "  # send the integration guide's example sale, signed with the demo secret:",
-        f"  autentikapp webhook send --tenant {demo.tenant_id} --secret {demo.secret} "
-        f"--url http://127.0.0.1:{ports['gateway']} --example",
+        f"  # send the integration guide's example sale, signed with the demo secret (${DEMO_SECRET_ENV},",
+        f"  # from {_relative(ENV_FILE)}) by Standard Webhooks; --scheme autentikapp signs as the guide does:",
+        f"  autentikapp webhook send --tenant {demo.tenant_id} --url http://127.0.0.1:{ports['gateway']} --example",
         "  # then follow it (use the event_id printed by the command above):",
         "  autentikapp events show EVENT_ID",
         f"  autentikapp customers find --tenant {demo.tenant_id} --email cliente@email.com",
@@ -134,6 +136,7 @@ def _write_env_file(env: Mapping[str, str]) -> str:
     _remove_env_file, so it exists while the stack runs (unless `make run` was killed outright).
     Returns what was written."""
     keys = ["NATS_URL", "PUBLIC_BASE_URL", ENCRYPTION_KEYS,  # the key: `autentikapp tenants` seals secrets too
+            DEMO_SECRET_ENV,  # the demo tenant's: `autentikapp webhook send` signs with it, never from argv
             *(k for k in env if k.endswith(("_DATABASE_URL", "_ADDR")))]
     lines = [f"export {k}={shlex.quote(env[k])}" for k in keys if k in env]
     RUN_DIR.mkdir(parents=True, exist_ok=True)
@@ -203,7 +206,7 @@ def run() -> int:
             start(group, spec.name, child_env, ports, ready_timeout=READY_TIMEOUT, metrics_ports=metrics_ports)
         demo = ensure_demo(child_env["GATEWAY_DATABASE_URL"], child_env["IDENTIFIER_SERVICE_ADDR"],
                            RUN_DIR / "demo-tenant.json", encryption_keys.parse(child_env[ENCRYPTION_KEYS]))
-        env_written = _write_env_file(child_env)
+        env_written = _write_env_file({**child_env, DEMO_SECRET_ENV: demo.secret})
         print(_banner(infra, child_env, ports, metrics_ports, demo), flush=True)
         died = _watch(infra, group)
         _say(f"stopping everything because {died}")

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from gateway import probes, problems, webhooks
+from gateway import platform_webhooks, probes, problems, webhooks
 from gateway.dependencies import (
     EXTENSION,
     AppDependencies,
@@ -43,7 +43,7 @@ def create_app(
     """Build the app. Production builds the store and publisher from the environment; tests inject them.
 
     `test_config` overrides config keys: MAX_BODY_BYTES, PUBLISH_TIMEOUT_SECONDS, RETRY_AFTER_SECONDS,
-    SECRET_CACHE_SECONDS, RATE_LIMIT_PER_SECOND (0 disables the limit), RATE_LIMIT_BURST.
+    SECRET_CACHE_SECONDS, SIGNATURE_TOLERANCE_SECONDS, RATE_LIMIT_PER_SECOND (0 disables the limit), RATE_LIMIT_BURST.
     The real tenants store needs GATEWAY_ENCRYPTION_KEYS (ConfigError without it); an injected one does not.
     """
     settings = GatewaySettings.from_env()
@@ -53,6 +53,7 @@ def create_app(
         PUBLISH_TIMEOUT_SECONDS=settings.publish_timeout_seconds,
         RETRY_AFTER_SECONDS=settings.retry_after_seconds,
         SECRET_CACHE_SECONDS=settings.secret_cache_seconds,
+        SIGNATURE_TOLERANCE_SECONDS=settings.signature_tolerance_seconds,
         RATE_LIMIT_PER_SECOND=settings.rate_limit_per_second,
         RATE_LIMIT_BURST=settings.rate_limit_burst,
     )
@@ -73,7 +74,7 @@ def create_app(
             log.warning("NATS not reachable yet; answering 503 until it is")
     app.extensions[EXTENSION] = AppDependencies(
         tenant_store=tenant_store,
-        secrets=TenantCache("secrets", lambda tenant_id: tuple(tenant_store.active_secrets(tenant_id)),
+        senders=TenantCache("senders", lambda tenant_id: tenant_store.senders(tenant_id),
                             app.config["SECRET_CACHE_SECONDS"]),
         buyer_rules=TenantCache("buyer rules", lambda tenant_id: tenant_store.buyer_rules(tenant_id),
                                 app.config["SECRET_CACHE_SECONDS"]),
@@ -83,6 +84,7 @@ def create_app(
 
     app.register_blueprint(probes.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(platform_webhooks.bp)
     _register_error_handlers(app)
     app.before_request(_start_timer)
     app.after_request(_log_request)

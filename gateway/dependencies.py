@@ -1,5 +1,5 @@
 """What the views use, built once per app (per gunicorn worker): the tenants store and its caches
-(secrets, buyer rules), the publisher and the per-tenant rate limiter. Injected fakes in unit tests,
+(senders: secrets and signature settings; buyer rules), the publisher and the per-tenant rate limiter. Injected fakes in unit tests,
 real ones in production."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from flask import current_app
 from gateway.buyer_rules import BuyerRules
 from gateway.publisher import Published
 from gateway.rate_limit import RateLimiter
+from gateway.senders import TenantSenders
 from gateway.tenant_cache import TenantCache
 
 EXTENSION = "autentikapp_gateway"
@@ -20,7 +21,7 @@ EXTENSION = "autentikapp_gateway"
 class TenantStoreLike(Protocol):
     """The part of gateway.tenants.TenantStore the app uses."""
 
-    def active_secrets(self, tenant_id: str) -> list[str]: ...
+    def senders(self, tenant_id: str) -> TenantSenders: ...
 
     def buyer_rules(self, tenant_id: str) -> BuyerRules: ...
 
@@ -42,7 +43,7 @@ class AppDependencies:
     """The app's dependencies."""
 
     tenant_store: TenantStoreLike
-    secrets: TenantCache[tuple[str, ...]]
+    senders: TenantCache[TenantSenders]
     buyer_rules: TenantCache[BuyerRules]
     publisher: PublisherLike
     rate_limiter: RateLimiter | None = None  # None: no limit (GATEWAY_RATE_LIMIT_PER_SECOND=0)

@@ -20,8 +20,12 @@ WEBHOOK_REQUESTS = Counter("autentikapp_gateway_webhook_requests",
                            "Webhook requests answered, by tenant (\"unknown\" until its signature is verified) "
                            "and HTTP status", ["tenant", "status"])
 SIGNATURE_FAILURES = Counter("autentikapp_gateway_signature_failures",
-                             "Webhooks refused with 401, by reason (missing, malformed, unknown_tenant, mismatch)",
-                             ["reason"])
+                             "Webhooks refused with 401, by reason (missing, malformed, unknown_tenant, mismatch, "
+                             "stale_timestamp, timestamp_required)", ["reason"])
+PLATFORM_IGNORED = Counter("autentikapp_gateway_platform_ignored",
+                           "Store platform deliveries answered 200 with nothing published (no coded product, an "
+                           "unpaid order, a topic not read, a later version of an accepted order), by platform",
+                           ["platform"])
 BODY_BYTES = Histogram("autentikapp_gateway_webhook_body_bytes",
                        "Size of the webhook bodies read (a body refused by its Content-Length is not read)",
                        buckets=(256, 1024, 2048, 4096, 8192, 16384, 65536, 262144, 524288, 1048576))

@@ -2,9 +2,10 @@
 
 Stored form: `v1:<key id>:<base64 nonce>:<base64 ciphertext>`, AES-256-GCM under the key with that id
 (gateway/encryption_keys.py, from GATEWAY_ENCRYPTION_KEYS), a random 96-bit nonce per sealing, and as
-associated data the format version, the key id, the tenant id and the secret's row id. So a stored
-value copied to another row or another tenant, or altered in any way, does not unseal: it raises
-NotAuthentic instead of yielding a wrong secret.
+associated data the format version, the key id, the tenant id, the secret's row id and, for a store
+platform's secret, the platform. So a stored value copied to another row or another tenant, relabelled
+as another sender's, or altered in any way, does not unseal: it raises NotAuthentic instead of yielding
+a wrong secret.
 
 Rows written before encryption at rest hold the plain `whsec_…` secret. unseal() refuses them
 (NotSealed): a plain value in the column would let anyone with write access to the database mint a
@@ -26,6 +27,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from gateway.encryption_keys import Keyring
 
 SECRET_PREFIX = "whsec_"
+# The sender of the secrets the guide's scheme and Standard Webhooks use; their associated data names no
+# platform (as before platforms existed), every other sender's does.
+WEBHOOK_SENDER = "autentikapp"
 SECRET_BYTES = 32
 FORMAT = "v1"
 NONCE_BYTES = 12
@@ -73,10 +77,11 @@ def needs_reseal(keyring: Keyring, stored: str) -> bool:
     return key_id_of(stored) != keyring.primary.key_id
 
 
-def _associated_data(key_id: str, tenant_id: str, secret_id: int) -> bytes:
+def _associated_data(key_id: str, tenant_id: str, secret_id: int, platform: str) -> bytes:
     """What binds a ciphertext to its row: each part length-prefixed, so no two tuples encode alike."""
     out = bytearray()
-    for part in (_DOMAIN, FORMAT, key_id, tenant_id, str(secret_id)):
+    parts = (_DOMAIN, FORMAT, key_id, tenant_id, str(secret_id))
+    for part in parts if platform == WEBHOOK_SENDER else (*parts, platform):
         data = part.encode("utf-8")
         out += len(data).to_bytes(4, "big") + data
     return bytes(out)
@@ -87,16 +92,16 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def seal(keyring: Keyring, secret: str, *, tenant_id: str, secret_id: int) -> str:
+def seal(keyring: Keyring, secret: str, *, tenant_id: str, secret_id: int, platform: str = WEBHOOK_SENDER) -> str:
     """The form written to tenant_secrets.secret for row `secret_id` of `tenant_id`, under the primary key."""
     key = keyring.primary
     nonce = secrets.token_bytes(NONCE_BYTES)
     ciphertext = AESGCM(key.material).encrypt(nonce, secret.encode("utf-8"),
-                                              _associated_data(key.key_id, tenant_id, secret_id))
+                                              _associated_data(key.key_id, tenant_id, secret_id, platform))
     return f"{FORMAT}:{key.key_id}:{_b64(nonce)}:{_b64(ciphertext)}"
 
 
-def unseal(keyring: Keyring, stored: str, *, tenant_id: str, secret_id: int) -> str:
+def unseal(keyring: Keyring, stored: str, *, tenant_id: str, secret_id: int, platform: str = WEBHOOK_SENDER) -> str:
     """The secret back from row `secret_id` of `tenant_id`; raise an UnsealError subclass saying why."""
     where = f"secret {secret_id} of tenant {tenant_id}"
     if is_plain(stored):
@@ -118,7 +123,7 @@ def unseal(keyring: Keyring, stored: str, *, tenant_id: str, secret_id: int) -> 
     if len(nonce) != NONCE_BYTES:
         raise Malformed(f"{where} has a nonce of {len(nonce)} bytes, not {NONCE_BYTES}")
     try:
-        plain = AESGCM(key.material).decrypt(nonce, ciphertext, _associated_data(key_id, tenant_id, secret_id))
+        plain = AESGCM(key.material).decrypt(nonce, ciphertext, _associated_data(key_id, tenant_id, secret_id, platform))
     except InvalidTag:
         raise NotAuthentic(f"{where} does not decrypt under key {key_id!r}: the stored value was altered or "
                            "copied from another row, or that key id now holds different key bytes") from None

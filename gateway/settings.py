@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from common.bus import BusSettings
 from common.config import GATEWAY_DEFAULT_PORT, ProcessSettings, database_url, env_float, env_int, http_url
+from gateway import standard_webhooks
 
 DEFAULT_MAX_BODY_BYTES = 512 * 1024
 # Per tenant and per gunicorn worker process (see gateway/rate_limit.py); 0 per second disables it.
@@ -36,6 +37,7 @@ class GatewaySettings(ProcessSettings):
     publish_timeout_seconds: float
     retry_after_seconds: int
     secret_cache_seconds: float
+    signature_tolerance_seconds: int
     rate_limit_per_second: float
     rate_limit_burst: int
     pool_min: int
@@ -55,6 +57,8 @@ class GatewaySettings(ProcessSettings):
             publish_timeout_seconds=env_float("GATEWAY_PUBLISH_TIMEOUT_SECONDS", 2.0, minimum=0.1),
             retry_after_seconds=env_int("GATEWAY_RETRY_AFTER_SECONDS", 5, minimum=1, maximum=3600),
             secret_cache_seconds=env_float("GATEWAY_SECRET_CACHE_SECONDS", 30.0, minimum=0.0),
+            signature_tolerance_seconds=env_int("GATEWAY_SIGNATURE_TOLERANCE_SECONDS",
+                                                standard_webhooks.DEFAULT_TOLERANCE_SECONDS, minimum=1, maximum=3600),
             rate_limit_per_second=env_float("GATEWAY_RATE_LIMIT_PER_SECOND", DEFAULT_RATE_LIMIT_PER_SECOND,
                                             minimum=0.0),
             rate_limit_burst=env_int("GATEWAY_RATE_LIMIT_BURST", DEFAULT_RATE_LIMIT_BURST, minimum=1,

@@ -1,5 +1,5 @@
-"""The tenants repository: tenants (brands), their webhook secrets and their buyer rules
-(gateway/buyer_rules.py), on a sync psycopg pool.
+"""The tenants repository: tenants (brands), their senders' secrets and settings (gateway/senders.py)
+and their buyer rules (gateway/buyer_rules.py), on a sync psycopg pool.
 
 The gateway owns these tables; the CLI (`autentikapp tenants`) is their admin tool and uses this module
 too. Secrets go through gateway.secret_sealing on their way in and out (sealed with the keyring from
@@ -27,6 +27,8 @@ from common.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
 from gateway import buyer_rules, secret_sealing
 from gateway.buyer_rules import BuyerRules
 from gateway.encryption_keys import Keyring
+from gateway.platforms import PlatformSettings
+from gateway.senders import PLATFORMS, WEBHOOK, TenantSenders, check_key_name, check_platform_secret, check_sender
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -36,7 +38,8 @@ GENERATED_ID_PREFIX = "tn_"
 
 @dataclass(frozen=True)
 class Tenant:
-    """A brand with an account; `active_secrets` counts its unrevoked secrets."""
+    """A brand with an account; `active_secrets` counts its unrevoked `whsec_` secrets (its platforms'
+    are listed with list_secrets)."""
 
     id: str
     name: str
@@ -52,6 +55,7 @@ class SecretInfo:
     tenant_id: str
     created_at: datetime
     revoked_at: datetime | None
+    platform: str = WEBHOOK  # the sender it is for (gateway/senders.py)
 
     @property
     def active(self) -> bool:
@@ -67,6 +71,7 @@ class NewSecret:
     tenant_id: str
     created_at: datetime
     secret: str = field(repr=False)
+    platform: str = WEBHOOK
 
 
 @dataclass(frozen=True)
@@ -166,12 +171,19 @@ class TenantStore:
             raise AlreadyExists(f"tenant {tenant_id} already exists") from None
         return Tenant(row["id"], row["name"], row["created_at"], active_secrets=1), secret
 
-    def add_secret(self, tenant_id: str) -> NewSecret:
-        """Issue one more active secret for the tenant (rotation: add, switch the sender, revoke the old)."""
+    def add_secret(self, tenant_id: str, platform: str = WEBHOOK, value: str | None = None) -> NewSecret:
+        """One more active secret for one of the tenant's senders (rotation: add, switch the sender, revoke
+        the old). A `whsec_` secret is always generated; a platform's is the one the platform issued
+        (`value`: Shopify's app secret, or what the brand typed into WooCommerce), generated when not given."""
+        platform = check_sender(platform)
+        if value is not None and platform == WEBHOOK:
+            raise InvalidArgument("whsec_ secrets are generated, never chosen", "secret")
+        if value is not None:
+            value = check_platform_secret(value)
         with self._connection() as conn:
             if not self._exists(conn, tenant_id):
                 raise NotFound(f"tenant {tenant_id} not found")
-            return self._insert_secret(conn, tenant_id)
+            return self._insert_secret(conn, tenant_id, platform, value)
 
     def revoke_secret(self, tenant_id: str, secret_id: int) -> SecretInfo:
         """Revoke one secret (idempotent: revoking a revoked secret keeps its first revocation time).
@@ -182,7 +194,7 @@ class TenantStore:
             row = conn.execute(
                 """UPDATE tenant_secrets SET revoked_at = coalesce(revoked_at, now())
                    WHERE tenant_id = %s AND id = %s
-                   RETURNING id, tenant_id, created_at, revoked_at""",
+                   RETURNING id, tenant_id, created_at, revoked_at, platform""",
                 (tenant_id, secret_id),
             ).fetchone()
             if row is None:
@@ -196,7 +208,7 @@ class TenantStore:
         with self._connection() as conn:
             rows = conn.execute(
                 """SELECT t.id, t.name, t.created_at,
-                          count(s.id) FILTER (WHERE s.revoked_at IS NULL) AS active_secrets
+                          count(s.id) FILTER (WHERE s.revoked_at IS NULL AND s.platform = 'autentikapp') AS active_secrets
                    FROM tenants t LEFT JOIN tenant_secrets s ON s.tenant_id = t.id
                    GROUP BY t.id ORDER BY t.created_at, t.id"""
             ).fetchall()
@@ -207,7 +219,7 @@ class TenantStore:
         with self._connection() as conn:
             row = conn.execute(
                 """SELECT t.id, t.name, t.created_at,
-                          count(s.id) FILTER (WHERE s.revoked_at IS NULL) AS active_secrets
+                          count(s.id) FILTER (WHERE s.revoked_at IS NULL AND s.platform = 'autentikapp') AS active_secrets
                    FROM tenants t LEFT JOIN tenant_secrets s ON s.tenant_id = t.id
                    WHERE t.id = %s GROUP BY t.id""",
                 (tenant_id,),
@@ -220,29 +232,80 @@ class TenantStore:
         """The tenant's secrets' metadata, oldest first (values are never returned here)."""
         with self._connection() as conn:
             rows = conn.execute(
-                """SELECT id, tenant_id, created_at, revoked_at FROM tenant_secrets
+                """SELECT id, tenant_id, created_at, revoked_at, platform FROM tenant_secrets
                    WHERE tenant_id = %s ORDER BY id""",
                 (tenant_id,),
             ).fetchall()
         return [SecretInfo(**row) for row in rows]
 
-    def active_secrets(self, tenant_id: str) -> list[str]:
-        """The values of the tenant's active secrets; empty for an unknown tenant (the caller cannot tell).
+    def active_secrets(self, tenant_id: str, platform: str = WEBHOOK) -> list[str]:
+        """The values of the active secrets of one of the tenant's senders; empty for an unknown tenant."""
+        return list(self.senders(tenant_id).secrets_of(platform))
+
+    def senders(self, tenant_id: str) -> TenantSenders:
+        """Everything the gateway checks a tenant's requests against, in one read: its active secrets by
+        sender, whether it requires timestamped signatures, its platforms' settings. Empty for an unknown
+        tenant (the caller cannot tell).
 
         A row that cannot be unsealed raises SecretsUnreadable (logged as an error) rather than being
         skipped: a sender whose secret silently stopped working would be refused with 401 and give up.
         """
         with self._connection() as conn:
             rows = conn.execute(
-                "SELECT id, secret FROM tenant_secrets WHERE tenant_id = %s AND revoked_at IS NULL ORDER BY id",
+                """SELECT id, secret, platform FROM tenant_secrets
+                   WHERE tenant_id = %s AND revoked_at IS NULL ORDER BY id""",
                 (tenant_id,),
             ).fetchall()
+            tenant = conn.execute("SELECT require_timestamped_signatures FROM tenants WHERE id = %s",
+                                  (tenant_id,)).fetchone()
+            platforms = conn.execute(
+                "SELECT platform, code_key, national_id_key FROM tenant_platforms WHERE tenant_id = %s",
+                (tenant_id,)).fetchall()
+        by_sender: dict[str, list[str]] = {}
         try:
-            return [secret_sealing.unseal(self._keyring, row["secret"], tenant_id=tenant_id, secret_id=row["id"])
-                    for row in rows]
+            for row in rows:
+                by_sender.setdefault(row["platform"], []).append(secret_sealing.unseal(
+                    self._keyring, row["secret"], tenant_id=tenant_id, secret_id=row["id"], platform=row["platform"]))
         except secret_sealing.UnsealError as exc:
             log.error("cannot unseal a secret: %s", exc, extra={"tenant_id": tenant_id})
             raise SecretsUnreadable(f"a secret of tenant {tenant_id} cannot be unsealed ({type(exc).__name__})") from None
+        return TenantSenders(
+            secrets={sender: tuple(values) for sender, values in by_sender.items()},
+            require_timestamped=bool(tenant and tenant["require_timestamped_signatures"]),
+            platforms={row["platform"]: PlatformSettings(row["code_key"], row["national_id_key"]) for row in platforms},
+        )
+
+    def set_require_timestamped(self, tenant_id: str, required: bool) -> TenantSenders:
+        """Require (or stop requiring) timestamped Standard Webhooks signatures on the tenant's endpoint;
+        gateways apply it within GATEWAY_SECRET_CACHE_SECONDS."""
+        with self._connection() as conn:
+            updated = conn.execute("UPDATE tenants SET require_timestamped_signatures = %s WHERE id = %s",
+                                   (required, tenant_id))
+            if updated.rowcount == 0:
+                raise NotFound(f"tenant {tenant_id} not found")
+        return self.senders(tenant_id)
+
+    def set_platform_keys(self, tenant_id: str, platform: str, *, code_key: str | None = None,
+                          national_id_key: str | None = None) -> PlatformSettings:
+        """Set where the tenant's store on `platform` keeps the codes (a line-item property or meta key)
+        and the buyer's national id (an order note attribute or meta key); what is not given stays."""
+        if platform not in PLATFORMS:
+            raise InvalidArgument(f"platform must be one of {', '.join(PLATFORMS)}", "platform")
+        current = self.senders(tenant_id).platform(platform)
+        wanted = PlatformSettings(
+            check_key_name(code_key, "code_key") if code_key is not None else current.code_key,
+            check_key_name(national_id_key, "national_id_key") if national_id_key is not None
+            else current.national_id_key)
+        with self._connection() as conn:
+            if not self._exists(conn, tenant_id):
+                raise NotFound(f"tenant {tenant_id} not found")
+            conn.execute(
+                """INSERT INTO tenant_platforms (tenant_id, platform, code_key, national_id_key)
+                   VALUES (%s, %s, %s, %s)
+                   ON CONFLICT (tenant_id, platform) DO UPDATE
+                   SET code_key = excluded.code_key, national_id_key = excluded.national_id_key, updated_at = now()""",
+                (tenant_id, platform, wanted.code_key, wanted.national_id_key))
+        return wanted
 
     def reseal(self, *, only_plain: bool = False, batch: int = 500) -> ResealReport:
         """Seal every stored secret under the primary key: rows under an older key and plain-text rows
@@ -256,14 +319,14 @@ class TenantStore:
         while True:
             with self._connection() as conn:
                 rows = conn.execute(
-                    """SELECT id, tenant_id, secret FROM tenant_secrets
+                    """SELECT id, tenant_id, secret, platform FROM tenant_secrets
                        WHERE id > %s AND (NOT %s OR starts_with(secret, %s)) ORDER BY id LIMIT %s""",
                     (last_id, only_plain, secret_sealing.SECRET_PREFIX, batch),
                 ).fetchall()
                 for row in rows:
                     last_id = row["id"]
                     try:
-                        if self._reseal_row(conn, row["id"], row["tenant_id"], row["secret"]):
+                        if self._reseal_row(conn, row["id"], row["tenant_id"], row["secret"], row["platform"]):
                             resealed += 1
                         else:
                             unchanged += 1
@@ -272,12 +335,12 @@ class TenantStore:
             if len(rows) < batch:
                 return ResealReport(self._keyring.primary.key_id, resealed, unchanged, tuple(failed))
 
-    def _reseal_row(self, conn: psycopg.Connection, secret_id: int, tenant_id: str, stored: str) -> bool:
+    def _reseal_row(self, conn: psycopg.Connection, secret_id: int, tenant_id: str, stored: str, platform: str) -> bool:
         """Reseal one row under the primary key; False when it already was (or a concurrent reseal just
         did it). Raises UnsealError when the row cannot be read."""
         if not secret_sealing.needs_reseal(self._keyring, stored):
             return False
-        where = {"tenant_id": tenant_id, "secret_id": secret_id}
+        where = {"tenant_id": tenant_id, "secret_id": secret_id, "platform": platform}
         secret = stored if secret_sealing.is_plain(stored) else secret_sealing.unseal(self._keyring, stored, **where)
         updated = conn.execute(
             "UPDATE tenant_secrets SET secret = %s WHERE id = %s AND secret = %s",
@@ -349,16 +412,17 @@ class TenantStore:
         """True when the tenant exists."""
         return conn.execute("SELECT 1 FROM tenants WHERE id = %s", (tenant_id,)).fetchone() is not None
 
-    def _insert_secret(self, conn: psycopg.Connection, tenant_id: str) -> NewSecret:
-        """Generate, seal and store a new secret; return it in the clear, once. The row id is taken from
-        the identity sequence first, because the sealed value is bound to it."""
-        secret = secret_sealing.generate()
+    def _insert_secret(self, conn: psycopg.Connection, tenant_id: str, platform: str = WEBHOOK,
+                       value: str | None = None) -> NewSecret:
+        """Seal and store a new secret (`value`, else a generated one); return it in the clear, once. The
+        row id is taken from the identity sequence first, because the sealed value is bound to it."""
+        secret = value if value is not None else secret_sealing.generate()
         secret_id = conn.execute(
             "SELECT nextval(pg_get_serial_sequence('tenant_secrets', 'id')) AS id").fetchone()["id"]
+        sealed = secret_sealing.seal(self._keyring, secret, tenant_id=tenant_id, secret_id=secret_id, platform=platform)
         row = conn.execute(
-            """INSERT INTO tenant_secrets (id, tenant_id, secret) OVERRIDING SYSTEM VALUE
-               VALUES (%s, %s, %s) RETURNING created_at""",
-            (secret_id, tenant_id,
-             secret_sealing.seal(self._keyring, secret, tenant_id=tenant_id, secret_id=secret_id)),
+            """INSERT INTO tenant_secrets (id, tenant_id, secret, platform) OVERRIDING SYSTEM VALUE
+               VALUES (%s, %s, %s, %s) RETURNING created_at""",
+            (secret_id, tenant_id, sealed, platform),
         ).fetchone()
-        return NewSecret(secret_id, tenant_id, row["created_at"], secret)
+        return NewSecret(secret_id, tenant_id, row["created_at"], secret, platform)

@@ -1,6 +1,6 @@
 """POST /v1/webhooks/inbound/<tenant_id>: the checks in the contract's order, then a durable publish.
 
-size (413) ▸ tenant + signature (401) ▸ the tenant's rate limit (429 + Retry-After) ▸ content type (415) ▸
+size (413) ▸ tenant + signature, either scheme (401; gateway/authentication.py) ▸ the tenant's rate limit (429 + Retry-After) ▸ content type (415) ▸
 JSON (400) ▸ schema (422; phone numbers read in the tenant's default country) ▸ durable publish (503 +
 Retry-After) ▸ the same transaction_id accepted before with other content (409) ▸ 202 {"event_id",
 "status": "accepted", "duplicate"}.
@@ -13,15 +13,16 @@ import logging
 import math
 import time
 from datetime import datetime
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from flask import Blueprint, Request, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from autentikapp.v1 import events_pb2
-from common import bus, ids, timestamps, work_message
+from common import bus, timestamps, work_message
 from common.errors import Unavailable
-from gateway import event_ids, json_body, metrics, payload, problems, signature
+from gateway import authentication, event_ids, json_body, metrics, payload, problems
 from gateway.buyer_rules import BuyerRules
 from gateway.dependencies import dependencies
 from gateway.problems import Problem
@@ -31,11 +32,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
 
 READ_CHUNK = 64 * 1024
-# One answer for an unknown tenant, a missing header and a wrong signature: tenants cannot be enumerated.
-SIGNATURE_DETAIL = (
-    "The X-Autentikapp-Signature header is missing or is not the HMAC-SHA256 of the request body "
-    "under this endpoint's secret."
-)
 
 
 def _retry_after() -> dict[str, str]:
@@ -84,21 +80,6 @@ def _read(stream: BinaryIO, size: int) -> bytes:
                       "broken or it ended early.") from None
 
 
-def authenticate(tenant_id: str, raw: bytes, given: str | None) -> None:
-    """401 unless `given` signs `raw` under one of the tenant's active secrets (503 if the store is down)."""
-    secrets: tuple[str, ...] = ()
-    if ids.is_tenant_id(tenant_id):
-        try:
-            secrets = dependencies().secrets.get(tenant_id)
-        except Unavailable as exc:
-            log.warning("tenants store unavailable: %s", exc)
-            raise Problem(problems.UNAVAILABLE, "The tenants store is unavailable; retry later.",
-                          headers=_retry_after()) from None
-    if not signature.verify(secrets, raw, given):
-        metrics.SIGNATURE_FAILURES.labels(signature.failure_reason(secrets, given)).inc()
-        raise Problem(problems.INVALID_SIGNATURE, SIGNATURE_DETAIL)
-
-
 def limit_rate(tenant_id: str) -> None:
     """429 + Retry-After (whole seconds until a token is free, at least 1) when the tenant has used up
     its tokens. Runs after the signature check, so only the tenant itself can spend its quota, and
@@ -138,17 +119,25 @@ def rules_of(tenant_id: str) -> BuyerRules:
                       headers=_retry_after()) from None
 
 
-def validate(document: Any, received_at: datetime, rules: BuyerRules) -> events_pb2.Sale | events_pb2.Release:
+def validate(document: Any, received_at: datetime, rules: BuyerRules,
+             field_name: Callable[[str], str] | None = None) -> events_pb2.Sale | events_pb2.Release:
     """422 with the list of failing fields unless the payload rules of its event type hold: a sale (phone
-    numbers without a country code read in the tenant's default country), a refund or a void."""
+    numbers without a country code read in the tenant's default country), a refund or a void.
+    `field_name` names a failing field where the sender sees it (a platform's body), when not as is."""
     try:
         return payload.parse_event(document, received_at, default_country=rules.default_country)
     except payload.PayloadInvalid as exc:
-        raise Problem(problems.INVALID_PAYLOAD, "The payload breaks the rules; see errors.",
-                      errors=[{"field": e.field, "message": e.message} for e in exc.errors]) from None
+        raise invalid_payload(exc, field_name) from None
 
 
-def publish(event: events_pb2.WebhookEvent) -> bool:
+def invalid_payload(exc: payload.PayloadInvalid, field_name: Callable[[str], str] | None = None) -> Problem:
+    """The 422 listing every failing field (renamed by `field_name` when given)."""
+    name = field_name or (lambda field: field)
+    return Problem(problems.INVALID_PAYLOAD, "The payload breaks the rules; see errors.",
+                   errors=[{"field": name(e.field), "message": e.message} for e in exc.errors])
+
+
+def publish(event: events_pb2.WebhookEvent, sender: authentication.Sender) -> bool:
     """Publish durably (PubAck) and say whether the event was stored before (a duplicate).
 
     503 + Retry-After when JetStream does not accept it in time. A duplicate (same event id, so same
@@ -157,10 +146,12 @@ def publish(event: events_pb2.WebhookEvent) -> bool:
     `duplicate: true`), other content a correction, refused with 409 (the stored sale stays as it was).
     A stored message without a digest (accepted before digests existed) or no longer there counts as a
     retry. Publish and read share GATEWAY_PUBLISH_TIMEOUT_SECONDS; a read that fails is a 503 too. The
-    publish wait is observed in metrics.PUBLISH_SECONDS either way."""
+    publish wait is observed in metrics.PUBLISH_SECONDS either way. The message names how it was signed
+    and the sender's delivery id (a Standard Webhooks webhook-id, a platform's), for tracing."""
     content = event_ids.content_of(event)
     digest = event_ids.content_digest(content)
-    headers = work_message.headers(event.event_id, event.tenant_id, digest=digest)
+    headers = work_message.headers(event.event_id, event.tenant_id, digest=digest, source=sender.source,
+                                   delivery_id=sender.delivery_id)
     data = event.SerializeToString()
     publisher = dependencies().publisher
     timeout = current_app.config["PUBLISH_TIMEOUT_SECONDS"]
@@ -224,7 +215,7 @@ def inbound(tenant_id: str):
     event id."""
     raw = read_capped_body(request, current_app.config["MAX_BODY_BYTES"])
     metrics.BODY_BYTES.observe(len(raw))
-    authenticate(tenant_id, raw, request.headers.get(signature.HEADER))
+    sender = authentication.authenticate_webhook(tenant_id, raw, request.headers)
     g.tenant_id = tenant_id
     limit_rate(tenant_id)
     check_content_type(request)
@@ -234,6 +225,6 @@ def inbound(tenant_id: str):
     content = validate(document, received_at, rules)
     event = payload.build_event(tenant_id, content, raw, received_at, rules)
     g.event_id = event.event_id
-    duplicate = publish(event)
+    duplicate = publish(event, sender)
     g.duplicate = duplicate
     return jsonify(event_id=event.event_id, status="accepted", duplicate=duplicate), 202

@@ -112,7 +112,7 @@ def test_autentikapp_migrate_builds_every_process_schema_each_in_its_own_databas
     tables = {name: set(schema(url)) - {"<indexes>", "schema_migrations"} for name, url in urls.items()}
     assert tables == {"customers": {"customers", "erased_identities", "erasures", "customer_history"},
                       "identifiers": {"identifiers", "transaction_releases", "identifier_history"},
-                      "gateway": {"tenants", "tenant_secrets", "tenant_unidentifying_values"},
+                      "gateway": {"tenants", "tenant_secrets", "tenant_unidentifying_values", "tenant_platforms"},
                       "processor": {"event_outcomes"}}
     assert all(row["applied"] == [] for row in migrate()), "a second run has nothing to do"
 

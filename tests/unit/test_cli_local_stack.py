@@ -226,7 +226,8 @@ def test_main_called_with_argv_reads_no_file(tmp_path, monkeypatch, capsys):
     calls = []
     monkeypatch.setattr(local_stack, "apply", lambda *args: calls.append(args))
 
-    code = main(["webhook", "send", "--tenant", "demo", "--secret", "whsec_x", "--example",
+    monkeypatch.setenv("AUTENTIKAPP_WEBHOOK_SECRET", "whsec_x")
+    code = main(["webhook", "send", "--tenant", "demo", "--scheme", "autentikapp", "--example",
                  "--url", f"http://127.0.0.1:{closed_port()}"])
 
     assert code == 1 and "cannot reach" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 
@@ -9,18 +10,24 @@ import pytest
 from werkzeug.serving import make_server
 
 from cli.examples import TRANSACTION_CREATED
+from cli.webhook import SECRET_ENV
 from cli.main import main
 from gateway.app import create_app
 from gateway.buyer_rules import BuyerRules
 from gateway.event_ids import event_id
 from gateway.publisher import Published
+from gateway.senders import WEBHOOK, TenantSenders
 
-SECRET = "whsec_" + "C" * 43
+SECRET = "whsec_" + base64.b64encode(b"fake test secret, never issued!!").decode()  # 32 bytes
 
 
 class Store:
     def active_secrets(self, tenant_id):
         return [SECRET] if tenant_id == "acme" else []
+
+    def senders(self, tenant_id):
+        """Only `whsec_` secrets."""
+        return TenantSenders(secrets={WEBHOOK: tuple(self.active_secrets(tenant_id))})
 
 
     def buyer_rules(self, tenant_id):
@@ -65,8 +72,15 @@ def run(capsys, *args):
     return code, out, err
 
 
-def test_send_example_signs_the_exact_bytes_and_prints_the_answer(capsys, gateway_url):
-    code, out, _ = run(capsys, "--json", "webhook", "send", "--tenant", "acme", "--secret", SECRET,
+@pytest.fixture(autouse=True)
+def secret_in_environment(monkeypatch):
+    """The secret where the CLI reads it by default."""
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+
+
+@pytest.mark.parametrize("scheme", ["standard-webhooks", "autentikapp"])
+def test_send_example_signs_the_exact_bytes_and_prints_the_answer(capsys, gateway_url, scheme):
+    code, out, _ = run(capsys, "--json", "webhook", "send", "--tenant", "acme", "--scheme", scheme,
                        "--url", gateway_url, "--example")
     assert code == 0
     answer = json.loads(out)
@@ -74,15 +88,46 @@ def test_send_example_signs_the_exact_bytes_and_prints_the_answer(capsys, gatewa
                                               "status": "accepted", "duplicate": False}}
 
 
+def test_a_resend_with_the_same_webhook_id_is_answered_as_a_duplicate(capsys, gateway_url):
+    first = run(capsys, "--json", "webhook", "send", "--tenant", "acme", "--webhook-id", "msg_1", "--url",
+                gateway_url, "--example")
+    again = run(capsys, "--json", "webhook", "send", "--tenant", "acme", "--webhook-id", "msg_1", "--url",
+                gateway_url, "--example")
+    assert json.loads(first[1])["body"]["duplicate"] is False
+    assert json.loads(again[1])["body"]["duplicate"] is True
+
+
+def test_the_secret_is_read_from_a_file(capsys, gateway_url, tmp_path, monkeypatch):
+    monkeypatch.delenv(SECRET_ENV)
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(SECRET + "\n")
+    code, out, _ = run(capsys, "webhook", "send", "--tenant", "acme", "--secret-file", str(secret_file),
+                       "--url", gateway_url, "--example")
+    assert code == 0 and out.startswith("HTTP 202")
+
+
+def test_a_secret_on_the_command_line_is_refused_before_anything_is_sent(capsys):
+    code = main(["webhook", "send", "--tenant", "acme", "--secret", SECRET, "--example"])
+    err = capsys.readouterr().err
+    assert code == 2 and "shows up in `ps`" in err and "--secret-file" in err and SECRET not in err
+
+
+def test_no_secret_anywhere_is_one_line_naming_where_to_put_it(capsys, monkeypatch):
+    monkeypatch.delenv(SECRET_ENV)
+    code, _, err = run(capsys, "webhook", "send", "--tenant", "acme", "--example")
+    assert code == 1 and f"set ${SECRET_ENV}" in err
+
+
 def test_send_a_file_in_text_mode(capsys, gateway_url, tmp_path):
     path = tmp_path / "sale.json"
     path.write_bytes(TRANSACTION_CREATED.read_bytes())
-    code, out, _ = run(capsys, "webhook", "send", "--tenant", "acme", "--secret", SECRET, "--url", gateway_url, str(path))
+    code, out, _ = run(capsys, "webhook", "send", "--tenant", "acme", "--url", gateway_url, str(path))
     assert code == 0 and out.startswith("HTTP 202\n") and '"status": "accepted"' in out
 
 
-def test_a_refusal_exits_1_and_shows_the_problem(capsys, gateway_url):
-    code, out, _ = run(capsys, "--json", "webhook", "send", "--tenant", "acme", "--secret", "whsec_wrong",
+def test_a_refusal_exits_1_and_shows_the_problem(capsys, gateway_url, monkeypatch):
+    monkeypatch.setenv("WRONG_SECRET", "whsec_" + "C" * 44)
+    code, out, _ = run(capsys, "--json", "webhook", "send", "--tenant", "acme", "--secret-env", "WRONG_SECRET",
                        "--url", gateway_url, "--example")
     assert code == 1
     assert json.loads(out)["body"]["code"] == "invalid-signature"
@@ -92,12 +137,12 @@ def test_url_from_public_base_url_and_unreachable_is_one_line(capsys, monkeypatc
     from devstack.ports import free_port
 
     monkeypatch.setenv("PUBLIC_BASE_URL", f"http://127.0.0.1:{free_port()}")
-    code, _, err = run(capsys, "webhook", "send", "--tenant", "acme", "--secret", SECRET, "--example")
+    code, _, err = run(capsys, "webhook", "send", "--tenant", "acme", "--example")
     assert code == 1 and err.startswith("autentikapp: cannot reach http://127.0.0.1:") and len(err.splitlines()) == 1
 
 
 def test_a_missing_file_is_one_line(capsys, tmp_path):
-    code, _, err = run(capsys, "webhook", "send", "--tenant", "acme", "--secret", SECRET, str(tmp_path / "nope.json"))
+    code, _, err = run(capsys, "webhook", "send", "--tenant", "acme", str(tmp_path / "nope.json"))
     assert code == 1 and err.strip().endswith("nope.json: no such file")
 
 

@@ -19,6 +19,8 @@ from gateway.app import create_app
 from gateway.buyer_rules import BuyerRules
 from gateway.event_ids import content_digest, event_id
 from gateway.publisher import Published, PublishError
+from gateway import senders
+from gateway.senders import TenantSenders
 from gateway.signature import sign
 
 SECRET = "whsec_" + "A" * 43
@@ -32,14 +34,20 @@ class FakeStore:
 
     def __init__(self) -> None:
         self.secrets = {"acme": [SECRET], "other": [OTHER_SECRET]}
+        self.platform_secrets: dict[tuple[str, str], list[str]] = {}
+        self.require_timestamped: set[str] = set()
         self.lookups = 0
         self.down = False
 
-    def active_secrets(self, tenant_id: str) -> list[str]:
+    def senders(self, tenant_id: str) -> TenantSenders:
         self.lookups += 1
         if self.down:
             raise Unavailable("the tenants database is unavailable")
-        return list(self.secrets.get(tenant_id, []))
+        secrets = {senders.WEBHOOK: tuple(self.secrets.get(tenant_id, []))}
+        for (tenant, platform), values in self.platform_secrets.items():
+            if tenant == tenant_id:
+                secrets[platform] = tuple(values)
+        return TenantSenders(secrets=secrets, require_timestamped=tenant_id in self.require_timestamped)
 
 
     def buyer_rules(self, tenant_id: str) -> BuyerRules:
@@ -155,7 +163,8 @@ def test_the_guide_example_is_accepted_and_published_with_the_contract_headers(c
     assert event.raw_body == EXAMPLE and event.event_id == expected_id and event.schema_version == 1
     assert headers == {work_message.HEADER_MSG_ID: expected_id, work_message.HEADER_EVENT_ID: expected_id,
                        work_message.HEADER_TENANT_ID: "acme",
-                       work_message.HEADER_CONTENT_DIGEST: content_digest(event.sale)}
+                       work_message.HEADER_CONTENT_DIGEST: content_digest(event.sale),
+                       work_message.HEADER_SOURCE: "autentikapp"}
     assert timeout == 2.0
     assert publisher.reads == [], "a new event reads nothing back"
 

@@ -13,6 +13,7 @@ from gateway.app import create_app
 from gateway.buyer_rules import BuyerRules
 from gateway.dependencies import EXTENSION
 from gateway.publisher import Published
+from gateway.senders import WEBHOOK, TenantSenders
 from gateway.rate_limit import RateLimiter, TokenBucket
 from gateway.settings import GatewaySettings
 from gateway.signature import sign
@@ -114,6 +115,10 @@ class Store:
     def active_secrets(self, tenant_id):
         """The fixed secrets of acme and other."""
         return list(SECRETS.get(tenant_id, []))
+
+    def senders(self, tenant_id):
+        """Only `whsec_` secrets."""
+        return TenantSenders(secrets={WEBHOOK: tuple(self.active_secrets(tenant_id))})
 
 
     def buyer_rules(self, tenant_id):

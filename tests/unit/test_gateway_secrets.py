@@ -13,6 +13,7 @@ from gateway.buyer_rules import BuyerRules
 from gateway.dependencies import AppDependencies
 from gateway.encryption_keys import Keyring, SealingKey
 from gateway.secret_sealing import Malformed, NotAuthentic, NotSealed, UnknownKey
+from gateway.senders import WEBHOOK, TenantSenders
 from gateway.tenant_cache import TenantCache
 from gateway.tenants import NewSecret, SecretsUnreadable, TenantStore
 
@@ -182,13 +183,14 @@ class _Publisher:
 def test_repr_and_str_of_every_object_holding_a_secret_or_a_key_hide_it():
     keyring = Keyring([K1, K2])
     source = _SecretSource()
-    cache = TenantCache("secrets", lambda tenant_id: tuple(source.active_secrets(tenant_id)), 60)
-    assert cache.get("acme") == (SECRET,)  # now it holds the secret
+    cache = TenantCache("senders", lambda tenant_id: TenantSenders({WEBHOOK: tuple(source.active_secrets(tenant_id))}),
+                        60)
+    assert cache.get("acme").secrets_of(WEBHOOK) == (SECRET,)  # now it holds the secret
     store = TenantStore(object(), keyring)
     holders = [
         K1, keyring, cache, store,
-        NewSecret(1, "acme", None, SECRET),
-        AppDependencies(tenant_store=store, secrets=cache, buyer_rules=TenantCache("buyer rules", source.buyer_rules, 60),
+        NewSecret(1, "acme", None, SECRET), cache.get("acme"),
+        AppDependencies(tenant_store=store, senders=cache, buyer_rules=TenantCache("buyer rules", source.buyer_rules, 60),
                         publisher=_Publisher()),
         SecretsUnreadable("a secret of tenant acme cannot be unsealed (NotAuthentic)"),
     ]
