@@ -11,21 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.payload import EVENT_TYPE, REFUNDED, VOIDED
-from gateway.platforms import (
-    Ignored,
-    PlatformSettings,
-    Translated,
-    _amount,
-    _carries,
-    _first,
-    _identifier,
-    _named,
-    _object_body,
-    _objects,
-    _phone,
-    _Problems,
-    _text,
-)
+from gateway.platforms import Ignored, PlatformSettings, Translated, fields
 
 TOPICS = ("orders/create", "refunds/create", "orders/cancelled")
 LINE_ITEMS = "transaction_data.line_items"
@@ -40,56 +26,56 @@ def _no_code(settings: PlatformSettings) -> Ignored:
     return Ignored(f"no line item carries the property {settings.code_key!r}")
 
 
-def _sale_lines(problems: _Problems, order: dict, settings: PlatformSettings,
+def _sale_lines(problems: fields.Problems, order: dict, settings: PlatformSettings,
                 paths: dict[str, str]) -> tuple[list[dict], int]:
     """Every line item of the order (those without the code property are ordinary products), and how many
     carry a code."""
     lines, coded = [], 0
-    for index, item in _objects(problems, order, "line_items", "line_items"):
+    for index, item in fields.objects(problems, order, "line_items", "line_items"):
         base, guide = f"line_items[{index}]", f"{LINE_ITEMS}[{len(lines)}]"
         name_field = "title" if item.get("title") is not None else "name"
-        line = {"product_sku": _text(item.get("sku")), "product_name": _text(item.get(name_field)),
-                "quantity": item.get("quantity"), "unit_price": _amount(item.get("price"))}
+        line = {"product_sku": fields.trimmed(item.get("sku")), "product_name": fields.trimmed(item.get(name_field)),
+                "quantity": item.get("quantity"), "unit_price": fields.amount(item.get("price"))}
         paths.update({guide: base, f"{guide}.product_sku": f"{base}.sku",
                       f"{guide}.product_name": f"{base}.{name_field}", f"{guide}.unit_price": f"{base}.price"})
-        code = _named(_objects(problems, item, "properties", f"{base}.properties"), "name", settings.code_key, "value")
-        if _carries(code):
-            line["autentikapp_code"] = _text(code)
+        code = fields.named(fields.objects(problems, item, "properties", f"{base}.properties"), "name", settings.code_key, "value")
+        if fields.carries(code):
+            line["autentikapp_code"] = fields.trimmed(code)
             paths[f"{guide}.autentikapp_code"] = f"{base}.properties[{settings.code_key}]"
             coded += 1
         lines.append(line)
     return lines, coded
 
 
-def _customer(problems: _Problems, order: dict, settings: PlatformSettings, paths: dict[str, str]) -> dict:
+def _customer(problems: fields.Problems, order: dict, settings: PlatformSettings, paths: dict[str, str]) -> dict:
     """customer_data from the order, its customer and its billing address (first present wins)."""
     customer, billing = _dict(order.get("customer")), _dict(order.get("billing_address"))
-    country = _first(("", billing.get("country_code")), ("", _dict(order.get("shipping_address")).get("country_code")))
-    notes = _objects(problems, order, "note_attributes", "note_attributes")
+    country = fields.first(("", billing.get("country_code")), ("", _dict(order.get("shipping_address")).get("country_code")))
+    notes = fields.objects(problems, order, "note_attributes", "note_attributes")
     found = {
-        "email": _first(("email", order.get("email")), ("customer.email", customer.get("email"))),
-        "phone_number": _first(("phone", order.get("phone")), ("customer.phone", customer.get("phone")),
+        "email": fields.first(("email", order.get("email")), ("customer.email", customer.get("email"))),
+        "phone_number": fields.first(("phone", order.get("phone")), ("customer.phone", customer.get("phone")),
                                ("billing_address.phone", billing.get("phone"))),
-        "first_name": _first(("customer.first_name", customer.get("first_name")),
+        "first_name": fields.first(("customer.first_name", customer.get("first_name")),
                              ("billing_address.first_name", billing.get("first_name"))),
-        "last_name": _first(("customer.last_name", customer.get("last_name")),
+        "last_name": fields.first(("customer.last_name", customer.get("last_name")),
                             ("billing_address.last_name", billing.get("last_name"))),
-        "national_id": _first((f"note_attributes[{settings.national_id_key}]",
-                               _named(notes, "name", settings.national_id_key, "value"))),
+        "national_id": fields.first((f"note_attributes[{settings.national_id_key}]",
+                               fields.named(notes, "name", settings.national_id_key, "value"))),
     }
     data = {}
     paths["customer_data"] = "customer"
     for name, source in found.items():
         if source is not None:
-            paths[f"customer_data.{name}"], data[name] = source[0], _text(source[1])
+            paths[f"customer_data.{name}"], data[name] = source[0], fields.trimmed(source[1])
     if "phone_number" in data:
-        data["phone_number"] = _phone(data["phone_number"], country[1] if country else None)
+        data["phone_number"] = fields.phone(data["phone_number"], country[1] if country else None)
     return data
 
 
 def _order_created(order: dict, settings: PlatformSettings) -> Translated | Ignored:
-    problems = _Problems()
-    order_id = _identifier(problems, order, "id")
+    problems = fields.Problems()
+    order_id = fields.identifier(problems, order, "id")
     paths = {"event_timestamp": "created_at", "transaction_data.transaction_id": "id",
              "transaction_data.currency": "currency", "transaction_data.total_amount": "total_price",
              LINE_ITEMS: "line_items"}
@@ -100,54 +86,54 @@ def _order_created(order: dict, settings: PlatformSettings) -> Translated | Igno
         return _no_code(settings)
     return Translated({
         "event_type": EVENT_TYPE,
-        "event_timestamp": _text(order.get("created_at")),
+        "event_timestamp": fields.trimmed(order.get("created_at")),
         "customer_data": customer,
-        "transaction_data": {"transaction_id": f"shopify:{order_id}", "currency": _text(order.get("currency")),
-                             "total_amount": _amount(order.get("total_price")), "line_items": lines},
+        "transaction_data": {"transaction_id": f"shopify:{order_id}", "currency": fields.trimmed(order.get("currency")),
+                             "total_amount": fields.amount(order.get("total_price")), "line_items": lines},
     }, paths)
 
 
 def _refund_created(refund: dict, settings: PlatformSettings) -> Translated | Ignored:
-    problems = _Problems()
-    refund_id, order_id = _identifier(problems, refund, "id"), _identifier(problems, refund, "order_id")
-    stamp = _first(("created_at", refund.get("created_at")), ("processed_at", refund.get("processed_at")))
+    problems = fields.Problems()
+    refund_id, order_id = fields.identifier(problems, refund, "id"), fields.identifier(problems, refund, "order_id")
+    stamp = fields.first(("created_at", refund.get("created_at")), ("processed_at", refund.get("processed_at")))
     paths = {"event_timestamp": stamp[0] if stamp else "created_at", "transaction_data.transaction_id": "order_id",
              "transaction_data.refund_id": "id", LINE_ITEMS: "refund_line_items"}
     lines = []
-    for index, entry in _objects(problems, refund, "refund_line_items", "refund_line_items"):
+    for index, entry in fields.objects(problems, refund, "refund_line_items", "refund_line_items"):
         base = f"refund_line_items[{index}].line_item"
         item = entry.get("line_item")
         if item is not None and not isinstance(item, dict):
             problems.add(base, f"{base} must be an object")
             continue
-        code = _named(_objects(problems, _dict(item), "properties", f"{base}.properties"), "name",
+        code = fields.named(fields.objects(problems, _dict(item), "properties", f"{base}.properties"), "name",
                       settings.code_key, "value")
-        if _carries(code):
+        if fields.carries(code):
             guide = f"{LINE_ITEMS}[{len(lines)}]"
             paths[guide] = f"refund_line_items[{index}]"
             paths[f"{guide}.autentikapp_code"] = f"{base}.properties[{settings.code_key}]"
-            lines.append({"autentikapp_code": _text(code)})
+            lines.append({"autentikapp_code": fields.trimmed(code)})
     problems.raise_any()
     if not lines:  # never a refund without line_items: in the guide that would release every product
         return Ignored(f"no refunded line item carries the property {settings.code_key!r} "
                        "(e.g. a shipping-only refund): nothing of ours came back")
     return Translated({
         "event_type": REFUNDED,
-        "event_timestamp": _text(stamp[1]) if stamp else None,
+        "event_timestamp": fields.trimmed(stamp[1]) if stamp else None,
         "transaction_data": {"transaction_id": f"shopify:{order_id}", "refund_id": refund_id, "line_items": lines},
     }, paths)
 
 
 def _order_cancelled(order: dict, settings: PlatformSettings) -> Translated | Ignored:
-    problems = _Problems()
-    order_id = _identifier(problems, order, "id")
+    problems = fields.Problems()
+    order_id = fields.identifier(problems, order, "id")
     _, coded = _sale_lines(problems, order, settings, {})
     problems.raise_any()
     if not coded:
         return _no_code(settings)
     return Translated({
         "event_type": VOIDED,
-        "event_timestamp": _text(order.get("cancelled_at")),
+        "event_timestamp": fields.trimmed(order.get("cancelled_at")),
         "transaction_data": {"transaction_id": f"shopify:{order_id}"},
     }, {"event_timestamp": "cancelled_at", "transaction_data.transaction_id": "id"})
 
@@ -162,4 +148,4 @@ def translate(topic: str, body: Any, settings: PlatformSettings) -> Translated |
     translator = _TRANSLATORS.get(topic)
     if translator is None:
         return Ignored(f"the Shopify topic {topic!r} is not handled (handled: {', '.join(TOPICS)})")
-    return translator(_object_body(body), settings)
+    return translator(fields.object_body(body), settings)

@@ -19,21 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.payload import EVENT_TYPE, REFUNDED, VOIDED
-from gateway.platforms import (
-    Ignored,
-    PlatformSettings,
-    Translated,
-    _amount,
-    _carries,
-    _first,
-    _identifier,
-    _named,
-    _object_body,
-    _objects,
-    _phone,
-    _Problems,
-    _text,
-)
+from gateway.platforms import Ignored, PlatformSettings, Translated, fields
 
 TOPICS = ("order.created", "order.updated")
 PAID_STATUSES = ("processing", "completed")
@@ -51,7 +37,7 @@ def is_ping(body: bytes, content_type: str) -> bool:
 
 def _utc(value: Any) -> Any:
     """A *_gmt date-time, which WooCommerce sends in UTC without an offset: with "Z" appended."""
-    text = _text(value)
+    text = fields.trimmed(value)
     if not isinstance(text, str) or not text:
         return text
     try:
@@ -60,41 +46,41 @@ def _utc(value: Any) -> Any:
         return text  # as found: the payload rules say what is wrong with it
 
 
-def _lines(problems: _Problems, order: dict, settings: PlatformSettings,
+def _lines(problems: fields.Problems, order: dict, settings: PlatformSettings,
            paths: dict[str, str]) -> tuple[list[dict], int]:
     """Every line item (those without the code meta are ordinary products), and how many carry a code."""
     lines, coded = [], 0
-    for index, item in _objects(problems, order, "line_items", "line_items"):
+    for index, item in fields.objects(problems, order, "line_items", "line_items"):
         base, guide = f"line_items[{index}]", f"{LINE_ITEMS}[{len(lines)}]"
-        line = {"product_sku": _text(item.get("sku")), "product_name": _text(item.get("name")),
-                "quantity": item.get("quantity"), "unit_price": _amount(item.get("price"))}
+        line = {"product_sku": fields.trimmed(item.get("sku")), "product_name": fields.trimmed(item.get("name")),
+                "quantity": item.get("quantity"), "unit_price": fields.amount(item.get("price"))}
         paths.update({guide: base, f"{guide}.product_sku": f"{base}.sku", f"{guide}.product_name": f"{base}.name",
                       f"{guide}.unit_price": f"{base}.price"})
-        code = _named(_objects(problems, item, "meta_data", f"{base}.meta_data"), "key", settings.code_key, "value")
-        if _carries(code):
-            line["autentikapp_code"] = _text(code)
+        code = fields.named(fields.objects(problems, item, "meta_data", f"{base}.meta_data"), "key", settings.code_key, "value")
+        if fields.carries(code):
+            line["autentikapp_code"] = fields.trimmed(code)
             paths[f"{guide}.autentikapp_code"] = f"{base}.meta_data[{settings.code_key}]"
             coded += 1
         lines.append(line)
     return lines, coded
 
 
-def _customer(problems: _Problems, order: dict, settings: PlatformSettings, paths: dict[str, str]) -> dict:
+def _customer(problems: fields.Problems, order: dict, settings: PlatformSettings, paths: dict[str, str]) -> dict:
     """customer_data from the billing address and the order's meta_data."""
     billing = order.get("billing")
     if billing is not None and not isinstance(billing, dict):
         problems.add("billing", "billing must be an object")
     billing = billing if isinstance(billing, dict) else {}
-    national_id = _named(_objects(problems, order, "meta_data", "meta_data"), "key", settings.national_id_key, "value")
-    data = {name: _text(billing.get(name)) for name in ("email", "first_name", "last_name")
-            if _carries(billing.get(name))}
+    national_id = fields.named(fields.objects(problems, order, "meta_data", "meta_data"), "key", settings.national_id_key, "value")
+    data = {name: fields.trimmed(billing.get(name)) for name in ("email", "first_name", "last_name")
+            if fields.carries(billing.get(name))}
     paths["customer_data"] = "billing"
     paths.update({f"customer_data.{name}": f"billing.{name}" for name in data})
-    if _carries(billing.get("phone")):
-        data["phone_number"] = _phone(billing.get("phone"), billing.get("country"))
+    if fields.carries(billing.get("phone")):
+        data["phone_number"] = fields.phone(billing.get("phone"), billing.get("country"))
         paths["customer_data.phone_number"] = "billing.phone"
-    if _carries(national_id):
-        data["national_id"] = _text(national_id)
+    if fields.carries(national_id):
+        data["national_id"] = fields.trimmed(national_id)
         paths["customer_data.national_id"] = f"meta_data[{settings.national_id_key}]"
     return data
 
@@ -104,13 +90,13 @@ def translate(topic: str, body: Any, settings: PlatformSettings) -> Translated |
     raises gateway.payload.PayloadInvalid (platform paths) when the body cannot be translated."""
     if topic not in TOPICS:
         return Ignored(f"the WooCommerce topic {topic!r} is not handled (handled: {', '.join(TOPICS)})")
-    order = _object_body(body)
-    problems = _Problems()
-    order_id = _identifier(problems, order, "id")
+    order = fields.object_body(body)
+    problems = fields.Problems()
+    order_id = fields.identifier(problems, order, "id")
     paths = {"transaction_data.transaction_id": "id", "transaction_data.currency": "currency",
              "transaction_data.total_amount": "total", LINE_ITEMS: "line_items"}
     lines, coded = _lines(problems, order, settings, paths)
-    status = _text(order.get("status"))
+    status = fields.trimmed(order.get("status"))
     paid = status in PAID_STATUSES
     customer = _customer(problems, order, settings, paths) if paid else {}
     problems.raise_any()
@@ -121,17 +107,17 @@ def translate(topic: str, body: Any, settings: PlatformSettings) -> Translated |
         return Ignored(f"no line item carries the meta_data key {settings.code_key!r}")
     transaction_id = f"woocommerce:{order_id}"
     if paid:
-        stamp = _first(("date_paid_gmt", order.get("date_paid_gmt")),
+        stamp = fields.first(("date_paid_gmt", order.get("date_paid_gmt")),
                        ("date_created_gmt", order.get("date_created_gmt")))
         paths["event_timestamp"] = stamp[0] if stamp else "date_created_gmt"
         return Translated({
             "event_type": EVENT_TYPE,
             "event_timestamp": _utc(stamp[1]) if stamp else None,
             "customer_data": customer,
-            "transaction_data": {"transaction_id": transaction_id, "currency": _text(order.get("currency")),
-                                 "total_amount": _amount(order.get("total")), "line_items": lines},
+            "transaction_data": {"transaction_id": transaction_id, "currency": fields.trimmed(order.get("currency")),
+                                 "total_amount": fields.amount(order.get("total")), "line_items": lines},
         }, paths)
-    if status == "cancelled" and not (_carries(order.get("date_paid")) or _carries(order.get("date_paid_gmt"))):
+    if status == "cancelled" and not (fields.carries(order.get("date_paid")) or fields.carries(order.get("date_paid_gmt"))):
         return Ignored("order cancelled before it was paid: it was never a sale, so there is nothing to void")
     # WooCommerce keeps no date of the cancellation or refund: the modification that made it is the latest.
     release = {"event_type": VOIDED if status == "cancelled" else REFUNDED,
