@@ -105,3 +105,13 @@ def phone(value: Any, country: Any) -> Any:
 def first(*candidates: tuple[str, Any]) -> tuple[str, Any] | None:
     """The first (path, value) whose value is present."""
     return next(((path, value) for path, value in candidates if carries(value)), None)
+
+
+SHOWN_MAX = 64
+
+
+def shown(value: Any) -> str:
+    """A value the sender chose, quoted for a reason or a log line: at most SHOWN_MAX characters (a topic
+    or a status is short; a long one is an attack on the logs, not information)."""
+    text = value if isinstance(value, str) else repr(value)
+    return repr(text if len(text) <= SHOWN_MAX else text[:SHOWN_MAX] + "…")

@@ -147,5 +147,5 @@ def translate(topic: str, body: Any, settings: PlatformSettings) -> Translated |
     gateway.payload.PayloadInvalid (platform paths) when the body cannot be translated."""
     translator = _TRANSLATORS.get(topic)
     if translator is None:
-        return Ignored(f"the Shopify topic {topic!r} is not handled (handled: {', '.join(TOPICS)})")
+        return Ignored(f"the Shopify topic {fields.shown(topic)} is not handled (handled: {', '.join(TOPICS)})")
     return translator(fields.object_body(body), settings)

@@ -89,7 +89,7 @@ def translate(topic: str, body: Any, settings: PlatformSettings) -> Translated |
     """The guide's document for a WooCommerce order webhook body, Ignored when there is nothing to publish;
     raises gateway.payload.PayloadInvalid (platform paths) when the body cannot be translated."""
     if topic not in TOPICS:
-        return Ignored(f"the WooCommerce topic {topic!r} is not handled (handled: {', '.join(TOPICS)})")
+        return Ignored(f"the WooCommerce topic {fields.shown(topic)} is not handled (handled: {', '.join(TOPICS)})")
     order = fields.object_body(body)
     problems = fields.Problems()
     order_id = fields.identifier(problems, order, "id")
@@ -101,7 +101,7 @@ def translate(topic: str, body: Any, settings: PlatformSettings) -> Translated |
     customer = _customer(problems, order, settings, paths) if paid else {}
     problems.raise_any()
     if status not in (*PAID_STATUSES, "cancelled", "refunded"):
-        return Ignored(f"order status {status!r} is not a sale yet: a sale is an order in a paid status "
+        return Ignored(f"order status {fields.shown(status)} is not a sale yet: a sale is an order in a paid status "
                        f"({', '.join(PAID_STATUSES)}), then cancelled or refunded")
     if not coded:
         return Ignored(f"no line item carries the meta_data key {settings.code_key!r}")

@@ -18,15 +18,29 @@ The order of checks is the contract's: size 413 ▸ tenant + signature 401 ▸ c
 strict JSON 400 ▸ payload rules 422 ▸ 202. A tenant id in the path that is malformed (a NUL, a dot,
 `..`, too long, non-ASCII) is answered 401 exactly like an unknown tenant; a path that no longer
 matches the route (an encoded `/`, a trailing slash, nothing after `inbound/`) is 404.
+
+The other signature schemes (SIGNATURE_SCHEMES, at the end) are byte-for-byte entries signed from
+WireContext.secrets: Standard Webhooks on the same endpoint (`webhook-id`, `webhook-timestamp`,
+`webhook-signature` over `id.timestamp.body`, keyed by the base64 after `whsec_`; any of the three
+headers makes it a Standard Webhooks request, checked by that scheme alone; the headers' own form and
+the clock are judged before any tenant is looked up), a tenant that requires timestamped signatures
+(STRICT), and the Shopify and WooCommerce endpoints (a base64 HMAC of the body under the tenant's
+platform secret; size 413 ▸ WooCommerce's unsigned ping 200 ▸ signature 401 ▸ content type 415 ▸
+JSON 400 ▸ topic header 400 ▸ 200 "ignored" for a topic that is not read ▸ translation 422). `detail`
+is text the problem's detail must contain; `answer` the `status` of a 200's JSON body.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import gzip
+import hashlib
+import hmac
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from rawhttp import build_request
@@ -35,6 +49,9 @@ from cli.examples import TRANSACTION_CREATED
 
 TENANT = "acme"
 PATH = "/v1/webhooks/inbound/" + TENANT
+BYSTANDER = "bystander"  # another tenant: its secret must never act for TENANT
+STRICT = "strict"  # a tenant that requires timestamped (Standard Webhooks) signatures
+SHOPIFY, WOOCOMMERCE = "shopify", "woocommerce"  # TENANT's platform secrets in WireContext.secrets
 MAX_BODY_BYTES = 512 * 1024  # the gateway's default GATEWAY_MAX_BODY_BYTES
 TEN_MB = 10 * 1024 * 1024
 
@@ -62,6 +79,9 @@ class WireContext:
 
     path: str
     sign: Callable[[bytes], str]
+    # whsec_ secrets by tenant (TENANT, BYSTANDER, STRICT) and TENANT's platform secrets (SHOPIFY, WOOCOMMERCE)
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    now: Callable[[], int] = lambda: int(time.time())
 
 
 @dataclass(frozen=True)
@@ -83,6 +103,8 @@ class Hostile:
     half_close: bool = False  # stop writing after the request (a client gone mid-body)
     fields: tuple[str, ...] = ()  # 422: fields that must be named in `errors`
     stored: Stored | None = None  # 202: what must be stored verbatim
+    detail: str | None = None  # text the problem's detail must contain
+    answer: str | None = None  # 200: the `status` of the JSON body ("ignored", "ok")
 
     def resolved_body(self) -> bytes:
         """The body bytes (large ones are built on demand)."""
@@ -778,6 +800,423 @@ CORPUS: list[Hostile] = [
     Hostile("http-content-type-twice", "http", 400, SERVER, "two Content-Type headers",
             wire=_with_headers(lambda ctx: [("Content-Type", "text/plain")])),
 ]
+
+
+# -- the other signature schemes: Standard Webhooks, a tenant requiring it, Shopify, WooCommerce ---------
+# Signed here from the specifications (standardwebhooks.com; Shopify's and WooCommerce's base64 HMAC of
+# the body), independently of the gateway's code.
+
+
+def standard_signature(secret: str, msg_id: str, timestamp: str, body: bytes) -> str:
+    """`v1,<base64 HMAC-SHA256 of id.timestamp.body>`, keyed by the base64 after `whsec_`."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def platform_signature(secret: str, body: bytes) -> str:
+    """What Shopify and WooCommerce send: base64 of the HMAC-SHA256 of the body under their secret."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+SW_ID = "msg_2Lm9hostile"
+FAR = 3600  # seconds: far outside the default tolerance of 300
+Value = str | Callable[[WireContext], str]
+
+
+def _standard(*, msg_id: Value = SW_ID, timestamp: Value | None = None,
+              signature: Callable[[WireContext, str, str, bytes], str] | None = None,
+              signed_id: str | None = None, signed_timestamp: Callable[[WireContext], str] | None = None,
+              signed_body: bytes | None = None, signer: str = TENANT, drop: tuple[str, ...] = (),
+              extra: Callable[[WireContext], list[tuple[str, str]]] = lambda ctx: [],
+              path: str | None = None, body: bytes = _SMALL) -> Callable[[WireContext], bytes]:
+    """A Standard Webhooks request: the three headers (valid by default: this id, the current time, the
+    signature by `signer`'s secret over what was sent), with what the entry makes hostile: the values sent,
+    what was signed instead (`signed_*`), a `signature` function, headers dropped, headers added."""
+    def build(ctx: WireContext) -> bytes:
+        sent_id = msg_id(ctx) if callable(msg_id) else msg_id
+        now = str(ctx.now())
+        sent_ts = (timestamp(ctx) if callable(timestamp) else timestamp) if timestamp is not None else now
+        if signature is not None:
+            sig = signature(ctx, sent_id, sent_ts, body)
+        else:
+            sig = standard_signature(ctx.secrets[signer], signed_id if signed_id is not None else sent_id,
+                                     signed_timestamp(ctx) if signed_timestamp else sent_ts,
+                                     signed_body if signed_body is not None else body)
+        headers = [("Content-Type", "application/json"), ("webhook-id", sent_id), ("webhook-timestamp", sent_ts),
+                   ("webhook-signature", sig)]
+        headers = [(name, value) for name, value in headers if name not in drop] + extra(ctx)
+        return build_request("POST", path or ctx.path, headers, body)
+    return build
+
+
+def _valid_sw(ctx: WireContext) -> str:
+    """A valid webhook-signature for _SMALL sent with SW_ID at the current time."""
+    return standard_signature(ctx.secrets[TENANT], SW_ID, str(ctx.now()), _SMALL)
+
+
+def _stale(delta: int) -> Callable[[WireContext], str]:
+    return lambda ctx: str(ctx.now() + delta)
+
+
+def _shopify_order(name: str) -> bytes:
+    """A Shopify orders/create body that would be a sale (a coded line item, a buyer)."""
+    return _encode({"id": 9_000_000 + sum(map(ord, name)), "created_at": "2025-09-13T09:30:00-05:00",
+                    "currency": "COP", "total_price": "10.00", "email": f"{name}@correo-tienda.co",
+                    "line_items": [{"sku": "SKU-1", "title": "Plain product", "quantity": 1, "price": "10.00",
+                                    "properties": [{"name": "autentikapp_code", "value": f"PLATFORM-{name}"}]}]})
+
+
+def _woo_order(name: str) -> bytes:
+    """A WooCommerce order.created body that would be a sale (paid, a coded line item, a buyer)."""
+    return _encode({"id": 8_000_000 + sum(map(ord, name)), "status": "processing", "currency": "COP",
+                    "total": "10.00", "date_created_gmt": "2025-09-13T19:28:08", "date_paid_gmt": "2025-09-13T19:28:08",
+                    "billing": {"email": f"{name}@correo-tienda.co"},
+                    "line_items": [{"sku": "SKU-1", "name": "Plain product", "quantity": 1, "price": 10,
+                                    "meta_data": [{"key": "autentikapp_code", "value": f"PLATFORM-{name}"}]}]})
+
+
+_PLATFORM_HEADERS = {SHOPIFY: ("X-Shopify-Hmac-Sha256", "X-Shopify-Topic", "orders/create", "X-Shopify-Webhook-Id"),
+                     WOOCOMMERCE: ("X-WC-Webhook-Signature", "X-WC-Webhook-Topic", "order.created",
+                                   "X-WC-Webhook-Delivery-ID")}
+
+
+def _platform(platform: str, body: bytes, *, signature: Callable[[WireContext, bytes], str] | None = None,
+              unsigned: bool = False, topic: str | None = "", content_type: str | None = "application/json",
+              tenant: str = TENANT, extra: Callable[[WireContext], list[tuple[str, str]]] = lambda ctx: [],
+              ) -> Callable[[WireContext], bytes]:
+    """A delivery to `platform`'s endpoint: signed with TENANT's secret for it unless `signature` says
+    otherwise (or `unsigned`), with its usual topic ("" for the platform's sale topic, None for none)."""
+    signature_header, topic_header, sale_topic, delivery_header = _PLATFORM_HEADERS[platform]
+
+    def build(ctx: WireContext) -> bytes:
+        headers = [("Content-Type", content_type)] if content_type is not None else []
+        if not unsigned:
+            headers.append((signature_header, signature(ctx, body) if signature is not None
+                            else platform_signature(ctx.secrets[platform], body)))
+        if topic is not None:
+            headers.append((topic_header, topic or sale_topic))
+        headers.append((delivery_header, "delivery-hostile-1"))
+        return build_request("POST", f"/v1/webhooks/{platform}/{tenant}", headers + extra(ctx), body)
+    return build
+
+
+def _woo_ping(body: bytes, content_type: str | None = "application/x-www-form-urlencoded", tenant: str = TENANT,
+              ) -> Callable[[WireContext], bytes]:
+    """What WooCommerce sends when a webhook is saved: a form POST without signature or topic."""
+    def build(ctx: WireContext) -> bytes:
+        headers = [("Content-Type", content_type)] if content_type is not None else []
+        return build_request("POST", f"/v1/webhooks/woocommerce/{tenant}", headers + [("User-Agent", "WooCommerce")],
+                             body)
+    return build
+
+
+def _other_platform_secret(platform: str) -> Callable[[WireContext, bytes], str]:
+    return lambda ctx, body: platform_signature(ctx.secrets[platform], body)
+
+
+SW = "standard-webhooks"
+OK = "ok"
+IGNORED = "ignored"
+CLOCK = "clock"
+MISSING = "missing"
+TIMESTAMPED_REQUIRED = "requires timestamped"
+
+SIGNATURE_SCHEMES: list[Hostile] = [
+    # -- Standard Webhooks: 401 for every failure; a header missing, malformed or stale is said so
+    Hostile("sw-missing-id", SW, 401, SIGNATURE, "timestamp and signature, no webhook-id",
+            wire=_standard(drop=("webhook-id",)), detail="webhook-id missing"),
+    Hostile("sw-missing-timestamp", SW, 401, SIGNATURE, "id and signature, no webhook-timestamp",
+            wire=_standard(drop=("webhook-timestamp",)), detail="webhook-timestamp missing"),
+    Hostile("sw-missing-signature", SW, 401, SIGNATURE, "id and timestamp, no webhook-signature",
+            wire=_standard(drop=("webhook-signature",)), detail="webhook-signature missing"),
+    Hostile("sw-id-empty", SW, 401, SIGNATURE, "'webhook-id:' with no value (signed over the empty id)",
+            wire=_standard(msg_id=""), detail="webhook-id missing"),
+    Hostile("sw-id-8000-chars", SW, 401, SIGNATURE, "an 8,000-character webhook-id, correctly signed",
+            wire=_standard(msg_id="m" * 8000), detail="visible ASCII"),
+    Hostile("sw-id-10kb", SW, 431, SERVER, "a 10 KB webhook-id: over gunicorn's 8,190-byte field limit",
+            wire=_standard(msg_id="m" * 10 * 1024)),
+    Hostile("sw-id-tab", SW, 401, SIGNATURE, "a TAB inside webhook-id (the one control character HTTP allows)",
+            wire=_standard(msg_id="msg\tid"), detail="visible ASCII"),
+    Hostile("sw-id-control-char", SW, 400, SERVER, "a \\x01 inside webhook-id", wire=_standard(msg_id="msg\x01id")),
+    Hostile("sw-id-escape-sequence", SW, 400, SERVER, "an ANSI escape (ESC[2J) inside webhook-id",
+            wire=_standard(msg_id="msg\x1b[2Jid")),
+    Hostile("sw-id-delete-char", SW, 400, SERVER, "a DEL (\\x7f) inside webhook-id", wire=_standard(msg_id="msg\x7fid")),
+    Hostile("sw-id-non-ascii", SW, 401, SIGNATURE, "webhook-id 'msg_é' as UTF-8 bytes, correctly signed",
+            wire=_standard(msg_id="msg_é".encode().decode("latin-1")), detail="visible ASCII"),
+    Hostile("sw-id-inner-space", SW, 401, SIGNATURE, "'msg 1': a space is not a visible character",
+            wire=_standard(msg_id="msg 1"), detail="visible ASCII"),
+    Hostile("sw-id-crlf-splits-header", SW, 401, SIGNATURE,
+            "'msg\\r\\nX-Injected: 1' signed whole: CR LF ends the id, which no longer matches",
+            wire=_standard(msg_id="msg\r\nX-Injected: 1")),
+    Hostile("sw-id-bare-lf", SW, 400, SERVER, "a bare LF inside webhook-id", wire=_standard(msg_id="msg\nX-Injected: 1")),
+    Hostile("sw-id-nul", SW, 400, SERVER, "a NUL inside webhook-id", wire=_standard(msg_id="msg\x00")),
+    Hostile("sw-timestamp-non-numeric", SW, 401, SIGNATURE, "webhook-timestamp 'yesterday', correctly signed",
+            wire=_standard(timestamp="yesterday"), detail="Unix seconds"),
+    Hostile("sw-timestamp-rfc3339", SW, 401, SIGNATURE, "an RFC 3339 date instead of Unix seconds",
+            wire=_standard(timestamp="2025-09-13T14:30:00Z"), detail="Unix seconds"),
+    Hostile("sw-timestamp-negative", SW, 401, SIGNATURE, "a negative timestamp",
+            wire=_standard(timestamp=lambda ctx: str(-ctx.now())), detail="Unix seconds"),
+    Hostile("sw-timestamp-plus-sign", SW, 401, SIGNATURE, "'+<now>'",
+            wire=_standard(timestamp=lambda ctx: f"+{ctx.now()}"), detail="Unix seconds"),
+    Hostile("sw-timestamp-float", SW, 401, SIGNATURE, "'<now>.5': not whole seconds",
+            wire=_standard(timestamp=lambda ctx: f"{ctx.now()}.5"), detail="Unix seconds"),
+    Hostile("sw-timestamp-milliseconds", SW, 401, SIGNATURE, "the current time in milliseconds (13 digits)",
+            wire=_standard(timestamp=lambda ctx: str(ctx.now() * 1000)), detail="Unix seconds"),
+    Hostile("sw-timestamp-40-digits", SW, 401, SIGNATURE, "a 40-digit timestamp (no integer overflow)",
+            wire=_standard(timestamp="9" * 40), detail="Unix seconds"),
+    Hostile("sw-timestamp-inner-space", SW, 401, SIGNATURE, "'17 00...': digits with a space",
+            wire=_standard(timestamp=lambda ctx: f"{str(ctx.now())[:2]} {str(ctx.now())[2:]}"), detail="Unix seconds"),
+    Hostile("sw-timestamp-arabic-digits", SW, 401, SIGNATURE, "the time in Arabic-Indic digits (UTF-8 bytes)",
+            wire=_standard(timestamp=lambda ctx: str(ctx.now()).translate(
+                str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")).encode().decode("latin-1")), detail="Unix seconds"),
+    Hostile("sw-timestamp-zero", SW, 401, SIGNATURE, "timestamp 0 (1970), correctly signed",
+            wire=_standard(timestamp="0"), detail=CLOCK),
+    Hostile("sw-timestamp-far-past", SW, 401, SIGNATURE, "an hour old, correctly signed: a captured request replayed",
+            wire=_standard(timestamp=_stale(-FAR)), detail=CLOCK),
+    Hostile("sw-timestamp-far-future", SW, 401, SIGNATURE, "an hour ahead, correctly signed",
+            wire=_standard(timestamp=_stale(FAR)), detail=CLOCK),
+    Hostile("sw-timestamp-12-digits", SW, 401, SIGNATURE, "999999999999: the largest accepted form, far ahead",
+            wire=_standard(timestamp="9" * 12), detail=CLOCK),
+    Hostile("sw-signature-v1-empty", SW, 401, SIGNATURE, "'v1,' with nothing after it",
+            wire=_standard(signature=lambda ctx, i, t, b: "v1,"), detail="v1,<base64>"),
+    Hostile("sw-signature-non-base64", SW, 401, SIGNATURE, "'v1,' followed by characters outside base64",
+            wire=_standard(signature=lambda ctx, i, t, b: "v1,@@@not*base64!!!"), detail="v1,<base64>"),
+    Hostile("sw-signature-unpadded-base64", SW, 401, SIGNATURE, "the right HMAC, base64 without its '=' padding",
+            wire=_standard(signature=lambda ctx, i, t, b: standard_signature(ctx.secrets[TENANT], i, t, b).rstrip("="))),
+    Hostile("sw-signature-v2-only", SW, 401, SIGNATURE, "the right HMAC labelled v2 (an unknown version)",
+            wire=_standard(signature=lambda ctx, i, t, b: "v2" + standard_signature(ctx.secrets[TENANT], i, t, b)[2:]),
+            detail="v1,<base64>"),
+    Hostile("sw-signature-v1a-asymmetric", SW, 401, SIGNATURE, "'v1a,' (the spec's asymmetric scheme), no v1",
+            wire=_standard(signature=lambda ctx, i, t, b: "v1a," + base64.b64encode(b"\x01" * 64).decode())),
+    Hostile("sw-signature-equals-separator", SW, 401, SIGNATURE, "'v1=<base64>' instead of 'v1,<base64>'",
+            wire=_standard(signature=lambda ctx, i, t, b: standard_signature(ctx.secrets[TENANT], i, t, b).replace(",", "=", 1))),
+    Hostile("sw-signature-hex", SW, 401, SIGNATURE, "'v1,<hex>': the right HMAC in hex",
+            wire=_standard(signature=lambda ctx, i, t, b: "v1," + base64.b64decode(
+                standard_signature(ctx.secrets[TENANT], i, t, b)[3:]).hex())),
+    Hostile("sw-signature-short", SW, 401, SIGNATURE, "'v1,AAAA': base64 of 3 bytes",
+            wire=_standard(signature=lambda ctx, i, t, b: "v1,AAAA")),
+    Hostile("sw-signature-1000-entries", SW, 401, SIGNATURE,
+            "999 space-separated junk entries, then the right signature: only the first few are looked at",
+            wire=_standard(signature=lambda ctx, i, t, b: " ".join(
+                ["v1,AA=="] * 999 + [standard_signature(ctx.secrets[TENANT], i, t, b)]))),
+    Hostile("sw-signature-guide-key", SW, 401, SIGNATURE,
+            "HMAC keyed by the whole 'whsec_...' string (the guide's key), not its decoded base64",
+            wire=_standard(signature=lambda ctx, i, t, b: "v1," + base64.b64encode(hmac.new(
+                ctx.secrets[TENANT].encode(), f"{i}.{t}.".encode() + b, hashlib.sha256).digest()).decode())),
+    Hostile("sw-signature-body-only", SW, 401, SIGNATURE, "the base64 HMAC of the body alone, without id and time",
+            wire=_standard(signature=lambda ctx, i, t, b: "v1," + base64.b64encode(hmac.new(
+                base64.b64decode(ctx.secrets[TENANT][6:]), b, hashlib.sha256).digest()).decode())),
+    Hostile("sw-signed-other-body", SW, 401, SIGNATURE, "a valid signature of a different body",
+            wire=_standard(signed_body=_SMALL + b" "), detail="webhook-signature"),
+    Hostile("sw-signed-other-id", SW, 401, SIGNATURE, "signed for webhook-id msg_other, sent with another id",
+            wire=_standard(signed_id="msg_other")),
+    Hostile("sw-signed-other-timestamp", SW, 401, SIGNATURE,
+            "signed for a minute earlier, sent with the current time (a replay with a fresh timestamp)",
+            wire=_standard(signed_timestamp=_stale(-60))),
+    Hostile("sw-id-and-timestamp-swapped", SW, 401, SIGNATURE,
+            "webhook-id and webhook-timestamp exchanged after signing (id '<now>', timestamp '<id>')",
+            wire=_standard(msg_id=lambda ctx: str(ctx.now()), signed_id=SW_ID,
+                           signed_timestamp=lambda ctx: str(ctx.now()))),
+    Hostile("sw-signed-by-bystander", SW, 401, SIGNATURE, "a valid signature under another tenant's secret",
+            wire=_standard(signer=BYSTANDER)),
+    Hostile("sw-unknown-tenant", SW, 401, SIGNATURE, "a valid signature under acme's secret, sent to 'nobody'",
+            wire=_standard(path="/v1/webhooks/inbound/nobody")),
+    Hostile("sw-malformed-tenant", SW, 401, SIGNATURE, "a valid signature sent to the tenant id '..'",
+            wire=_standard(path="/v1/webhooks/inbound/%2E%2E")),
+    Hostile("sw-bad-signature-beside-valid-guide-header", SW, 401, SIGNATURE,
+            "a valid X-Autentikapp-Signature and a wrong webhook-signature: the webhook-* headers choose the scheme",
+            wire=_standard(signature=lambda ctx, i, t, b: "v1," + base64.b64encode(b"\x00" * 32).decode(),
+                           extra=lambda ctx: [("X-Autentikapp-Signature", ctx.sign(_SMALL))]), detail="webhook-signature"),
+    Hostile("sw-stray-id-beside-valid-guide-header", SW, 401, SIGNATURE,
+            "a valid X-Autentikapp-Signature and a lone webhook-id",
+            wire=lambda ctx: build_request("POST", ctx.path, _signed_headers(ctx, _SMALL) + [("webhook-id", SW_ID)],
+                                           _SMALL), detail=MISSING),
+    Hostile("sw-stale-beside-valid-guide-header", SW, 401, SIGNATURE,
+            "a valid X-Autentikapp-Signature and Standard Webhooks headers an hour old",
+            wire=_standard(timestamp=_stale(-FAR), extra=lambda ctx: [("X-Autentikapp-Signature", ctx.sign(_SMALL))]),
+            detail=CLOCK),
+    Hostile("sw-signature-twice-both-valid", SW, 401, SIGNATURE,
+            "the right webhook-signature twice: joined into one value with a comma",
+            wire=_standard(extra=lambda ctx: [("webhook-signature", _valid_sw(ctx))])),
+    Hostile("sw-signature-twice-wrong-first", SW, 401, SIGNATURE, "a wrong webhook-signature, then the right one",
+            wire=_standard(signature=lambda ctx, i, t, b: "v1," + base64.b64encode(b"\x00" * 32).decode(),
+                           extra=lambda ctx: [("webhook-signature", _valid_sw(ctx))])),
+    Hostile("sw-id-twice", SW, 401, SIGNATURE, "webhook-id twice (the same value), signed over the one id",
+            wire=_standard(extra=lambda ctx: [("webhook-id", SW_ID)])),
+    Hostile("sw-timestamp-twice", SW, 401, SIGNATURE, "webhook-timestamp twice (the same value)",
+            wire=_standard(extra=lambda ctx: [("webhook-timestamp", str(ctx.now()))]), detail="Unix seconds"),
+    Hostile("sw-underscore-header-name", SW, 401, SIGNATURE,
+            "webhook_signature: gunicorn drops headers with underscores, so it is missing",
+            wire=_standard(drop=("webhook-signature",), extra=lambda ctx: [("webhook_signature", _valid_sw(ctx))]),
+            detail="webhook-signature missing"),
+
+    # -- a tenant that requires timestamped signatures: the guide's header is refused, saying so only to
+    #    a sender that proved it holds the secret
+    Hostile("strict-guide-signature-alone", "require-timestamped", 401, SIGNATURE,
+            "the strict tenant's valid X-Autentikapp-Signature alone",
+            wire=lambda ctx: build_request("POST", "/v1/webhooks/inbound/" + STRICT, [
+                ("Content-Type", "application/json"),
+                ("X-Autentikapp-Signature", _hmac(ctx.secrets[STRICT], _SMALL))], _SMALL),
+            detail=TIMESTAMPED_REQUIRED),
+    Hostile("strict-wrong-guide-signature", "require-timestamped", 401, SIGNATURE,
+            "a wrong X-Autentikapp-Signature to the strict tenant: the generic answer, no hint of the requirement",
+            wire=lambda ctx: build_request("POST", "/v1/webhooks/inbound/" + STRICT, [
+                ("Content-Type", "application/json"), ("X-Autentikapp-Signature", ctx.sign(_SMALL))], _SMALL),
+            detail="X-Autentikapp-Signature (hex HMAC-SHA256"),
+
+    # -- Shopify: the base64 HMAC of the body under the tenant's Shopify secret, nothing else
+    Hostile("shopify-missing-signature", SHOPIFY, 401, SIGNATURE, "no X-Shopify-Hmac-Sha256",
+            wire=_platform(SHOPIFY, _shopify_order("shopify-missing-signature"), unsigned=True),
+            detail="X-Shopify-Hmac-Sha256"),
+    Hostile("shopify-garbage-signature", SHOPIFY, 401, SIGNATURE, "X-Shopify-Hmac-Sha256 that is not base64",
+            wire=_platform(SHOPIFY, _shopify_order("shopify-garbage-signature"),
+                           signature=lambda ctx, body: "not*base64!!")),
+    Hostile("shopify-hex-signature", SHOPIFY, 401, SIGNATURE, "the right HMAC in hex instead of base64",
+            wire=_platform(SHOPIFY, _shopify_order("shopify-hex-signature"),
+                           signature=lambda ctx, body: hmac.new(ctx.secrets[SHOPIFY].encode(), body,
+                                                                hashlib.sha256).hexdigest())),
+    Hostile("shopify-8000-char-signature", SHOPIFY, 401, SIGNATURE, "an 8,000-character base64 signature",
+            wire=_platform(SHOPIFY, _shopify_order("shopify-8000-char-signature"),
+                           signature=lambda ctx, body: "A" * 8000)),
+    Hostile("shopify-wrong-secret", SHOPIFY, 401, SIGNATURE, "signed with a secret that is not the tenant's",
+            wire=_platform(SHOPIFY, _shopify_order("shopify-wrong-secret"),
+                           signature=lambda ctx, body: platform_signature("shpss_" + "0" * 32, body))),
+    Hostile("shopify-whsec-as-key", SHOPIFY, 401, SIGNATURE, "the tenant's own whsec_ secret used as the Shopify key",
+            wire=_platform(SHOPIFY, _shopify_order("shopify-whsec-as-key"),
+                           signature=lambda ctx, body: platform_signature(ctx.secrets[TENANT], body))),
+    Hostile("shopify-woocommerce-secret", SHOPIFY, 401, SIGNATURE, "signed with the tenant's WooCommerce secret",
+            wire=_platform(SHOPIFY, _shopify_order("shopify-woocommerce-secret"),
+                           signature=_other_platform_secret(WOOCOMMERCE))),
+    Hostile("shopify-other-body", SHOPIFY, 401, SIGNATURE, "the right secret, a different body",
+            wire=_platform(SHOPIFY, _shopify_order("shopify-other-body"), signature=lambda ctx, body: platform_signature(
+                ctx.secrets[SHOPIFY], body + b" "))),
+    Hostile("shopify-woocommerce-header", SHOPIFY, 401, SIGNATURE,
+            "a valid signature under the Shopify secret, sent in WooCommerce's header",
+            wire=_platform(SHOPIFY, _shopify_order("shopify-woocommerce-header"), unsigned=True, extra=lambda ctx: [
+                ("X-WC-Webhook-Signature", platform_signature(ctx.secrets[SHOPIFY], _shopify_order(
+                    "shopify-woocommerce-header")))])),
+    Hostile("shopify-guide-header", SHOPIFY, 401, SIGNATURE, "a valid X-Autentikapp-Signature on the Shopify endpoint",
+            wire=_platform(SHOPIFY, _shopify_order("shopify-guide-header"), unsigned=True, extra=lambda ctx: [
+                ("X-Autentikapp-Signature", ctx.sign(_shopify_order("shopify-guide-header")))])),
+    Hostile("shopify-standard-webhooks-headers", SHOPIFY, 401, SIGNATURE,
+            "valid Standard Webhooks headers on the Shopify endpoint",
+            wire=_platform(SHOPIFY, _shopify_order("shopify-sw"), unsigned=True, extra=lambda ctx: [
+                ("webhook-id", SW_ID), ("webhook-timestamp", str(ctx.now())),
+                ("webhook-signature", standard_signature(ctx.secrets[TENANT], SW_ID, str(ctx.now()),
+                                                         _shopify_order("shopify-sw")))])),
+    Hostile("shopify-signature-twice", SHOPIFY, 401, SIGNATURE, "the right X-Shopify-Hmac-Sha256 twice (joined)",
+            wire=_platform(SHOPIFY, _shopify_order("shopify-signature-twice"), extra=lambda ctx: [
+                ("X-Shopify-Hmac-Sha256", platform_signature(ctx.secrets[SHOPIFY],
+                                                              _shopify_order("shopify-signature-twice")))])),
+    Hostile("shopify-unknown-tenant", SHOPIFY, 401, SIGNATURE, "signed with acme's Shopify secret, sent to 'nobody'",
+            wire=_platform(SHOPIFY, _shopify_order("shopify-unknown-tenant"), tenant="nobody")),
+    Hostile("shopify-tenant-without-shopify-secret", SHOPIFY, 401, SIGNATURE,
+            "signed with acme's Shopify secret, sent to a tenant that has none",
+            wire=_platform(SHOPIFY, _shopify_order("shopify-no-secret"), tenant=BYSTANDER)),
+    Hostile("shopify-malformed-tenant", SHOPIFY, 401, SIGNATURE, "the tenant id '..'",
+            wire=_platform(SHOPIFY, _shopify_order("shopify-malformed-tenant"), tenant="%2E%2E")),
+    Hostile("shopify-not-json", SHOPIFY, 400, MALFORMED, "a correctly signed body that is not JSON",
+            wire=_platform(SHOPIFY, b"order=1&paid=yes")),
+    Hostile("shopify-text-plain", SHOPIFY, 415, MEDIA_TYPE, "a correctly signed order sent as text/plain",
+            wire=_platform(SHOPIFY, _shopify_order("shopify-text-plain"), content_type="text/plain")),
+    Hostile("shopify-10mb", SHOPIFY, 413, TOO_LARGE, "a 10 MB body, correctly signed",
+            wire=_platform(SHOPIFY, b'{"id": 1, "note": "' + b"x" * TEN_MB + b'"}')),
+    Hostile("shopify-one-byte-over-cap", SHOPIFY, 413, TOO_LARGE, "GATEWAY_MAX_BODY_BYTES + 1, unsigned",
+            wire=_platform(SHOPIFY, b"{" + b" " * (MAX_BODY_BYTES - 1) + b"}", unsigned=True)),
+    Hostile("shopify-topic-missing", SHOPIFY, 400, BAD_REQUEST, "a correctly signed order without X-Shopify-Topic",
+            wire=_platform(SHOPIFY, _shopify_order("shopify-topic-missing"), topic=None), detail="X-Shopify-Topic"),
+    Hostile("shopify-topic-blank", SHOPIFY, 400, BAD_REQUEST, "X-Shopify-Topic of blanks",
+            wire=_platform(SHOPIFY, _shopify_order("shopify-topic-blank"), topic="   "), detail="X-Shopify-Topic"),
+    Hostile("shopify-topic-8000-chars", SHOPIFY, 200, None, "an 8,000-character topic: not one that is read",
+            wire=_platform(SHOPIFY, _shopify_order("shopify-topic-8000-chars"), topic="orders/" + "c" * 7993),
+            answer=IGNORED),
+    Hostile("shopify-topic-control-chars", SHOPIFY, 400, SERVER, "a topic with \\x01 and an ANSI escape",
+            wire=_platform(SHOPIFY, _shopify_order("shopify-topic-control"), topic="orders/create\x01\x1b[2J")),
+    Hostile("shopify-topic-tab-and-markup", SHOPIFY, 200, None, "a topic with a TAB, quotes and <script>",
+            wire=_platform(SHOPIFY, _shopify_order("shopify-topic-markup"),
+                           topic='orders/create\t"}<script>alert(1)</script>'), answer=IGNORED),
+    Hostile("shopify-topic-non-ascii", SHOPIFY, 200, None, "'orders/créate' as UTF-8 bytes",
+            wire=_platform(SHOPIFY, _shopify_order("shopify-topic-non-ascii"),
+                           topic="orders/créate".encode().decode("latin-1")), answer=IGNORED),
+    Hostile("shopify-topic-crlf", SHOPIFY, 422, INVALID,
+            "'orders/create\\r\\nX-Injected: 1': CR LF ends the topic; an empty order is not translatable",
+            wire=_platform(SHOPIFY, b"{}", topic="orders/create\r\nX-Injected: 1")),
+    Hostile("shopify-topic-bare-lf", SHOPIFY, 400, SERVER, "a bare LF inside X-Shopify-Topic",
+            wire=_platform(SHOPIFY, b"{}", topic="orders/create\nX-Injected: 1")),
+
+    # -- WooCommerce: the same, and its unsigned ping (answered 200 whatever the tenant, publishing nothing)
+    Hostile("woo-missing-signature", WOOCOMMERCE, 401, SIGNATURE, "no X-WC-Webhook-Signature",
+            wire=_platform(WOOCOMMERCE, _woo_order("woo-missing-signature"), unsigned=True),
+            detail="X-WC-Webhook-Signature"),
+    Hostile("woo-garbage-signature", WOOCOMMERCE, 401, SIGNATURE, "X-WC-Webhook-Signature that is not base64",
+            wire=_platform(WOOCOMMERCE, _woo_order("woo-garbage-signature"), signature=lambda ctx, body: "%%%")),
+    Hostile("woo-wrong-secret", WOOCOMMERCE, 401, SIGNATURE, "signed with a secret that is not the tenant's",
+            wire=_platform(WOOCOMMERCE, _woo_order("woo-wrong-secret"),
+                           signature=lambda ctx, body: platform_signature("wc-" + "0" * 32, body))),
+    Hostile("woo-whsec-as-key", WOOCOMMERCE, 401, SIGNATURE, "the tenant's whsec_ secret used as the WooCommerce key",
+            wire=_platform(WOOCOMMERCE, _woo_order("woo-whsec-as-key"),
+                           signature=lambda ctx, body: platform_signature(ctx.secrets[TENANT], body))),
+    Hostile("woo-shopify-secret", WOOCOMMERCE, 401, SIGNATURE, "signed with the tenant's Shopify secret",
+            wire=_platform(WOOCOMMERCE, _woo_order("woo-shopify-secret"), signature=_other_platform_secret(SHOPIFY))),
+    Hostile("woo-shopify-header", WOOCOMMERCE, 401, SIGNATURE,
+            "a valid signature under the WooCommerce secret, sent in Shopify's header",
+            wire=_platform(WOOCOMMERCE, _woo_order("woo-shopify-header"), unsigned=True, extra=lambda ctx: [
+                ("X-Shopify-Hmac-Sha256", platform_signature(ctx.secrets[WOOCOMMERCE],
+                                                              _woo_order("woo-shopify-header")))])),
+    Hostile("woo-unknown-tenant", WOOCOMMERCE, 401, SIGNATURE, "signed with acme's WooCommerce secret, sent to 'nobody'",
+            wire=_platform(WOOCOMMERCE, _woo_order("woo-unknown-tenant"), tenant="nobody")),
+    Hostile("woo-not-json", WOOCOMMERCE, 400, MALFORMED, "a correctly signed JSON-typed body that is not JSON",
+            wire=_platform(WOOCOMMERCE, b"{'id': 1}")),
+    Hostile("woo-form-signed-order", WOOCOMMERCE, 415, MEDIA_TYPE, "a correctly signed form body that is no ping",
+            wire=_platform(WOOCOMMERCE, b"id=1&status=processing", content_type="application/x-www-form-urlencoded")),
+    Hostile("woo-10mb", WOOCOMMERCE, 413, TOO_LARGE, "a 10 MB body, correctly signed",
+            wire=_platform(WOOCOMMERCE, b'{"id": 1, "note": "' + b"x" * TEN_MB + b'"}')),
+    Hostile("woo-topic-missing", WOOCOMMERCE, 400, BAD_REQUEST, "a correctly signed order without X-WC-Webhook-Topic",
+            wire=_platform(WOOCOMMERCE, _woo_order("woo-topic-missing"), topic=None), detail="X-WC-Webhook-Topic"),
+    Hostile("woo-topic-8000-chars", WOOCOMMERCE, 200, None, "an 8,000-character topic",
+            wire=_platform(WOOCOMMERCE, _woo_order("woo-topic-8000-chars"), topic="order." + "c" * 7994),
+            answer=IGNORED),
+    Hostile("woo-topic-control-chars", WOOCOMMERCE, 400, SERVER, "a topic with \\x01 and an ANSI escape",
+            wire=_platform(WOOCOMMERCE, _woo_order("woo-topic-control"), topic="order.created\x01\x1b[2J")),
+    Hostile("woo-topic-non-ascii", WOOCOMMERCE, 200, None, "'order.créated' as UTF-8 bytes",
+            wire=_platform(WOOCOMMERCE, _woo_order("woo-topic-non-ascii"),
+                           topic="order.créated".encode().decode("latin-1")), answer=IGNORED),
+    Hostile("woo-ping", WOOCOMMERCE, 200, None, "WooCommerce's ping: webhook_id=<n>, form-encoded, unsigned",
+            wire=_woo_ping(b"webhook_id=12"), answer=OK),
+    Hostile("woo-ping-unknown-tenant", WOOCOMMERCE, 200, None, "the ping to a tenant that does not exist",
+            wire=_woo_ping(b"webhook_id=12", tenant="nobody"), answer=OK),
+    Hostile("woo-ping-without-content-type", WOOCOMMERCE, 200, None, "the ping without a Content-Type",
+            wire=_woo_ping(b"webhook_id=12", content_type=None), answer=OK),
+    Hostile("woo-ping-extra-field", WOOCOMMERCE, 401, SIGNATURE, "webhook_id=12&status=processing: not a ping",
+            wire=_woo_ping(b"webhook_id=12&status=processing")),
+    Hostile("woo-ping-two-ids", WOOCOMMERCE, 401, SIGNATURE, "webhook_id=12&webhook_id=13",
+            wire=_woo_ping(b"webhook_id=12&webhook_id=13")),
+    Hostile("woo-ping-not-a-number", WOOCOMMERCE, 401, SIGNATURE, "webhook_id=abc",
+            wire=_woo_ping(b"webhook_id=abc")),
+    Hostile("woo-ping-trailing-newline", WOOCOMMERCE, 401, SIGNATURE, "webhook_id=12 followed by a newline",
+            wire=_woo_ping(b"webhook_id=12\n")),
+    Hostile("woo-ping-as-text-plain", WOOCOMMERCE, 401, SIGNATURE, "the ping body declared text/plain",
+            wire=_woo_ping(b"webhook_id=12", content_type="text/plain")),
+    Hostile("woo-ping-as-json", WOOCOMMERCE, 401, SIGNATURE, "the ping body declared application/json",
+            wire=_woo_ping(b"webhook_id=12", content_type="application/json")),
+    Hostile("woo-ping-json-body", WOOCOMMERCE, 401, SIGNATURE, '{"webhook_id": 12} as JSON',
+            wire=_woo_ping(b'{"webhook_id": 12}', content_type="application/json")),
+    Hostile("woo-ping-order-in-form", WOOCOMMERCE, 401, SIGNATURE, "an order smuggled in a form after webhook_id",
+            wire=_woo_ping(b"webhook_id=12&" + _woo_order("woo-ping-order-in-form"))),
+    Hostile("woo-ping-over-cap", WOOCOMMERCE, 413, TOO_LARGE, "webhook_id= followed by more digits than the cap",
+            wire=_woo_ping(b"webhook_id=" + b"1" * MAX_BODY_BYTES)),
+]
+
+CORPUS += SIGNATURE_SCHEMES
+# Pairs that must get the very same answer (status and body): an unknown tenant, a tenant without the
+# platform's secret, and a strict tenant's wrong signature say nothing a wrong signature does not.
+SAME_ANSWER = [("sw-unknown-tenant", "sw-signed-by-bystander"), ("sw-malformed-tenant", "sw-signed-by-bystander"),
+               ("shopify-unknown-tenant", "shopify-wrong-secret"),
+               ("shopify-tenant-without-shopify-secret", "shopify-wrong-secret"),
+               ("woo-unknown-tenant", "woo-wrong-secret"),
+               ("strict-wrong-guide-signature", "sig-unknown-tenant"),
+               ("strict-wrong-guide-signature", "sig-wrong-secret")]
 
 BY_NAME = {entry.name: entry for entry in CORPUS}
 assert len(BY_NAME) == len(CORPUS), "entry names must be unique"

@@ -14,6 +14,7 @@ from common import bus, work_message
 from gateway.app import create_app
 from gateway.buyer_rules import BuyerRules
 from gateway.publisher import Published
+from gateway.senders import WEBHOOK, TenantSenders
 
 
 def stream_messages(nats_url: str, stream: str = bus.STREAM) -> int:
@@ -37,9 +38,9 @@ class EveryTenantStore:
     """Every tenant id the gateway finds well-formed exists and has SECRET, so generated tenant ids
     reach the checks after the signature."""
 
-    def active_secrets(self, tenant_id: str) -> list[str]:
-        return [SECRET]
-
+    def senders(self, tenant_id: str) -> TenantSenders:
+        """SECRET as the tenant's own whsec_ secret; no platform secret, timestamps not required."""
+        return TenantSenders(secrets={WEBHOOK: (SECRET,)})
 
     def buyer_rules(self, tenant_id: str) -> BuyerRules:
         """No default country and no list of its own."""

@@ -7,11 +7,19 @@ echoed (no signature, no secret, no traceback); nothing written (the WEBHOOKS st
 tenants' customers and identifiers unchanged); and the gateway still takes a normal signed sale
 afterwards. The accepted entries (202: metacharacters as data) must store exactly what was sent and
 nothing else.
+
+The other signature schemes' entries run the same way (the tenant also has Shopify and WooCommerce
+secrets, and a third tenant requires timestamped signatures); around them: a Standard Webhooks request
+sent twice is one event, answered as a duplicate the second time; a captured one replayed after the
+tolerance is refused for its clock; the strict tenant takes Standard Webhooks; and an unknown tenant
+is answered exactly like a wrong signature.
 """
 
 from __future__ import annotations
 
 import json
+import secrets as random_secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,13 +28,29 @@ import pytest
 from autentikapp.v1 import customer_pb2, identifier_pb2
 from common import bus
 from system_support import System, sign, wait_for
-from hostile_requests import ACCEPTED, CORPUS, PATH, SIGNED, TENANT, UNSIGNED, Hostile, WireContext, sale_for
+from hostile_requests import (
+    ACCEPTED,
+    BY_NAME,
+    BYSTANDER,
+    CORPUS,
+    PATH,
+    SAME_ANSWER,
+    SHOPIFY,
+    SIGNED,
+    STRICT,
+    TENANT,
+    UNSIGNED,
+    WOOCOMMERCE,
+    Hostile,
+    WireContext,
+    sale_for,
+    standard_signature,
+)
 from rawhttp import RawResponse, build_request, exchange
 from security_support import stream_messages
 
 # The corpus is not about the per-tenant rate limit (it sends ~400 requests for one tenant in seconds).
 SYSTEM_ENV = {"GATEWAY_RATE_LIMIT_PER_SECOND": "0"}
-BYSTANDER = "bystander"
 CANARY_CODE = "CANARY-CODE"
 CANARY = json.dumps({**sale_for("canary"), "transaction_data": {
     "transaction_id": "CANARY", "line_items": [{"quantity": 1, "autentikapp_code": CANARY_CODE}]}}).encode()
@@ -38,7 +62,7 @@ class Target:
     """The running system, the tenants' secrets, and what the corpus has sent so far."""
 
     sut: System
-    secrets: dict[str, str]
+    secrets: dict[str, str]  # whsec_ secrets by tenant, and TENANT's platform secrets by platform
     canary_event_id: str
     accepted_event_ids: set[str] = field(default_factory=set)
 
@@ -77,12 +101,19 @@ def assigned(target: Target, code: str, event_id: str):
 
 
 @pytest.fixture(scope="module")
-def target(module_system) -> Target:
-    """Tenant acme (attacked) and a bystander tenant, the accepted entries' codes registered, and the
-    canary sale (the normal request sent after every hostile one) accepted and processed once."""
+def target(module_system, tmp_path_factory) -> Target:
+    """Tenant acme (attacked, with a Shopify and a WooCommerce secret too), a bystander tenant, a strict
+    tenant (timestamped signatures required), the accepted entries' codes registered, and the canary sale
+    (the normal request sent after every hostile one) accepted and processed once."""
     sut = module_system
     secrets = {t: sut.cli("tenants", "create", "--name", f"{t} brand", "--id", t)["secret"]
-               for t in (TENANT, BYSTANDER)}
+               for t in (TENANT, BYSTANDER, STRICT)}
+    assert sut.cli("tenants", "signing", STRICT, "--require-timestamped")["require_timestamped"] is True
+    shopify_file = tmp_path_factory.mktemp("shopify") / "secret"
+    shopify_file.write_text("shpss_" + random_secrets.token_hex(16) + "\n")
+    sut.cli("tenants", "secrets", "add", TENANT, "--platform", SHOPIFY, "--secret-file", str(shopify_file))
+    secrets[SHOPIFY] = shopify_file.read_text().strip()
+    secrets[WOOCOMMERCE] = sut.cli("tenants", "secrets", "add", TENANT, "--platform", WOOCOMMERCE)["secret"]
     sut.cli("identifiers", "register", "--tenant", TENANT, CANARY_CODE, *[e.stored.code for e in ACCEPTED])
     sut.cli("identifiers", "register", "--tenant", BYSTANDER, "BYSTANDER-1")
     status, _, body = sut.send(TENANT, secrets[TENANT], CANARY)
@@ -92,10 +123,11 @@ def target(module_system) -> Target:
     return target
 
 
-def request_bytes(entry: Hostile, secret: str) -> bytes:
+def request_bytes(entry: Hostile, secrets: dict[str, str]) -> bytes:
     """The entry as bytes on the wire."""
+    secret = secrets[TENANT]
     if entry.wire is not None:
-        return entry.wire(WireContext(PATH, lambda body: sign(secret, body)))
+        return entry.wire(WireContext(PATH, lambda body: sign(secret, body), secrets))
     body = entry.resolved_body()
     headers: list[tuple[str, str]] = []
     if entry.content_type is not None:
@@ -107,19 +139,41 @@ def request_bytes(entry: Hostile, secret: str) -> bytes:
     return build_request(entry.method, entry.path, headers + list(entry.headers), body)
 
 
-def check_answer(entry: Hostile, response: RawResponse, secret: str, sent: bytes) -> None:
-    """Status, body shape, and nothing echoed."""
+SIGNATURE_HEADERS = (b"x-autentikapp-signature", b"webhook-signature", b"x-shopify-hmac-sha256",
+                     b"x-wc-webhook-signature")
+
+
+def sent_signatures(sent: bytes) -> list[bytes]:
+    """Every signature the request carried (each entry of a webhook-signature list, without its `v1,`),
+    long enough to be recognised if echoed."""
+    found = []
+    for line in sent.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() in SIGNATURE_HEADERS:
+            for piece in value.replace(b",", b" ").split():
+                if len(piece) >= 20:
+                    found.append(piece[:64])
+    return found
+
+
+def check_answer(entry: Hostile, response: RawResponse, secrets: list[str], sent: bytes) -> None:
+    """Status, body shape, and nothing echoed (in the body or in a header)."""
     detail = f"{entry.name} ({entry.why}): {response.status} {response.body[:600]!r}"
     assert response.status < 500, "never a 5xx: " + detail
     assert response.status == entry.status, detail
-    assert secret.encode() not in response.body, "the secret is never echoed"
+    answered = response.body + b"\n".join(value.encode("latin-1") for _, value in response.headers)
+    for secret in secrets:
+        assert secret.encode() not in answered, "a secret is never echoed"
     assert b"Traceback" not in response.body and b'File "' not in response.body, "no stack trace"
-    for line in sent.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
-        if line.lower().startswith(b"x-autentikapp-signature:") and len(line) > 40:
-            assert line.split(b":", 1)[1].strip()[:64] not in response.body, "the signature is never echoed"
+    for signature in sent_signatures(sent):
+        assert signature not in answered, f"the signature {signature!r} is never echoed: {detail}"
     if entry.status == 202:
         answer = response.json()
         assert answer["status"] == "accepted" and answer["duplicate"] is False, detail
+        return
+    if entry.status == 200:  # a platform's delivery with nothing to publish, or WooCommerce's ping
+        assert response.media_type == "application/json", detail
+        assert response.json()["status"] == entry.answer and "event_id" not in response.json(), detail
         return
     if entry.code is None:  # refused by gunicorn's HTTP parser: its own page, and the connection closed
         assert response.media_type == "text/html", detail
@@ -132,6 +186,8 @@ def check_answer(entry: Hostile, response: RawResponse, secret: str, sent: bytes
     assert problem["status"] == entry.status, detail
     assert isinstance(problem["title"], str) and problem["title"], detail
     assert isinstance(problem["detail"], str), detail
+    if entry.detail is not None:
+        assert entry.detail.lower() in problem["detail"].lower(), f"{detail}\n  detail must say {entry.detail!r}"
     if entry.status == 405:
         assert "POST" in (response.header("Allow") or ""), detail
     if entry.status == 422:
@@ -164,11 +220,11 @@ def check_stored(target: Target, entry: Hostile, event_id: str, before: State) -
 def test_hostile_request(target: Target, entry: Hostile) -> None:
     secret = target.secrets[TENANT]
     before = snapshot(target)
-    sent = request_bytes(entry, secret)
+    sent = request_bytes(entry, target.secrets)
 
     response = exchange(target.port, sent, half_close=entry.half_close)
 
-    check_answer(entry, response, secret, sent)
+    check_answer(entry, response, list(target.secrets.values()), sent)
     if entry.status == 202:
         event_id = response.json()["event_id"]
         target.accepted_event_ids.add(event_id)
@@ -179,6 +235,79 @@ def test_hostile_request(target: Target, entry: Hostile) -> None:
     answer = body if isinstance(body, dict) else {}
     assert (status, answer.get("event_id"), answer.get("duplicate")) == (202, target.canary_event_id, True), \
         f"after {entry.name} the gateway no longer takes a normal sale: {status} {body}"
+
+
+@pytest.mark.parametrize(("name", "like"), SAME_ANSWER, ids=[f"{a}=={b}" for a, b in SAME_ANSWER])
+def test_an_unknown_or_strict_tenant_is_answered_exactly_like_a_wrong_signature(target: Target, name: str,
+                                                                                 like: str) -> None:
+    before = snapshot(target)
+    first, second = (exchange(target.port, request_bytes(BY_NAME[n], target.secrets)) for n in (name, like))
+    assert (first.status, first.media_type) == (second.status, second.media_type) == (401, "application/problem+json")
+    assert first.json() == second.json(), f"{name} is told apart from {like}"
+    assert snapshot(target) == before
+
+
+def standard_request(target: Target, tenant: str, msg_id: str, timestamp: int, body: bytes) -> bytes:
+    """A Standard Webhooks request signed with the tenant's whsec_ secret."""
+    return build_request("POST", f"/v1/webhooks/inbound/{tenant}", [
+        ("Content-Type", "application/json"), ("webhook-id", msg_id), ("webhook-timestamp", str(timestamp)),
+        ("webhook-signature", standard_signature(target.secrets[tenant], msg_id, str(timestamp), body))], body)
+
+
+def wait_processed(target: Target, event_id: str) -> None:
+    """Until the processor has handled the event (so later snapshots do not see it land)."""
+    wait_for(lambda: (target.sut.cli("events", "show", event_id, check=False) or {}).get("status") == "processed",
+             what=f"{event_id} processed")
+
+
+def test_a_standard_webhooks_request_replayed_within_the_tolerance_is_the_same_event(target: Target) -> None:
+    body = json.dumps(sale_for("sw-replay")).encode()
+    captured = standard_request(target, TENANT, "msg_replay_1", int(time.time()), body)
+    before = stream_messages(target.sut.nats.url)
+
+    first, replay = exchange(target.port, captured), exchange(target.port, captured)
+
+    assert first.status == 202 and first.json()["duplicate"] is False, first.body
+    target.accepted_event_ids.add(first.json()["event_id"])
+    assert replay.status == 202, replay.body
+    assert replay.json() == {**first.json(), "duplicate": True}, "the replay is answered as the same event"
+    assert stream_messages(target.sut.nats.url) == before + 1, "one message for both"
+    retried = exchange(target.port, standard_request(target, TENANT, "msg_replay_1", int(time.time()) + 1, body))
+    assert (retried.status, retried.json()["event_id"], retried.json()["duplicate"]) == (
+        202, first.json()["event_id"], True), "a retry signed anew is the same event too"
+    assert stream_messages(target.sut.nats.url) == before + 1
+    wait_processed(target, first.json()["event_id"])
+
+
+def test_a_captured_standard_webhooks_request_replayed_after_the_tolerance_is_refused_for_its_clock(
+        target: Target) -> None:
+    body = json.dumps(sale_for("sw-late-replay")).encode()
+    captured_long_ago = standard_request(target, TENANT, "msg_replay_2", int(time.time()) - 301 - 60, body)
+    before = snapshot(target)
+
+    response = exchange(target.port, captured_long_ago)
+
+    assert (response.status, response.media_type) == (401, "application/problem+json"), response.body
+    problem = response.json()
+    assert problem["code"] == "invalid-signature" and "clock" in problem["detail"], problem
+    assert "behind" in problem["detail"], "the detail says which way the clock is off"
+    assert snapshot(target) == before, "nothing published"
+
+
+def test_the_strict_tenant_takes_standard_webhooks_and_refuses_the_guides_header_alone(target: Target) -> None:
+    body = json.dumps(sale_for("strict-accepted")).encode()
+    before = stream_messages(target.sut.nats.url)
+    refused = exchange(target.port, build_request("POST", f"/v1/webhooks/inbound/{STRICT}", [
+        ("Content-Type", "application/json"), ("X-Autentikapp-Signature", sign(target.secrets[STRICT], body))], body))
+    assert refused.status == 401 and "requires timestamped" in refused.json()["detail"], refused.body
+    assert stream_messages(target.sut.nats.url) == before
+
+    accepted = exchange(target.port, standard_request(target, STRICT, "msg_strict_1", int(time.time()), body))
+
+    assert accepted.status == 202 and accepted.json()["duplicate"] is False, accepted.body
+    target.accepted_event_ids.add(accepted.json()["event_id"])
+    assert stream_messages(target.sut.nats.url) == before + 1
+    wait_processed(target, accepted.json()["event_id"])
 
 
 def test_the_corpus_stored_only_the_accepted_events_and_dead_lettered_nothing(target: Target) -> None:

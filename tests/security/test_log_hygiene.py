@@ -3,7 +3,10 @@
 A small flow through the real system with LOG_FORMAT=json: two accepted sales (signed with each of a
 tenant's two active secrets), refused ones (wrong signature, unknown tenant, a bad e-mail, a bad
 national id, broken JSON), and two dead-lettered messages (one a service refuses, one that is not an
-event at all), each carrying a buyer's personal data. Then every process is stopped (so shutdown
+event at all), each carrying a buyer's personal data. The other signature schemes too: a Standard
+Webhooks sale accepted and its replay, and refused ones (wrong signature, an hour old); a Shopify and a
+WooCommerce order accepted under the tenant's platform secrets, refused ones (wrong secret, the whsec_
+secret as the platform's key), a topic that is not read, and WooCommerce's unsigned ping. Then every process is stopped (so shutdown
 lines are in too) and every log file is read: the gateway, the processor, both services and NATS.
 None may contain a tenant's secret, a signature that was sent, an encryption key from the
 environment, or any of the buyers' e-mails, phone numbers, national ids or names, in the form sent
@@ -13,8 +16,13 @@ or normalised.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import re
+import secrets as random_secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +52,16 @@ BAD_ID_BUYER = {"national_id": "BAD-ID-Xylophant!", "first_name": "Xylophant"}
 BROKEN_JSON = b'{"customer_data": {"email": "Malformedperson@buzon.co", "first_name": "Malformedperson"'
 DEAD_BUYER = {"email": "Deadletter.Victim@@buzon.co", "national_id": "DLV-5550199", "first_name": "Deadlettervictim"}
 GARBAGE = b'not an event: {"email": "Garbage.Sender@buzon.co", "phone_number": "+573005550123"}'
-PERSONAL = [*BUYER_FORMS, "Rotatedbuyer.Person@buzon.co", "Rotatedbuyer", "Forgedsender.Victim@buzon.co",
+SW_BUYER = {"email": "Standardwebhooks.Buyer@buzon.co", "national_id": "SWB-777-31", "first_name": "Stanwebby"}
+SHOPIFY_BUYER = {"email": "Shopifyana.Compradora@buzon.co", "phone": "+57 300 777 8899", "first_name": "Shopifyana",
+                 "last_name": "Compradorez"}
+WOO_BUYER = {"email": "Woocarlos.Cliente@buzon.co", "phone": "+57 310 222 4466", "first_name": "Woocarlos",
+             "last_name": "Clientovich"}
+PLATFORM_FORMS = ["Standardwebhooks.Buyer@buzon.co", "SWB-777-31", "SWB77731", "Stanwebby",
+                  "Shopifyana.Compradora@buzon.co", "+57 300 777 8899", "+573007778899", "3007778899", "Shopifyana",
+                  "Compradorez", "SHP-5150-99", "SHP515099", "Woocarlos.Cliente@buzon.co", "+57 310 222 4466",
+                  "+573102224466", "3102224466", "Woocarlos", "Clientovich", "WOO-6060-42", "WOO606042"]
+PERSONAL = [*BUYER_FORMS, *PLATFORM_FORMS, "Rotatedbuyer.Person@buzon.co", "Rotatedbuyer", "Forgedsender.Victim@buzon.co",
             "FSV-424242", "FSV424242", "Forgedsender", "Bademailperson@@buzon.co", "Bademailperson", "+573009998877",
             "BAD-ID-Xylophant!", "Xylophant", "Malformedperson@buzon.co", "Malformedperson",
             "Deadletter.Victim@@buzon.co", "DLV-5550199", "DLV5550199", "Deadlettervictim",
@@ -71,6 +88,36 @@ def publish_raw(nats_url: str, event_id: str, data: bytes) -> None:
     asyncio.run(go())
 
 
+def standard_signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The base64 part of `v1,<base64>` (Standard Webhooks: HMAC of id.timestamp.body under the decoded whsec_)."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    return base64.b64encode(hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()).decode()
+
+
+def platform_signature(secret: str, body: bytes) -> str:
+    """Shopify's and WooCommerce's signature: base64 HMAC-SHA256 of the body."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def shopify_order(order_id: int, code: str) -> bytes:
+    return json.dumps({"id": order_id, "created_at": "2025-09-13T09:30:00-05:00", "currency": "COP",
+                       "total_price": "10.00", "email": SHOPIFY_BUYER["email"], "phone": SHOPIFY_BUYER["phone"],
+                       "customer": {"first_name": SHOPIFY_BUYER["first_name"], "last_name": SHOPIFY_BUYER["last_name"]},
+                       "billing_address": {"country_code": "CO"},
+                       "note_attributes": [{"name": "national_id", "value": "SHP-5150-99"}],
+                       "line_items": [{"sku": "SKU-H", "title": "Bolso", "quantity": 1, "price": "10.00",
+                                       "properties": [{"name": "autentikapp_code", "value": code}]}]}).encode()
+
+
+def woo_order(order_id: int, code: str) -> bytes:
+    return json.dumps({"id": order_id, "status": "processing", "currency": "COP", "total": "10.00",
+                       "date_created_gmt": "2025-09-13T19:28:08", "date_paid_gmt": "2025-09-13T19:28:08",
+                       "billing": {**{k: v for k, v in WOO_BUYER.items()}, "country": "CO"},
+                       "meta_data": [{"key": "national_id", "value": "WOO-6060-42"}],
+                       "line_items": [{"sku": "SKU-H", "name": "Bolso", "quantity": 1, "price": 10,
+                                       "meta_data": [{"key": "autentikapp_code", "value": code}]}]}).encode()
+
+
 @dataclass
 class Logs:
     """Every log file of the run, and what must not be in any of them."""
@@ -82,12 +129,18 @@ class Logs:
 
 
 @pytest.fixture(scope="module")
-def logs(module_system) -> Logs:
+def logs(module_system, tmp_path_factory) -> Logs:
     sut = module_system
     first = sut.cli("tenants", "create", "--name", "Hygiene brand", "--id", TENANT)["secret"]
     second = sut.cli("tenants", "secrets", "add", TENANT)["secret"]
-    sut.cli("identifiers", "register", "--tenant", TENANT, "HYG-1", "HYG-2")
+    shopify_file = tmp_path_factory.mktemp("shopify") / "secret"
+    shopify_file.write_text("shpss_" + random_secrets.token_hex(16))
+    sut.cli("tenants", "secrets", "add", TENANT, "--platform", "shopify", "--secret-file", str(shopify_file))
+    shopify_secret = shopify_file.read_text()
+    woo_secret = sut.cli("tenants", "secrets", "add", TENANT, "--platform", "woocommerce")["secret"]
+    sut.cli("identifiers", "register", "--tenant", TENANT, "HYG-1", "HYG-2", "HYG-SW", "HYG-SHOP", "HYG-WOO")
     wrong_secret = "whsec_" + "W" * 43
+    wrong_standard_secret = "whsec_" + base64.b64encode(b"wrong standard webhooks secret!!").decode()
     signatures: list[str] = []
     events: dict[str, str] = {}
 
@@ -107,7 +160,48 @@ def logs(module_system) -> Logs:
     post("bad email", TENANT, first, sale("HYG-T5", BAD_EMAIL_BUYER), 422)
     post("bad national id", TENANT, first, sale("HYG-T6", BAD_ID_BUYER), 422)
     post("broken json", TENANT, first, BROKEN_JSON, 400)
-    for name in ("valid", "rotated"):
+
+    def post_standard(name: str, secret: str, body: bytes, expected: int, age: int = 0) -> None:
+        msg_id, timestamp = f"msg_hygiene_{name.replace(' ', '_')}", int(time.time()) - age
+        signature = standard_signature(secret, msg_id, timestamp, body)
+        signatures.append(signature)
+        status, _, answer = sut.post(TENANT, body, {"Content-Type": "application/json", "webhook-id": msg_id,
+                                                    "webhook-timestamp": str(timestamp),
+                                                    "webhook-signature": f"v1,{signature}"})
+        assert status == expected, (name, answer)
+        if status == 202 and not answer["duplicate"]:
+            events[name] = answer["event_id"]
+
+    sw_sale = sale("HYG-T7", SW_BUYER, "HYG-SW")
+    post_standard("standard webhooks", first, sw_sale, 202)
+    post_standard("standard webhooks replay", first, sw_sale, 202)
+    post_standard("standard webhooks wrong secret", wrong_standard_secret, sale("HYG-T8", SW_BUYER), 401)
+    post_standard("standard webhooks an hour old", first, sale("HYG-T9", SW_BUYER), 401, age=3600)
+
+    def post_platform(name: str, platform: str, secret: str, body: bytes, expected: int, topic: str = "") -> None:
+        signature = platform_signature(secret, body)
+        signatures.append(signature)
+        header, topic_header, sale_topic = {
+            "shopify": ("X-Shopify-Hmac-Sha256", "X-Shopify-Topic", "orders/create"),
+            "woocommerce": ("X-WC-Webhook-Signature", "X-WC-Webhook-Topic", "order.created")}[platform]
+        status, _, answer = sut.post(TENANT, body, {"Content-Type": "application/json", header: signature,
+                                                    topic_header: topic or sale_topic},
+                                     path=f"/v1/webhooks/{platform}/{TENANT}")
+        assert status == expected, (name, answer)
+        if status == 202:
+            events[name] = answer["event_id"]
+
+    post_platform("shopify", "shopify", shopify_secret, shopify_order(1001, "HYG-SHOP"), 202)
+    post_platform("shopify wrong secret", "shopify", "shpss_" + "W" * 32, shopify_order(1002, "HYG-SHOP"), 401)
+    post_platform("shopify whsec as key", "shopify", first, shopify_order(1003, "HYG-SHOP"), 401)
+    post_platform("shopify unread topic", "shopify", shopify_secret, shopify_order(1004, "HYG-SHOP"), 200,
+                  topic="customers/create")
+    post_platform("woocommerce", "woocommerce", woo_secret, woo_order(2001, "HYG-WOO"), 202)
+    post_platform("woocommerce shopify secret", "woocommerce", shopify_secret, woo_order(2002, "HYG-WOO"), 401)
+    status, _, _ = sut.post(TENANT, b"webhook_id=7", {"Content-Type": "application/x-www-form-urlencoded"},
+                            path=f"/v1/webhooks/woocommerce/{TENANT}")
+    assert status == 200, "WooCommerce's ping"
+    for name in ("valid", "rotated", "standard webhooks", "shopify", "woocommerce"):
         assert wait_for(lambda: sut.cli("events", "show", events[name], check=False))["status"] == "processed"
     found = sut.stub("customer_service").FindCustomer(customer_pb2.FindCustomerRequest(
         tenant_id=TENANT, email=BUYER["email"].lower())).customer
@@ -129,7 +223,7 @@ def logs(module_system) -> Logs:
     files = {path.name: path.read_text(errors="replace") for path in paths if path.exists()}
     env_secrets = [piece for key, value in sut.env.items() if re.search(r"SECRET|KEY|PASSWORD|TOKEN", key)
                    for piece in {value, *re.split(r"[,:]", value)} if len(piece) >= 16]  # e.g. "id:key,id:key"
-    return Logs(files, [first, second, wrong_secret, *env_secrets], signatures, events)
+    return Logs(files, [first, second, wrong_secret, wrong_standard_secret, shopify_secret, woo_secret, *env_secrets], signatures, events)
 
 
 PROCESS_LOGS = ("gateway.log", "processor.log", "customer_service.log", "identifier_service.log")

@@ -190,3 +190,9 @@ def test_translation_does_not_change_the_body():
     before = copy.deepcopy(order)
     shopify.translate("orders/create", order, DEFAULT)
     assert order == before
+
+
+def test_a_long_topic_is_shortened_in_the_reason():
+    """The reason is answered and logged: a sender must not be able to write kilobytes into it."""
+    ignored = shopify.translate("orders/" + "c" * 8000, {}, PlatformSettings())
+    assert isinstance(ignored, Ignored) and len(ignored.reason) < 200 and "ccc…" in ignored.reason
