@@ -50,7 +50,7 @@ from autentikapp.v1 import identifier_pb2, identifier_pb2_grpc
 from bench import baseline_db, loadgen
 from bench.memory import PeakMemory
 from bench.workload import CODES_PER_SALE, Sale, events, http_request, sales
-from common import bus, work_message
+from common import bus, grpc_tls, work_message
 from devstack import system
 from devstack.ports import free_port
 from devstack.postgres import ensure_database
@@ -130,7 +130,7 @@ class Bench:
             self.secret = store.create_tenant(TENANT, TENANT)[1].secret
         finally:
             store.close()
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.ports['identifier_service']}")
+        self.channel = grpc_tls.channel(f"127.0.0.1:{self.ports['identifier_service']}", system.tls_files(self.env))
         with psycopg.connect(self.env["PROCESSOR_DATABASE_URL"]) as conn:
             self.postgres_settings = {name: conn.execute(f"SHOW {name}").fetchone()[0]
                                       for name in ("server_version", "fsync", "synchronous_commit",
@@ -153,8 +153,8 @@ class Bench:
             if self.replicas == 1:
                 system.start(self.group, "processor", self.env, self.ports)
             else:
-                self.group.start(f"processor-{self.replicas}", [sys.executable, "-m", "processor"], self.env,
-                                 cwd=system.REPO_ROOT)
+                self.group.start(f"processor-{self.replicas}", [sys.executable, "-m", "processor"],
+                                 system.process_environment("processor", self.env), cwd=system.REPO_ROOT)
 
     # -- 1. ingest ----------------------------------------------------------------------------
 
@@ -194,7 +194,7 @@ class Bench:
         """nats-py's own JetStream publish rate on a file stream of its own (same kind as WEBHOOKS)."""
         seconds = self.sizes["nats_seconds"]
         sample = events(TENANT, sales("nats", 0, 1))[0].SerializeToString()
-        nc = await nats.connect(self.env["NATS_URL"])
+        nc = await nats.connect(self.infra.nats_admin_url)
         js = nc.jetstream()
         await js.add_stream(StreamConfig(name="BENCHRAW", subjects=["benchraw.>"], storage=StorageType.FILE,
                                          duplicate_window=120))
@@ -218,7 +218,7 @@ class Bench:
         return out
 
     async def _purge(self) -> None:
-        nc = await nats.connect(self.env["NATS_URL"])
+        nc = await nats.connect(self.infra.nats_admin_url)
         try:
             await nc.jetstream().purge_stream(bus.STREAM)
         finally:
@@ -234,7 +234,7 @@ class Bench:
                 tenant_id=TENANT, codes=codes[i:i + 100_000]), timeout=120)
 
     async def _publish(self, evs: list) -> None:
-        nc = await nats.connect(self.env["NATS_URL"])
+        nc = await nats.connect(self.infra.nats_admin_url)
         js = nc.jetstream()
         try:
             for i in range(0, len(evs), 256):

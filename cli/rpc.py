@@ -18,6 +18,7 @@ import grpc
 from autentikapp.v1 import customer_pb2_grpc, identifier_pb2_grpc
 from cli.errors import EXIT_FAILURE, EXIT_NOT_FOUND, CliError
 from cli.local_stack import LocalStack
+from common import grpc_tls
 from common.config import CUSTOMER_SERVICE_DEFAULT_PORT, IDENTIFIER_SERVICE_DEFAULT_PORT, grpc_address
 
 
@@ -76,9 +77,10 @@ class Context:
         return self._addresses[endpoint]
 
     def stub(self, endpoint: Endpoint) -> Any:
-        """The service's stub over one insecure channel, opened on first use."""
+        """The service's stub over one channel (mutual TLS with the operator's certificate, GRPC_TLS_*),
+        opened on first use."""
         if endpoint not in self._stubs:
-            channel = grpc.insecure_channel(self.address(endpoint))
+            channel = grpc_tls.channel(self.address(endpoint), grpc_tls.TlsFiles.from_env())
             self._channels[endpoint] = channel
             self._stubs[endpoint] = endpoint.stub_class(channel)
         return self._stubs[endpoint]

@@ -9,8 +9,10 @@ is updated to the configured settings, an existing consumer is left as it is whe
 from __future__ import annotations
 
 import logging
+import os
+import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import nats
 from nats.aio.client import Client
@@ -25,7 +27,7 @@ from nats.js.api import (
 )
 from nats.js.errors import BadRequestError, NotFoundError
 
-from common.config import env_float, env_int, nats_url, redact_url
+from common.config import ConfigError, env_float, env_int, nats_url, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,10 @@ DOMAIN_PREFIX = "domain"
 # How long WEBHOOKS_DEAD keeps an entry (the raw body, with the buyer's data) unless replayed or purged.
 DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS = 30 * 24 * 3600
 DEFAULT_DOMAIN_EVENTS_MAX_AGE_SECONDS = 7 * 24 * 3600
+# The largest message a stream stores: NATS's own default max_payload. The servers' max_payload must be
+# at least BUS_MAX_MESSAGE_BYTES (checked at connect: check_max_payload).
+DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
+INBOX_USER = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def subject_for(tenant_id: str) -> str:
@@ -63,6 +69,11 @@ class BusSettings:
     ack_wait_seconds: float
     dead_letter_max_age_seconds: float = DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS
     domain_events_max_age_seconds: float = DEFAULT_DOMAIN_EVENTS_MAX_AGE_SECONDS
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    # The NATS user this process connects as (NATS_USER, NATS_PASSWORD): each role may publish and
+    # subscribe only where it needs to (docs/design.md "The internal plane"). "" connects without one.
+    user: str = ""
+    password: str = field(default="", repr=False)
 
     @property
     def url_for_logs(self) -> str:
@@ -86,7 +97,19 @@ class BusSettings:
                                                   DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS, minimum=60),
             domain_events_max_age_seconds=env_float("BUS_DOMAIN_EVENTS_MAX_AGE_SECONDS",
                                                     DEFAULT_DOMAIN_EVENTS_MAX_AGE_SECONDS, minimum=60),
+            # The gateway refuses a GATEWAY_MAX_BODY_BYTES whose events would not fit (gateway/settings.py).
+            max_message_bytes=env_int("BUS_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES, minimum=64 * 1024,
+                                      maximum=64 * 1024 * 1024),
+            **nats_credentials(),
         )
+
+    def check_max_payload(self, max_payload: int) -> None:
+        """Log an error when a connected server takes smaller messages than the streams are set to: events
+        between the two sizes would be refused at publish (503) however often they are sent."""
+        if max_payload < self.max_message_bytes:
+            log.error("the NATS server's max_payload is %d bytes, less than BUS_MAX_MESSAGE_BYTES=%d: set the "
+                      "servers' max_payload to at least that, or lower BUS_MAX_MESSAGE_BYTES and "
+                      "GATEWAY_MAX_BODY_BYTES", max_payload, self.max_message_bytes)
 
 
 def _file_stream(name: str, prefix: str, max_age: float, duplicate_window: float,
@@ -94,7 +117,8 @@ def _file_stream(name: str, prefix: str, max_age: float, duplicate_window: float
     """A stream of every subject under `prefix`: file storage, the oldest messages dropped past `max_age`
     (whether read or not), BUS_REPLICAS replicas."""
     return StreamConfig(name=name, subjects=[f"{prefix}.>"], storage=StorageType.FILE, discard=DiscardPolicy.OLD,
-                        max_age=max_age, duplicate_window=duplicate_window, num_replicas=settings.replicas)
+                        max_age=max_age, duplicate_window=duplicate_window, num_replicas=settings.replicas,
+                        max_msg_size=settings.max_message_bytes)
 
 
 def stream_config(settings: BusSettings) -> StreamConfig:
@@ -169,8 +193,26 @@ async def stream_exists(js: JetStreamContext, name: str = STREAM) -> bool:
         return False
 
 
+def nats_credentials() -> dict[str, str]:
+    """NATS_USER and NATS_PASSWORD: both or neither (ConfigError naming the missing one)."""
+    user, password = os.environ.get("NATS_USER", "").strip(), os.environ.get("NATS_PASSWORD", "")
+    if bool(user) != bool(password):
+        raise ConfigError("NATS_USER and NATS_PASSWORD go together: set both, or neither")
+    if user and not INBOX_USER.fullmatch(user):
+        raise ConfigError("NATS_USER: letters, digits, '_' and '-' only (it names the user's inbox subjects)")
+    return {"user": user, "password": password}
+
+
+def inbox_prefix(user: str) -> str:
+    """Where a user's replies arrive: _INBOX_<user>, so that the server can let each user subscribe to its
+    own replies only (never another process's: a dead letter read by an operator, a fetched sale)."""
+    return f"_INBOX_{user}" if user else "_INBOX"
+
+
 async def connect(settings: BusSettings, name: str, **options) -> Client:
-    """A NATS connection that keeps reconnecting forever; options override the defaults."""
+    """A NATS connection that keeps reconnecting forever, as NATS_USER when one is set (replies under its
+    own inbox prefix); options override the defaults. A server that takes smaller messages than the
+    streams are set to is logged as an error (check_max_payload)."""
     defaults = dict(
         servers=settings.url.split(","),
         name=name,
@@ -178,8 +220,13 @@ async def connect(settings: BusSettings, name: str, **options) -> Client:
         reconnect_time_wait=0.5,
         connect_timeout=2,
         allow_reconnect=True,
+        inbox_prefix=inbox_prefix(settings.user),
     )
-    return await nats.connect(**{**defaults, **options})
+    if settings.user:
+        defaults.update(user=settings.user, password=settings.password)
+    nc = await nats.connect(**{**defaults, **options})
+    settings.check_max_payload(nc.max_payload)
+    return nc
 
 
 def describe(exc: BaseException) -> str:

@@ -194,14 +194,21 @@ class ServiceSettings(ProcessSettings):
     port: int
     pool_min: int
     pool_max: int
+    tls: Any  # common.grpc_tls.TlsFiles, or None when the environment names none
+    reflection: bool
 
     @classmethod
     def from_env(cls, prefix: str, default_port: int) -> "ServiceSettings":
-        """Read e.g. CUSTOMER_SERVICE_DATABASE_URL, CUSTOMER_SERVICE_PORT and the shared settings."""
+        """Read e.g. CUSTOMER_SERVICE_DATABASE_URL, CUSTOMER_SERVICE_PORT, the TLS files (GRPC_TLS_*) and
+        the shared settings."""
+        from common import grpc_tls  # it reads its variables with this module's helpers
+
         pool_min = env_int(f"{prefix}_POOL_MIN", 2, minimum=1)
         return cls(
             **ProcessSettings.common_from_env(prefix.lower(), f"{prefix}_DATABASE_URL"),
             port=env_int(f"{prefix}_PORT", default_port, minimum=0, maximum=65535),
             pool_min=pool_min,
             pool_max=env_int(f"{prefix}_POOL_MAX", 10, minimum=pool_min),
+            tls=grpc_tls.TlsFiles.named(),  # required only to serve (grpc_tls.required): migrate needs none
+            reflection=grpc_tls.reflection_enabled(),
         )

@@ -24,7 +24,7 @@ import nats.errors
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from common import db, grpc_server, logs, metrics, migrations
+from common import db, grpc_server, grpc_tls, logs, metrics, migrations
 from common.config import ConfigError, ProcessSettings, ServiceSettings, redact_url
 from common.errors import Unavailable
 
@@ -129,10 +129,13 @@ async def serve_grpc(
 ) -> None:
     """Serve until SIGTERM: metrics first (a taken port fails before anything is opened), then the pool
     and the gRPC server."""
+    tls = grpc_tls.required(settings.tls)
     metrics.serve(settings.metrics_port, settings.bind_host)
     pool = await db.open_pool(settings.database_url, min_size=settings.pool_min, max_size=settings.pool_max)
     address = f"{settings.bind_host}:{settings.port}"
-    server, port, health = await grpc_server.create_server(registrations(pool), address)
-    log.info("%s listening on %s:%d (database %s)", name, settings.bind_host, port, redact_url(settings.database_url))
+    server, port, health = await grpc_server.create_server(registrations(pool), address, tls,
+                                                           reflection=settings.reflection)
+    log.info("%s listening on %s:%d, %s (database %s)", name, settings.bind_host, port,
+             "mutual TLS" if tls else "PLAIN TEXT (GRPC_INSECURE)", redact_url(settings.database_url))
     await grpc_server.run_until_signal(server, health, settings.grace_seconds, on_stopped=pool.close)
     log.info("%s stopped", name)

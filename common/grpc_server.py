@@ -1,6 +1,8 @@
-"""gRPC server plumbing shared by the services: health, reflection, one interceptor, graceful stop.
+"""gRPC server plumbing shared by the services: mutual TLS, health, reflection (when asked for), one
+interceptor, graceful stop.
 
-The interceptor is the one boundary every call crosses: it translates errors, logs, and counts each
+The interceptor is the one boundary every call crosses: it refuses a caller whose certificate's role may
+not call the method (PERMISSION_DENIED; common/grpc_tls.py), translates errors, logs, and counts each
 call by method and status code, with its duration and, for a batch call, its items (SERVER_METRICS).
 
 `create_server(...)` builds and starts a server and returns `(server, port)` so tests can bind port 0;
@@ -21,10 +23,10 @@ from typing import Any
 import grpc
 import psycopg
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection as server_reflection
 
 from autentikapp.v1 import errors_pb2
-from common import errors, ids, logs
+from common import errors, grpc_tls, ids, logs
 from common.metrics import RpcMetrics
 
 log = logging.getLogger("grpc")
@@ -87,12 +89,17 @@ def describe_unexpected(exc: BaseException) -> str:
 
 
 class BoundaryInterceptor(grpc.aio.ServerInterceptor):
-    """Translates domain errors into gRPC statuses, logs one line per call (method, code, time) and
-    records it in SERVER_METRICS.
+    """Checks the caller's role, translates domain errors into gRPC statuses, logs one line per call
+    (method, code, time) and records it in SERVER_METRICS.
 
     A caller's mistake is never INTERNAL: only an unexpected exception becomes INTERNAL, logged with
     its stack trace here and answered with a generic message (no internals leak to the caller).
+    `allowed_roles` (full method path -> roles) is enforced over TLS; None (plain text, GRPC_INSECURE) checks
+    no role, since no caller is authenticated then.
     """
+
+    def __init__(self, allowed_roles: dict[str, frozenset[str]] | None = None):
+        self._allowed_roles = allowed_roles
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
@@ -105,6 +112,11 @@ class BoundaryInterceptor(grpc.aio.ServerInterceptor):
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             try:
+                if self._allowed_roles is not None:
+                    refused = grpc_tls.refusal(method, grpc_tls.role_of(context), self._allowed_roles)
+                    if refused is not None:
+                        code = grpc.StatusCode.PERMISSION_DENIED
+                        await context.abort(code, refused)
                 return await inner(request, context)
             except errors.DomainError as exc:
                 code = status_for(exc)
@@ -141,16 +153,20 @@ class Registration:
     add_to_server: Callable[[Any, grpc.aio.Server], None]
     servicer: Any
     full_name: str
+    allowed_roles: dict[str, frozenset[str]]  # method name -> the roles that may call it
 
 
-async def create_server(registrations: Iterable[Registration], address: str) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
-    """Build, register and start a server on `address` (port 0 picks a free one).
+async def create_server(registrations: Iterable[Registration], address: str, tls: grpc_tls.TlsFiles | None, *,
+                        reflection: bool = False) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+    """Build, register and start a server on `address` (port 0 picks a free one): over mutual TLS with
+    `tls` (plain text when None: GRPC_INSECURE), with server reflection only when `reflection`.
 
     Returns the server, the bound port and the health servicer, already SERVING for "" and each service.
     """
     registrations = list(registrations)
+    allowed = {f"/{r.full_name}/{method}": roles for r in registrations for method, roles in r.allowed_roles.items()}
     server = grpc.aio.server(
-        interceptors=[BoundaryInterceptor()],
+        interceptors=[BoundaryInterceptor(allowed if tls is not None else None)],
         options=[
             ("grpc.max_receive_message_length", 8 * 1024 * 1024),
             ("grpc.so_reuseport", 0),
@@ -161,10 +177,12 @@ async def create_server(registrations: Iterable[Registration], address: str) -> 
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [r.full_name for r in registrations]
-    reflection.enable_server_reflection(
-        [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME], server
-    )
-    port = server.add_insecure_port(address)
+    if reflection:
+        server_reflection.enable_server_reflection(
+            [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, server_reflection.SERVICE_NAME],
+            server)
+    port = (server.add_secure_port(address, tls.server_credentials()) if tls is not None
+            else server.add_insecure_port(address))
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     await server.start()

@@ -9,12 +9,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from common.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+MAX_KEY_TEXT = 1000
+NOT_OURS = "page_token is not a token this service issued"
 
 
 def page_size(requested: int) -> int:
@@ -32,8 +37,11 @@ def encode(scope: dict[str, Any], after: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode(token: str, scope: dict[str, Any]) -> list[Any] | None:
-    """The sort key to resume after, or None for the first page; refuses a token from another scope."""
+def decode(token: str, scope: dict[str, Any], shape: tuple[Callable[[Any], Any], ...]) -> list[Any] | None:
+    """The sort key to resume after, or None for the first page. Refused (INVALID_ARGUMENT) when the token
+    is not one of ours, was issued for another scope, or its key does not have `shape` (one reader per
+    element, e.g. (integer,) or (timestamp, uuid_text)): tokens are not signed, so a forged one must be
+    told apart here, before its values reach SQL (where they would be an INTERNAL error)."""
     if not token:
         return None
     try:
@@ -41,18 +49,53 @@ def decode(token: str, scope: dict[str, Any]) -> list[Any] | None:
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
         after, issued_for = data["a"], data["s"]
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise InvalidArgument("page_token is not a token this service issued", "page_token") from None
-    if issued_for != json.loads(json.dumps(scope, default=str)) or not isinstance(after, list):
+        raise InvalidArgument(NOT_OURS, "page_token") from None
+    if issued_for != json.loads(json.dumps(scope, default=str)):
         raise InvalidArgument("page_token was issued for another tenant or filter", "page_token")
-    return after
+    if not isinstance(after, list) or len(after) != len(shape):
+        raise InvalidArgument(NOT_OURS, "page_token")
+    try:
+        return [read(value) for read, value in zip(shape, after)]
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidArgument(NOT_OURS, "page_token") from None
 
 
 def decode_after_id(token: str, scope: dict[str, Any]) -> int | None:
-    """decode() for pages keyed by one integer id (history entries): the id to resume after, or None for
-    the first page; a token of another shape is refused."""
-    after = decode(token, scope)
-    if after is None:
-        return None
-    if len(after) != 1 or not isinstance(after[0], int) or isinstance(after[0], bool):
-        raise InvalidArgument("page_token is not a token this service issued", "page_token")
-    return after[0]
+    """decode() for pages keyed by one integer id (history entries): the id to resume after, or None."""
+    after = decode(token, scope, (integer,))
+    return None if after is None else after[0]
+
+
+# Readers of a token's sort key: each returns the value as the query takes it, or raises TypeError or
+# ValueError for a value no page of ours ends with.
+
+def integer(value: Any) -> int:
+    """A positive 64-bit row id."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError("not an integer")
+    if not 0 < value < 2**63:
+        raise ValueError("out of range")
+    return value
+
+
+def text(value: Any) -> str:
+    """A key string (a code): at most MAX_KEY_TEXT characters, no control characters (Postgres refuses NUL)."""
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    if len(value) > MAX_KEY_TEXT or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("not a key")
+    return value
+
+
+def timestamp(value: Any) -> str:
+    """An ISO 8601 time with its offset, as issued."""
+    if not isinstance(value, str) or len(value) > 64 or datetime.fromisoformat(value).tzinfo is None:
+        raise ValueError("not a time with an offset")
+    return value
+
+
+def uuid_text(value: Any) -> str:
+    """A UUID, in its canonical text."""
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    return str(uuid.UUID(value))

@@ -11,16 +11,30 @@ from autentikapp.v1 import customer_pb2, customer_pb2_grpc
 from common.config import CUSTOMER_SERVICE_DEFAULT_PORT, ServiceSettings
 from common.entrypoint import grpc_service
 from common.grpc_server import Registration
+from common.grpc_tls import DASHBOARD, OPERATOR, PROCESSOR
 from customer_service.grpc_api import CustomerServicer
 from customer_service.service import CustomerService
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICE_NAME = customer_pb2.DESCRIPTOR.services_by_name["CustomerService"].full_name
+# Who may call what (the caller's certificate names its role; common/grpc_tls.py). Buyers are written by
+# the processor (one at a time also by an operator); read by operators and the brands' dashboard;
+# erased only by an operator.
+ALLOWED_ROLES = {
+    "UpsertCustomers": frozenset({PROCESSOR}),
+    "UpsertCustomer": frozenset({PROCESSOR, OPERATOR}),
+    "GetCustomer": frozenset({OPERATOR, DASHBOARD}),
+    "FindCustomer": frozenset({OPERATOR, DASHBOARD}),
+    "ListCustomers": frozenset({OPERATOR, DASHBOARD}),
+    "ListCustomerHistory": frozenset({OPERATOR, DASHBOARD}),
+    "EraseCustomer": frozenset({OPERATOR}),
+}
 
 
 def registrations(pool: AsyncConnectionPool) -> list[Registration]:
     """The servicers to serve, bound to the pool."""
-    return [Registration(customer_pb2_grpc.add_CustomerServiceServicer_to_server, CustomerServicer(CustomerService(pool)), SERVICE_NAME)]
+    return [Registration(customer_pb2_grpc.add_CustomerServiceServicer_to_server, CustomerServicer(CustomerService(pool)),
+                         SERVICE_NAME, ALLOWED_ROLES)]
 
 
 def read_settings() -> ServiceSettings:

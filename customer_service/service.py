@@ -303,7 +303,7 @@ class CustomerService:
         ids.tenant_id(tenant_id)
         limit = paging.page_size(page_size)
         scope = {"tenant": tenant_id}
-        after = paging.decode(page_token, scope)
+        after = paging.decode(page_token, scope, (paging.timestamp, paging.uuid_text))
         async with db.connection(self.pool) as conn:
             rows = await repository.page(conn, tenant_id, after, limit + 1)
         next_token = ""

@@ -1,4 +1,5 @@
-"""Container health probe for Docker Compose (Kubernetes uses its native grpc/httpGet probes instead).
+"""Container health probe for Docker Compose, and Kubernetes' exec probes of the gRPC services (the
+kubelet's native gRPC probe cannot present a client certificate, and the services require one).
 
     python healthcheck.py grpc HOST:PORT [SERVICE]   grpc.health.v1 Check: exit 0 when SERVING
     python healthcheck.py http URL                   GET: exit 0 on a 2xx answer (the gateway's /readyz)
@@ -8,6 +9,8 @@
 
 The processor has no endpoint of its own yet, so `processor-deps` checks its dependencies, not the
 processor itself (a dead processor ends its container anyway: it is PID 1).
+gRPC checks go over mutual TLS with the container's own certificate (GRPC_TLS_*: a service's own
+certificate serves as a client certificate too, and any certified caller may ask for health).
 Exit 0 healthy, 1 unhealthy, 2 usage; one line on stdout saying which. Every check gives up after
 TIMEOUT_SECONDS.
 """
@@ -29,7 +32,9 @@ def check_grpc(address: str, service: str = "") -> str | None:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    with grpc.insecure_channel(address) as channel:
+    from common import grpc_tls
+
+    with grpc_tls.channel(address, grpc_tls.TlsFiles.from_env()) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=TIMEOUT_SECONDS)

@@ -27,7 +27,7 @@ from devstack.ports import free_port
 from devstack.postgres import PostgresError
 from devstack.processes import ChildError, ProcessGroup
 from devstack.stack import ENCRYPTION_KEYS, Infrastructure, InfrastructureError, redact_url
-from devstack.system import PROCESSES, REPO_ROOT, ProcessSpec, child_environment, start
+from devstack.system import PROCESSES, REPO_ROOT, ProcessSpec, child_environment, start, tls_files
 from gateway import encryption_keys
 
 DEMO_SECRET_ENV = "AUTENTIKAPP_WEBHOOK_SECRET"  # where `autentikapp webhook send` reads the secret
@@ -137,6 +137,7 @@ def _write_env_file(env: Mapping[str, str]) -> str:
     Returns what was written."""
     keys = ["NATS_URL", "PUBLIC_BASE_URL", ENCRYPTION_KEYS,  # the key: `autentikapp tenants` seals secrets too
             DEMO_SECRET_ENV,  # the demo tenant's: `autentikapp webhook send` signs with it, never from argv
+            "GRPC_TLS_CA_FILE", "GRPC_TLS_CERT_FILE", "GRPC_TLS_KEY_FILE",  # the operator's certificate
             *(k for k in env if k.endswith(("_DATABASE_URL", "_ADDR")))]
     lines = [f"export {k}={shlex.quote(env[k])}" for k in keys if k in env]
     RUN_DIR.mkdir(parents=True, exist_ok=True)
@@ -199,13 +200,15 @@ def run() -> int:
     try:
         _say("starting NATS and Postgres (local ones under .run/ unless NATS_URL / DATABASE_URL are set)")
         infra.start()
-        child_env = child_environment(infra.env(), ports)
+        # A fresh throwaway CA each run, and reflection on for grpcurl and the like (off by default).
+        child_env = {**child_environment(infra.env(), ports, tls_dir=RUN_DIR / "tls"), "GRPC_REFLECTION": "true"}
         metrics_ports = _metrics_ports()
         for spec in PROCESSES:
             _say(f"starting {spec.name} (log: {_relative(LOG_DIR / (spec.name + '.log'))})")
             start(group, spec.name, child_env, ports, ready_timeout=READY_TIMEOUT, metrics_ports=metrics_ports)
         demo = ensure_demo(child_env["GATEWAY_DATABASE_URL"], child_env["IDENTIFIER_SERVICE_ADDR"],
-                           RUN_DIR / "demo-tenant.json", encryption_keys.parse(child_env[ENCRYPTION_KEYS]))
+                           RUN_DIR / "demo-tenant.json", encryption_keys.parse(child_env[ENCRYPTION_KEYS]),
+                           tls_files(child_env))
         env_written = _write_env_file({**child_env, DEMO_SECRET_ENV: demo.secret})
         print(_banner(infra, child_env, ports, metrics_ports, demo), flush=True)
         died = _watch(infra, group)

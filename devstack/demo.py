@@ -10,10 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
-
 from autentikapp.v1 import identifier_pb2, identifier_pb2_grpc
-from common import migrations
+from common import grpc_tls, migrations
 from common.errors import NotFound
 from gateway.encryption_keys import Keyring
 from gateway.tenants import MIGRATIONS, SecretsUnreadable, TenantStore
@@ -61,10 +59,12 @@ def _readable_secrets(store: TenantStore) -> list[str]:
         return []
 
 
-def ensure_demo(gateway_database_url: str, identifier_address: str, secret_file: Path, keyring: Keyring) -> Demo:
+def ensure_demo(gateway_database_url: str, identifier_address: str, secret_file: Path, keyring: Keyring,
+                tls: grpc_tls.TlsFiles | None) -> Demo:
     """Create the demo tenant (a Colombian brand: default country CO) and its codes when missing; reuse
     the saved secret, else issue one.
-    `keyring` is the gateway's GATEWAY_ENCRYPTION_KEYS (the store seals the secrets it issues)."""
+    `keyring` is the gateway's GATEWAY_ENCRYPTION_KEYS (the store seals the secrets it issues); `tls` the
+    operator's certificate, to register the codes."""
     migrations.apply(gateway_database_url, MIGRATIONS)
     store = TenantStore.open(gateway_database_url, keyring=keyring)
     try:
@@ -80,7 +80,7 @@ def ensure_demo(gateway_database_url: str, identifier_address: str, secret_file:
     finally:
         store.close()
     _save_secret(secret_file, secret)
-    with grpc.insecure_channel(identifier_address) as channel:
+    with grpc_tls.channel(identifier_address, tls) as channel:
         identifier_pb2_grpc.IdentifierServiceStub(channel).RegisterIdentifiers(
             identifier_pb2.RegisterIdentifiersRequest(tenant_id=DEMO_TENANT_ID, codes=DEMO_CODES), timeout=10
         )

@@ -2,11 +2,17 @@
 
 JetStream keeps its file store under `data_dir`, so restart() on the same directory keeps streams,
 consumers and messages, as a real server restart would.
+
+With `users=True` the server lets in only the system's users, each with its permissions
+(common/nats_permissions.py), with passwords made at each start, plus devstack's own `admin`, which
+`url` carries so that the tests and the dev tools see everything; a process of the system connects
+with `client_url` and its own user (`credentials`).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -16,6 +22,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from common import nats_permissions
 from devstack._proc import DirLock, die_with_parent, with_tail
 from devstack.ports import free_port
 
@@ -38,7 +45,7 @@ def nats_server_binary() -> str:
 class LocalNats:
     """One nats-server with JetStream on 127.0.0.1:`port` (free when None), state under `data_dir`."""
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, *, users: bool = False) -> None:
         self.data_dir = Path(data_dir).absolute()
         self.store_dir = self.data_dir / "jetstream"
         self.log_path = self.data_dir / "nats.log"
@@ -48,11 +55,35 @@ class LocalNats:
         self.pid_path = self.data_dir / "nats.pid"
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = DirLock(self.data_dir)
+        self.auth_config_path = self.data_dir / "users.conf"
+        self.passwords: dict[str, str] = {}
+        if users:
+            self.passwords = {user: secrets.token_urlsafe(18)
+                              for user in (*nats_permissions.USERS, nats_permissions.ADMIN)}
+
+    @property
+    def client_url(self) -> str:
+        """The server's URL without credentials, for NATS_URL beside a process's NATS_USER."""
+        return f"nats://127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:
-        """The client URL, e.g. for NATS_URL."""
-        return f"nats://127.0.0.1:{self.port}"
+        """The URL to look at everything with: the client URL, as `admin` when the server has users."""
+        if self.passwords:
+            return f"nats://{nats_permissions.ADMIN}:{self.passwords[nats_permissions.ADMIN]}@127.0.0.1:{self.port}"
+        return self.client_url
+
+    def password_env(self) -> dict[str, str]:
+        """NATS_PASSWORD_<USER> of every user of the system: a system's environment hands each process its
+        own (devstack.system.process_environment), as the Helm chart's Secrets do."""
+        return {f"NATS_PASSWORD_{user.upper()}": password for user, password in self.passwords.items()
+                if user != nats_permissions.ADMIN}
+
+    def credentials(self, user: str) -> dict[str, str]:
+        """NATS_USER and NATS_PASSWORD of one of the system's users (nothing when the server has none)."""
+        if not self.passwords:
+            return {}
+        return {"NATS_USER": user, "NATS_PASSWORD": self.passwords[user]}
 
     def start(self, timeout: float = 30.0) -> "LocalNats":
         """Start the server and wait until its health endpoint reports JetStream ready.
@@ -66,19 +97,14 @@ class LocalNats:
 
     def _start(self, timeout: float) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        if self.passwords:
+            fd = os.open(self.auth_config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(nats_permissions.server_config(self.passwords))
         self._stop_stale_server()
-        argv = [
-            self._binary,
-            "-a", "127.0.0.1",
-            "-p", str(self.port),
-            "-js",
-            "-sd", str(self.store_dir),
-            "-m", str(self.monitor_port),
-            "-P", str(self.pid_path),
-        ]
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(
-                argv,
+                self._argv(),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -87,6 +113,19 @@ class LocalNats:
                 preexec_fn=die_with_parent(signal.SIGTERM),
             )
         self._wait_until_healthy(timeout)
+
+    def _argv(self) -> list[str]:
+        """The server's command line (a cluster node adds its config file: devstack/nats_cluster.py)."""
+        return [
+            self._binary,
+            "-a", "127.0.0.1",
+            "-p", str(self.port),
+            "-js",
+            "-sd", str(self.store_dir),
+            "-m", str(self.monitor_port),
+            "-P", str(self.pid_path),
+            *(["-c", str(self.auth_config_path)] if self.passwords else []),
+        ]
 
     def _stop_stale_server(self) -> None:
         """Stop a nats-server left running on this store by an earlier, killed session (we hold the

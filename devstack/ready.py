@@ -8,16 +8,22 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from common.grpc_tls import TlsFiles
 
 
-def grpc_serving(address: str, service: str = "", timeout: float = 1.0) -> Callable[[], bool]:
-    """True when grpc.health.v1 Check(`service`) at `address` (host:port) answers SERVING."""
+def grpc_serving(address: str, tls: TlsFiles | None, service: str = "", timeout: float = 1.0) -> Callable[[], bool]:
+    """True when grpc.health.v1 Check(`service`) at `address` (host:port) answers SERVING, asked over mutual
+    TLS with `tls` (plain text when None)."""
 
     def check() -> bool:
-        import grpc  # imported here so the infrastructure modules do not need grpc
-        from grpc_health.v1 import health_pb2, health_pb2_grpc
+        from grpc_health.v1 import health_pb2, health_pb2_grpc  # here: the infrastructure modules need no grpc
 
-        with grpc.insecure_channel(address) as channel:
+        from common import grpc_tls
+
+        with grpc_tls.channel(address, tls) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             response = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
             return response.status == health_pb2.HealthCheckResponse.SERVING

@@ -71,12 +71,21 @@ class Infrastructure:
             raise
         return self
 
+    @property
+    def nats_admin_url(self) -> str:
+        """The URL that sees everything on the bus: the local server's admin (its processes each connect as
+        their own user), else the NATS_URL given."""
+        if self.nats is not None:
+            return self.nats.url
+        return self.env()["NATS_URL"]
+
     def _start(self) -> None:
         env: dict[str, str] = {}
         nats_url = self._given("NATS_URL")
         if nats_url is None:
-            self.nats = LocalNats(self.base_dir / "nats").start()
-            nats_url = self.nats.url
+            self.nats = LocalNats(self.base_dir / "nats", users=True).start()
+            nats_url = self.nats.client_url
+            env.update(self.nats.password_env())
         env["NATS_URL"] = nats_url
 
         missing = [name for name in SERVICE_DATABASES if self._given(name) is None]

@@ -23,6 +23,7 @@ from gateway.dependencies import (
 )
 from gateway.problems import Problem
 from gateway.rate_limit import RateLimiter
+from gateway.senders import TenantSenders
 from gateway.settings import GatewaySettings
 from gateway.tenant_cache import TenantCache
 
@@ -75,7 +76,7 @@ def create_app(
     app.extensions[EXTENSION] = AppDependencies(
         tenant_store=tenant_store,
         senders=TenantCache("senders", lambda tenant_id: tenant_store.senders(tenant_id),
-                            app.config["SECRET_CACHE_SECONDS"]),
+                            app.config["SECRET_CACHE_SECONDS"], is_unknown=TenantSenders.is_empty),
         buyer_rules=TenantCache("buyer rules", lambda tenant_id: tenant_store.buyer_rules(tenant_id),
                                 app.config["SECRET_CACHE_SECONDS"]),
         publisher=publisher,

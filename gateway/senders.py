@@ -34,6 +34,11 @@ class TenantSenders:
     require_timestamped: bool = False
     platforms: dict[str, PlatformSettings] = field(default_factory=dict)
 
+    def is_empty(self) -> bool:
+        """True when no sender has an active secret: an unknown tenant (or one whose every secret was
+        revoked), cached apart (gateway/tenant_cache.py)."""
+        return not any(self.secrets.values())
+
     def secrets_of(self, sender: str) -> tuple[str, ...]:
         """The active secrets of one sender (WEBHOOK or a platform)."""
         return self.secrets.get(sender, ())

@@ -212,7 +212,7 @@ class IdentifierService:
         customer = ids.customer_uuid(customer_id) if customer_id else None
         limit = paging.page_size(page_size)
         scope = {"tenant": tenant_id, "customer": customer}
-        after = paging.decode(page_token, scope)
+        after = paging.decode(page_token, scope, (paging.text,))
         async with db.connection(self.pool) as conn:
             rows = await repository.page(conn, tenant_id, customer, after[0] if after else None, limit + 1)
         next_token = ""

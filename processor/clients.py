@@ -24,6 +24,7 @@ from autentikapp.v1 import (
     identifier_pb2,
     identifier_pb2_grpc,
 )
+from common import grpc_tls
 from common.metrics import rpc_labels
 from processor import metrics
 from processor.coalescer import Coalescer
@@ -109,11 +110,14 @@ class ServiceClients:
     Create it inside the running event loop (grpc.aio channels belong to a loop).
     """
 
-    def __init__(self, customer_addr: str, identifier_addr: str, timeout: float) -> None:
-        """Open (lazily connecting) one channel per service."""
+    def __init__(self, customer_addr: str, identifier_addr: str, timeout: float,
+                 tls: grpc_tls.TlsFiles | None | type[grpc_tls.FromEnv] = grpc_tls.FromEnv) -> None:
+        """Open (lazily connecting) one channel per service, over mutual TLS with the processor's certificate
+        (the GRPC_TLS_* files unless `tls` is given; None: plain text, GRPC_INSECURE)."""
         self.timeout = timeout
-        self._customer_channel = grpc.aio.insecure_channel(customer_addr, options=CHANNEL_OPTIONS)
-        self._identifier_channel = grpc.aio.insecure_channel(identifier_addr, options=CHANNEL_OPTIONS)
+        files = grpc_tls.TlsFiles.from_env() if tls is grpc_tls.FromEnv else tls
+        self._customer_channel = grpc_tls.channel(customer_addr, files, aio=True, options=CHANNEL_OPTIONS)
+        self._identifier_channel = grpc_tls.channel(identifier_addr, files, aio=True, options=CHANNEL_OPTIONS)
         self._customers = customer_pb2_grpc.CustomerServiceStub(self._customer_channel)
         self._identifiers = identifier_pb2_grpc.IdentifierServiceStub(self._identifier_channel)
         self._upserts = Coalescer(self._upsert_batch, max_items=MAX_BATCH_ITEMS, max_calls=MAX_BATCH_CALLS)

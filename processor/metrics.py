@@ -8,6 +8,8 @@ aggregate it with max, not sum).
 
 from __future__ import annotations
 
+import threading
+
 from prometheus_client import Counter, Gauge, Histogram
 
 from common.metrics import RpcMetrics
@@ -36,3 +38,40 @@ CONSUMER_ACK_PENDING = Gauge("autentikapp_processor_consumer_ack_pending_message
 CONSUMER_POLLED = Gauge("autentikapp_processor_consumer_info_timestamp_seconds",
                         "When the consumer's state was last read from JetStream (Unix time)")
 CLIENT = RpcMetrics("client")
+# What the fetch loop holds (processor/runner.py consume): the messages fetched and not settled yet, and
+# their bytes, which PROCESSOR_MAX_IN_FLIGHT_BYTES bounds (docs/design.md "Memory").
+IN_FLIGHT_MESSAGES = Gauge("autentikapp_processor_in_flight_messages", "Messages fetched and not settled yet")
+IN_FLIGHT_BYTES = Gauge("autentikapp_processor_in_flight_bytes",
+                        "Bytes (payload + headers) of the messages fetched and not settled yet")
+IN_FLIGHT_BYTES_PEAK = Gauge("autentikapp_processor_in_flight_bytes_peak",
+                             "The most bytes in flight at any moment since the process started")
+
+
+class InFlight:
+    """The messages in flight and their bytes, kept in the three gauges above (one per process, shared
+    by every fetch loop in it; the lock is for tests that run several loops in threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.bytes = 0
+        self.peak = 0
+
+    def add(self, size: int) -> None:
+        """A message of `size` bytes was fetched."""
+        with self._lock:
+            self.bytes += size
+            IN_FLIGHT_BYTES.set(self.bytes)
+            IN_FLIGHT_MESSAGES.inc()
+            if self.bytes > self.peak:
+                self.peak = self.bytes
+                IN_FLIGHT_BYTES_PEAK.set(self.peak)
+
+    def remove(self, size: int) -> None:
+        """A message of `size` bytes was settled (or handed back)."""
+        with self._lock:
+            self.bytes -= size
+            IN_FLIGHT_BYTES.set(self.bytes)
+            IN_FLIGHT_MESSAGES.dec()
+
+
+IN_FLIGHT = InFlight()

@@ -2,7 +2,9 @@
 
 Start-up: connect NATS, create the streams and the durable consumer if no process has yet, bind a pull
 subscription to it, open one grpc.aio channel per service and the outcomes pool. Loop: fetch up to
-`batch_size` messages (never more than free slots under `concurrency`) and handle each in its own task.
+`batch_size` messages (never more than free slots under `concurrency`, nor more maximum-size messages
+than fit in what is left of the `max_in_flight_bytes` budget) and handle each in its own task; while the
+messages in hand weigh the whole budget, fetch nothing until some finish.
 Stop (SIGTERM/SIGINT, or the `stop` event): fetch no more, give the messages in hand up to the grace
 period to finish, nak the rest without delay, drain NATS, close the channels and the pool.
 Meanwhile the consumer's backlog is read every CONSUMER_INFO_INTERVAL_SECONDS into the lag gauges, and
@@ -26,7 +28,7 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig
 from psycopg_pool import AsyncConnectionPool
 
-from common import bus, db
+from common import bus, db, grpc_tls
 from common.metrics import serve as serve_metrics
 from processor import metrics, outcomes
 from processor.coalescer import Coalescer
@@ -89,6 +91,31 @@ async def unless_stopped(awaitable: Awaitable[T], stop: asyncio.Event) -> T | No
     return None
 
 
+# A NATS header block: "NATS/1.0\r\n" ... "\r\n", and ": " + "\r\n" around each header line.
+HEADER_BLOCK_BYTES = 12
+HEADER_LINE_BYTES = 4
+
+
+def message_bytes(msg: Msg) -> int:
+    """What a message weighs as it arrived: its payload plus its headers as NATS sends them."""
+    size = len(msg.data)
+    if msg.headers:
+        size += HEADER_BLOCK_BYTES + sum(len(name) + len(value) + HEADER_LINE_BYTES
+                                         for name, value in msg.headers.items())
+    return size
+
+
+def fetch_size(batch_size: int, free_slots: int, free_bytes: int | None, max_message_bytes: int) -> int:
+    """How many messages one fetch may ask for: no more than `batch_size` and the free slots, and no
+    more maximum-size messages than fit in the free bytes (nats-py's fetch has no max_bytes, so the
+    count is what bounds a batch's bytes). Always at least one: a message larger than the whole budget
+    is still fetched (while the bytes in hand are below the budget), and nothing after it until it is done."""
+    count = min(batch_size, free_slots)
+    if free_bytes is not None:
+        count = min(count, max(1, free_bytes // max_message_bytes))
+    return count
+
+
 async def consume(
     subscription: Any,
     handle: Callable[[Msg], Awaitable[None]],
@@ -97,25 +124,57 @@ async def consume(
     concurrency: int,
     fetch_timeout: float,
     stop: asyncio.Event,
+    max_in_flight_bytes: int | None = None,
+    max_message_bytes: int = 1024 * 1024,
 ) -> set[asyncio.Task]:
     """Fetch and start handling messages until `stop` is set; return the tasks still running.
+
+    At most `concurrency` messages are in hand, and, with a `max_in_flight_bytes` budget, no fetch starts
+    while the messages in hand weigh (message_bytes) the budget or more; a fetch asks for no more
+    messages of `max_message_bytes` (the server's max_payload) than fit in what is left. So the bytes in
+    hand stay below budget + one message, and a message larger than the budget is still handled, with
+    nothing fetched beside it.
+    Without a budget (None) messages are not weighed.
 
     A fetch that times out with nothing to do is normal. A failing fetch (NATS reconnecting) is
     retried after a short pause; the messages in hand keep going meanwhile.
     """
     in_flight: set[asyncio.Task] = set()
-    # With every slot busy the loop waits for a message to finish, or for the stop: a stop must not
-    # wait for a message to finish first (the grace period starts with the stop, in finish()).
+    held = 0  # bytes of the messages in `in_flight`
+
+    def start(msg: Msg) -> None:
+        nonlocal held
+        size = message_bytes(msg) if max_in_flight_bytes is not None else 0
+        task = asyncio.create_task(handle(msg))
+        in_flight.add(task)
+        held += size
+        metrics.IN_FLIGHT.add(size)
+
+        def done(finished: asyncio.Task) -> None:
+            nonlocal held
+            in_flight.discard(finished)
+            held -= size
+            metrics.IN_FLIGHT.remove(size)
+
+        task.add_done_callback(done)
+
+    # With every slot busy, or the budget used up, the loop waits for a message to finish, or for the
+    # stop: a stop must not wait for a message to finish first (the grace period starts with the stop,
+    # in finish()).
     stopping = asyncio.ensure_future(stop.wait())
     try:
         while not stop.is_set():
             free = concurrency - len(in_flight)
-            if free <= 0:
+            free_bytes = None if max_in_flight_bytes is None else max_in_flight_bytes - held
+            if free <= 0 or (free_bytes is not None and free_bytes <= 0):
                 await asyncio.wait({*in_flight, stopping}, return_when=asyncio.FIRST_COMPLETED)
                 continue
             try:
-                batch = await subscription.fetch(min(batch_size, free), timeout=fetch_timeout)
-            except nats.errors.TimeoutError:
+                batch = await subscription.fetch(fetch_size(batch_size, free, free_bytes, max_message_bytes),
+                                                 timeout=fetch_timeout)
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                # An idle fetch that simply found nothing: nats-py raises its own TimeoutError, or
+                # asyncio's from a wait_for inside it. Neither is a failure, and neither pauses the loop.
                 continue
             except asyncio.CancelledError:
                 raise
@@ -124,9 +183,7 @@ async def consume(
                 await unless_stopped(asyncio.sleep(FETCH_ERROR_PAUSE_SECONDS), stop)
                 continue
             for msg in batch:
-                task = asyncio.create_task(handle(msg))
-                in_flight.add(task)
-                task.add_done_callback(in_flight.discard)
+                start(msg)
     finally:
         stopping.cancel()
     return in_flight
@@ -212,13 +269,14 @@ async def start(settings: ProcessorSettings, res: Resources) -> MessageHandler:
     consumer = await js.consumer_info(bus.STREAM, bus.CONSUMER)
     res.subscription = await js.pull_subscribe_bind(bus.CONSUMER, stream=bus.STREAM)
     res.clients = ServiceClients(settings.customer_service_addr, settings.identifier_service_addr,
-                                 settings.rpc_timeout_seconds)
+                                 settings.rpc_timeout_seconds, tls=grpc_tls.required(settings.tls))
     res.pool = await db.open_pool(settings.database_url, min_size=settings.pool_min, max_size=settings.pool_max)
     policy = policy_for(settings, consumer.config)
     record, res.outcome_writes = recorder(res.pool)
     handler = MessageHandler(js, res.clients, record, policy)
-    log.info("processor ready: consuming %s as %s (batch %d, concurrency %d, max_deliver %s, customers at %s, "
-             "identifiers at %s)", bus.STREAM, bus.CONSUMER, settings.batch_size, settings.concurrency,
+    log.info("processor ready: consuming %s as %s (batch %d, concurrency %d, in-flight budget %d bytes, messages "
+             "up to %d bytes, max_deliver %s, customers at %s, identifiers at %s)", bus.STREAM, bus.CONSUMER,
+             settings.batch_size, settings.concurrency, settings.max_in_flight_bytes, res.nc.max_payload,
              policy.max_deliver or "unlimited", settings.customer_service_addr, settings.identifier_service_addr)
     return handler
 
@@ -235,9 +293,11 @@ async def run(settings: ProcessorSettings, stop: asyncio.Event) -> None:
         if handler is None:
             return
         watcher = asyncio.create_task(watch_consumer(handler.js, stop))
+        # No message on the bus is larger than the server's max_payload (payload + headers).
         in_flight = await consume(res.subscription, handler.handle, batch_size=settings.batch_size,
                                   concurrency=settings.concurrency, fetch_timeout=settings.fetch_timeout_seconds,
-                                  stop=stop)
+                                  stop=stop, max_in_flight_bytes=settings.max_in_flight_bytes,
+                                  max_message_bytes=min(res.nc.max_payload, settings.bus.max_message_bytes))
         finished, handed_back = await finish(in_flight, settings.grace_seconds)
         if finished or handed_back:
             log.info("stopping: %d in-hand message(s) finished, %d handed back", finished, handed_back)

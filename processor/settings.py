@@ -19,8 +19,12 @@ from common.config import (
     env_int,
     grpc_address,
 )
+from common.grpc_tls import TlsFiles
 
 DEFAULT_RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+# The bytes of the messages in hand (PROCESSOR_MAX_IN_FLIGHT_BYTES): what the memory limit of a replica
+# is sized from (docs/design.md "Memory": base RSS + overhead per in-flight byte x (budget + one message)).
+DEFAULT_MAX_IN_FLIGHT_BYTES = 32 * 1024 * 1024
 
 
 def env_seconds_list(name: str, default: tuple[float, ...]) -> tuple[float, ...]:
@@ -49,8 +53,10 @@ class ProcessorSettings(ProcessSettings):
     pool_max: int
     batch_size: int
     concurrency: int
+    max_in_flight_bytes: int
     fetch_timeout_seconds: float
     rpc_timeout_seconds: float
+    tls: TlsFiles | None  # the processor's certificate for the services (common/grpc_tls.py)
     retry_delays: tuple[float, ...]
     unexpected_max_deliveries: int
 
@@ -67,8 +73,10 @@ class ProcessorSettings(ProcessSettings):
             pool_max=env_int("PROCESSOR_POOL_MAX", 10, minimum=pool_min),
             batch_size=env_int("PROCESSOR_BATCH_SIZE", 128, minimum=1, maximum=1000),
             concurrency=env_int("PROCESSOR_CONCURRENCY", 256, minimum=1, maximum=10_000),
+            max_in_flight_bytes=env_int("PROCESSOR_MAX_IN_FLIGHT_BYTES", DEFAULT_MAX_IN_FLIGHT_BYTES, minimum=1),
             fetch_timeout_seconds=env_float("PROCESSOR_FETCH_TIMEOUT_SECONDS", 1.0, minimum=0.1),
             rpc_timeout_seconds=env_float("PROCESSOR_RPC_TIMEOUT_SECONDS", 5.0, minimum=0.1),
+            tls=TlsFiles.named(),  # required only to serve (runner): migrate needs none
             retry_delays=env_seconds_list("PROCESSOR_RETRY_DELAYS", DEFAULT_RETRY_DELAYS),
             unexpected_max_deliveries=env_int("PROCESSOR_UNEXPECTED_MAX_DELIVERIES", 3, minimum=1),
         )

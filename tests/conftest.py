@@ -17,16 +17,19 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import grpc
 import psycopg
 import pytest
+from tls_support import RoleRoutingChannel, tls_env, tls_files
 
-from common import db, migrations
+from common import db, grpc_tls, migrations
 from common.grpc_server import create_server
 
 # Every process a test starts inherits this: no metrics endpoint, unless the test gives it a port
 # (system_support does, on free ports). The defaults would collide between processes and sessions.
 os.environ["METRICS_PORT"] = "0"
+# gRPC runs over mutual TLS in the tests as everywhere (tests/tls_support.py): the session's calls use
+# the operator's certificate unless a test gives another.
+os.environ.update(tls_env(grpc_tls.OPERATOR))
 
 
 class PostgresServer:
@@ -69,7 +72,7 @@ def nats_server(tmp_path):
     streams never leak between tests and a test may stop, kill or restart it."""
     from devstack.nats import LocalNats
 
-    with LocalNats(tmp_path / "nats") as server:
+    with LocalNats(tmp_path / "nats", users=True) as server:
         yield server
 
 
@@ -112,9 +115,10 @@ class ServiceThread:
     Tests talk to it with ordinary sync stubs, exactly as another process would.
     """
 
-    def __init__(self, registrations, database_url: str):
+    def __init__(self, registrations, database_url: str, certificate: str):
         self._registrations = registrations
         self._database_url = database_url
+        self._tls = tls_files(certificate)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self.port = 0
@@ -124,7 +128,7 @@ class ServiceThread:
 
     async def _start(self):
         self.pool = await db.open_pool(self._database_url, min_size=2, max_size=20)
-        self.server, self.port, _ = await create_server(self._registrations(self.pool), "127.0.0.1:0")
+        self.server, self.port, _ = await create_server(self._registrations(self.pool), "127.0.0.1:0", self._tls)
 
     async def _stop(self):
         await self.server.stop(1)
@@ -133,7 +137,7 @@ class ServiceThread:
     def __enter__(self) -> "ServiceThread":
         self._thread.start()
         self._call(self._start())
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
+        self.channel = RoleRoutingChannel(f"127.0.0.1:{self.port}")  # each call as a role allowed to make it
         return self
 
     def __exit__(self, *exc) -> None:
@@ -163,7 +167,7 @@ def customer_service(customer_db) -> Iterator[ServiceThread]:
     """A running customer service on a fresh, migrated database."""
     from customer_service.process import registrations
 
-    with ServiceThread(registrations, customer_db) as service:
+    with ServiceThread(registrations, customer_db, "customer-service") as service:
         yield service
 
 
@@ -172,7 +176,7 @@ def identifier_service(identifier_db) -> Iterator[ServiceThread]:
     """A running identifier service on a fresh, migrated database."""
     from identifier_service.process import registrations
 
-    with ServiceThread(registrations, identifier_db) as service:
+    with ServiceThread(registrations, identifier_db, "identifier-service") as service:
         yield service
 
 

@@ -26,6 +26,7 @@ import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 
 from autentikapp.v1 import customer_pb2_grpc, identifier_pb2_grpc
+from tls_support import RoleRoutingChannel
 from devstack import system
 from devstack.ports import free_port
 from devstack.processes import ProcessGroup
@@ -90,7 +91,8 @@ class System:
     def stub(self, service: str):
         """A sync gRPC stub to one of the services."""
         if service not in self.channels:
-            self.channels[service] = grpc.insecure_channel(f"127.0.0.1:{self.ports[service]}")
+            self.channels[service] = RoleRoutingChannel(f"127.0.0.1:{self.ports[service]}",
+                                                        system.tls_files(self.env).ca.parent)
         stubs = {"customer_service": customer_pb2_grpc.CustomerServiceStub,
                  "identifier_service": identifier_pb2_grpc.IdentifierServiceStub}
         return stubs[service](self.channels[service])
@@ -151,8 +153,9 @@ def start_system(log_dir: Path, nats_server: Any, database_urls: dict[str, str],
     process applies its own migrations at start).
     """
     ports = {s.name: (free_port() if s.port_var else None) for s in system.PROCESSES}
-    infra_env = {"NATS_URL": nats_server.url, **database_urls}
-    env = {**system.child_environment(infra_env, ports), **TEST_SETTINGS, **(extra_env or {})}
+    # Each process connects as its own NATS user, as in production; `nats_server.url` (the tests') sees all.
+    infra_env = {"NATS_URL": nats_server.client_url, **nats_server.password_env(), **database_urls}
+    env = {**system.child_environment(infra_env, ports, tls_dir=log_dir / "tls"), **TEST_SETTINGS, **(extra_env or {})}
     group = ProcessGroup(log_dir, grace=10)
     sut = System(group, env, ports, nats_server, metrics_ports={s.name: free_port() for s in system.PROCESSES})
     try:

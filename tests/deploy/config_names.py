@@ -7,8 +7,9 @@ so `env_str` is one; `grpc_address(name, ...)` calls `env_str(name, ...)`, so it
 `ServiceSettings.from_env(prefix, ...)` reads `env_int(f"{prefix}_POOL_MIN", ...)`, so a call
 `from_env("CUSTOMER_SERVICE", ...)` reads CUSTOMER_SERVICE_POOL_MIN (the f-string is a template). A
 name may also be a module constant (`ENV_VAR = "GATEWAY_ENCRYPTION_KEYS"`), another module's constant
-(`encryption_keys.ENV_VAR`), or a field whose values the module spells out as `env_var="..."` keywords.
-Anything else is reported as unresolved, so a read this cannot follow is noticed instead of missed.
+(`encryption_keys.ENV_VAR`), a field whose values the module spells out as `env_var="..."` keywords, or a
+loop variable over a literal tuple or list of such names (`for name in (CA_ENV, CERT_ENV, KEY_ENV)`, in a
+statement or a comprehension). Anything else is reported as unresolved, so a read this cannot follow is noticed instead of missed.
 
 Reads are attributed to the module that spells the name, and a process reads what the modules it
 imports (transitively) read: an over-approximation at module granularity, which is right for "is this
@@ -180,12 +181,20 @@ def _env_key(node: ast.AST) -> ast.AST | None:
 
 @dataclass
 class _Scope:
-    """A function (or the module body): its own statements and its parameter positions."""
+    """A function (or the module body): its own statements, its parameter positions, and its loop variables
+    that run over a literal tuple or list (name -> the elements)."""
 
     module: _Module
     qualname: str
     nodes: list[ast.AST]
     params: dict[str, int]
+    loops: dict[str, list[ast.AST]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for node in self.nodes:
+            if isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)) and isinstance(node.target, ast.Name) \
+                    and isinstance(node.iter, (ast.Tuple, ast.List)):
+                self.loops.setdefault(node.target.id, []).extend(node.iter.elts)
 
 
 def _scopes(module: _Module) -> list[_Scope]:
@@ -252,6 +261,10 @@ class _Resolver:
         if isinstance(node, ast.Name):
             if node.id in scope.params:
                 return [], [(node.id, "{}")], True
+            if node.id in scope.loops and node.id not in module.constants:
+                results = [self.resolve(scope, element) for element in scope.loops[node.id]]
+                return ([name for names, _, _ in results for name in names], [],
+                        all(ok and not templates for _, templates, ok in results))
             if node.id in module.constants:
                 return [module.constants[node.id]], [], True
             target = self.by_alias[module.name].get(node.id, "")

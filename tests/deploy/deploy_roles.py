@@ -6,13 +6,17 @@ Shared by the Compose, Kubernetes and Dockerfile tests, so the three check the s
 from __future__ import annotations
 
 import ast
+import atexit
 import json
 import os
 import re
 import shlex
+import shutil
+import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from functools import cache
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -42,6 +46,17 @@ REQUIRED_ENV = {
     "cli": {"GATEWAY_DATABASE_URL", "GATEWAY_ENCRYPTION_KEYS", "PROCESSOR_DATABASE_URL", "NATS_URL",
             "CUSTOMER_SERVICE_ADDR", "IDENTIFIER_SERVICE_ADDR"},
 }
+
+# The internal plane (issue 13; docs/operations.md "The internal plane"). gRPC runs over mutual TLS on
+# every hop: each process that serves or calls gRPC reads its certificate, key and CA from these files
+# (PEM). A caller's role is its certificate's Common Name; a server's certificate names its Service.
+GRPC_TLS_ENV = ("GRPC_TLS_CA_FILE", "GRPC_TLS_CERT_FILE", "GRPC_TLS_KEY_FILE")
+GRPC_SERVERS = {"customer-service", "identifier-service"}
+GRPC_CLIENT_ROLES = {"processor": "processor", "cli": "operator"}  # image role -> certificate role (CN)
+# Each process that connects to NATS logs in as its own user (NATS_USER, NATS_PASSWORD); the image role
+# -> its NATS user. nats-box (the NATS chart's pod, for backups) logs in as `backup`.
+NATS_USERS = {"gateway": "gateway", "processor": "processor", "cli": "operator"}
+NATS_BOX_USER = "backup"
 
 # Set by the manifests although no module of ours reads them: each with the reason. None at present
 # (METRICS_PORT is read by every process, PROMETHEUS_MULTIPROC_DIR by the gateway's gunicorn master).
@@ -205,6 +220,25 @@ def settings_for(role: str, env: Mapping[str, str]) -> dict[str, Any]:
     environ = {k: v for k, v in os.environ.items() if k not in cleared}
     with mock.patch.dict(os.environ, {**environ, **env}, clear=True):
         return {name: parsers[name]() for name in wanted}
+
+
+@cache
+def _tls_stand_in_dir() -> Path:
+    directory = Path(tempfile.mkdtemp(prefix="autentikapp-deploy-tls-"))
+    atexit.register(shutil.rmtree, directory, True)
+    return directory
+
+
+def tls_stand_ins(env: Mapping[str, str | None]) -> dict[str, str]:
+    """The GRPC_TLS_* files `env` names, replaced by empty files of the same names on this machine: the
+    settings parsers check only that the files can be read (in the cluster cert-manager writes them)."""
+    replaced = {}
+    for name in GRPC_TLS_ENV:
+        if env.get(name):
+            stand_in = _tls_stand_in_dir() / Path(env[name]).name
+            stand_in.touch()
+            replaced[name] = str(stand_in)
+    return replaced
 
 
 def gateway_routes() -> dict[str, set[str]]:

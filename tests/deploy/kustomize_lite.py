@@ -22,10 +22,11 @@ import yaml
 SUPPORTED_FIELDS = {"apiVersion", "kind", "resources", "patches", "images", "namespace"}
 CLUSTER_SCOPED_KINDS = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume", "StorageClass",
                         "CustomResourceDefinition", "PriorityClass"}
-# patchMergeKey of the list fields patched here (k8s.io/api types), and the lists replaced whole.
+# patchMergeKey of the list fields patched here (k8s.io/api types), and the lists replaced whole
+# (no patch strategy in k8s.io/api: Ingress rules and tls, a NetworkPolicy's ingress and egress rules).
 MERGE_KEYS = {"containers": "name", "initContainers": "name", "env": "name", "volumes": "name",
               "volumeMounts": "mountPath", "topologySpreadConstraints": "topologyKey"}
-REPLACED_LISTS = {"rules", "tls", "hosts", "args", "command"}
+REPLACED_LISTS = {"rules", "tls", "hosts", "args", "command", "ingress", "egress"}
 
 
 class Unsupported(ValueError):

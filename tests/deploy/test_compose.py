@@ -22,6 +22,7 @@ from deploy_roles import (
     image_entrypoint,
     image_path_of,
     settings_for,
+    tls_stand_ins,
 )
 
 from gateway import encryption_keys
@@ -33,6 +34,10 @@ APP = {name: s for name, s in SERVICES.items() if name not in INFRA}
 # Services in a profile: `docker compose up` leaves them out; they run by `docker compose run` only.
 ON_DEMAND = {name for name, s in SERVICES.items() if s.get("profiles")}
 INIT_SQL = ROOT / "deploy" / "compose" / "postgres-init.sql"
+# One-shots `up` runs before the long-running services: the migrations, and the throwaway certificates of
+# gRPC's mutual TLS (`autentikapp certs create`, a CLI command that needs no setting).
+ONE_SHOTS = {"migrate", "certs"}
+CERTS = "certs"
 
 
 def role_of(service: dict) -> str:
@@ -53,8 +58,10 @@ def env_of(service: dict) -> dict[str, str]:
 
 
 def settings(name: str) -> dict:
-    """The code's own settings parsed from the service's environment."""
-    return settings_for(role_of(SERVICES[name]), env_of(SERVICES[name]))
+    """The code's own settings parsed from the service's environment (the certificate files it names
+    stand in by empty ones: the `certs` one-shot writes the real ones into a volume)."""
+    env = env_of(SERVICES[name])
+    return settings_for(role_of(SERVICES[name]), {**env, **tls_stand_ins(env)})
 
 
 def test_infrastructure_and_every_role_are_there():
@@ -77,7 +84,7 @@ def test_every_variable_set_is_read_by_that_role(name):
     assert not unknown, f"{name} ({role}) sets variables its code never reads: {sorted(unknown)}"
 
 
-@pytest.mark.parametrize("name", sorted(APP))
+@pytest.mark.parametrize("name", sorted(set(APP) - {CERTS}))
 def test_every_variable_the_role_requires_is_set(name):
     role = role_of(APP[name])
     assert REQUIRED_ENV[role] <= env_read_by(role), "REQUIRED_ENV names a variable the role does not read"
@@ -85,9 +92,34 @@ def test_every_variable_the_role_requires_is_set(name):
     assert not missing, f"{name} ({role}) lacks {sorted(missing)}"
 
 
-@pytest.mark.parametrize("name", sorted(APP))
+@pytest.mark.parametrize("name", sorted(set(APP) - {CERTS}))
 def test_the_code_accepts_every_value(name):
     settings(name)  # raises ConfigError naming the variable otherwise
+
+
+def test_the_certs_one_shot_writes_the_volume_every_grpc_process_reads():
+    certs = SERVICES[CERTS]
+    assert certs["command"] == ["certs", "create", "/certs"] and certs["volumes"] == ["grpc-certs:/certs"]
+    for name, service in APP.items():
+        env = env_of(service)
+        if "GRPC_TLS_CA_FILE" in env:
+            assert "grpc-certs:/certs:ro" in service["volumes"], name
+            assert {env[v].rpartition("/")[0] for v in ("GRPC_TLS_CA_FILE", "GRPC_TLS_CERT_FILE", "GRPC_TLS_KEY_FILE")} \
+                == {"/certs"}, name
+            if name != "cli":
+                assert service["depends_on"][CERTS] == {"condition": "service_completed_successfully"}, name
+
+
+def test_nats_runs_the_users_the_code_defines():
+    from common import nats_permissions
+
+    text = (ROOT / "deploy" / "compose" / "nats.conf").read_text()
+    passwords = {user: env_of(service)["NATS_PASSWORD"] for service in APP.values()
+                 for user in [env_of(service).get("NATS_USER")] if user}
+    assert set(passwords) == set(nats_permissions.USERS)
+    assert text.endswith(nats_permissions.server_config({u: passwords[u] for u in nats_permissions.USERS}))
+    assert all(password.startswith("dev-only-") for password in passwords.values())
+    assert "/etc/nats/autentikapp.conf" in SERVICES["nats"]["command"]
 
 
 def test_ports_agree_with_the_code():
@@ -195,7 +227,7 @@ def test_the_gateway_key_is_valid_and_visibly_fake():
 def test_start_order_waits_for_health_and_for_the_migrations():
     for name, service in SERVICES.items():
         for dependency, rule in service.get("depends_on", {}).items():
-            wanted = "service_completed_successfully" if dependency == "migrate" else "service_healthy"
+            wanted = "service_completed_successfully" if dependency in ONE_SHOTS else "service_healthy"
             assert rule == {"condition": wanted}, f"{name} -> {dependency}"
             if wanted == "service_healthy":
                 assert "healthcheck" in SERVICES[dependency], f"{name} waits on {dependency}, which has no healthcheck"
@@ -225,6 +257,8 @@ def test_each_service_waits_for_what_its_settings_point_at(name):
             needs.add(value.rpartition(":")[0])
     if role_of(service) in LONG_RUNNING:
         needs.add("migrate")
+    if "GRPC_TLS_CA_FILE" in env_of(service):
+        needs.add(CERTS)
     waits_for = set(service.get("depends_on", {}))
     if "migrate" in waits_for:
         waits_for.add("postgres")  # the migrations complete only once Postgres is healthy
@@ -265,7 +299,7 @@ def test_up_migrates_once_and_the_cli_does_not_migrate_again():
     running, and an exited one-shot is not running: cli depending on migrate, or on a service that
     depends on migrate, re-ran the migrations before every CLI command. `up` alone runs them."""
     one_shots = {name for name, s in SERVICES.items() if s.get("restart") == "no"} - ON_DEMAND
-    assert one_shots == {"migrate"}, "up runs migrate (it is in no profile)"
+    assert one_shots == ONE_SHOTS, "up runs migrate and certs (they are in no profile)"
     for name, service in APP.items():
         if role_of(service) in LONG_RUNNING:
             assert "migrate" in depends_on_closure(name), f"{name} may start before the migrations"

@@ -1,6 +1,7 @@
 """deploy/k8s: each kustomization built offline (kustomize_lite), every object validated against the
-Kubernetes 1.33 OpenAPI schemas (kubernetes-validate, strict: unknown fields fail), and the manifests
-checked against the code: roles, variables, ports, probes, security, secrets.
+Kubernetes 1.33 OpenAPI schemas (kubernetes-validate, strict: unknown fields fail; cert-manager's kinds
+against crd_schemas), and the manifests checked against the code: roles, variables, ports, probes,
+security, secrets. The internal plane (certificates, network policies, NATS users): test_k8s_internal_plane.py.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import crd_schemas
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -25,6 +28,7 @@ from deploy_roles import (
     gateway_routes,
     grpc_services,
     settings_for,
+    tls_stand_ins,
 )
 from kustomize_lite import Unsupported, build, find, load_yaml_documents, merge, pod_spec, split_image, set_image
 
@@ -33,8 +37,12 @@ from gateway import encryption_keys
 K8S = ROOT / "deploy" / "k8s"
 BASE = K8S / "base"
 PRODUCTION = K8S / "overlays" / "production"
+# The operator's on-demand CLI pod and certificate (applied by hand, not part of the system's build).
+OPERATOR = K8S / "operator"
 KUBERNETES_VERSION = "1.33"
 SECRET_NAME = "autentikapp-secrets"
+# NATS_PASSWORD comes from the Secret of the pod's NATS user, key `password`.
+NATS_SECRET_PREFIX = "autentikapp-nats-"
 IMAGE_UID = 10001
 METRICS_PORT = 9102
 # Stand-ins for the Secret's values, to run the code's settings parsers on a pod's environment.
@@ -42,6 +50,7 @@ SECRET_STAND_INS = {
     "GATEWAY_ENCRYPTION_KEYS": encryption_keys.new_entry("test"),
     **{name: "postgresql://user:stand-in@db.example.internal:5432/db" for name in SECRET_ENV
        if name.endswith("DATABASE_URL")},
+    "NATS_PASSWORD": "stand-in",
 }
 BUILDS = {"base": BASE, "production": PRODUCTION}
 
@@ -78,7 +87,8 @@ def role_of(obj: dict) -> str:
 
 
 def pod_env(objects: list[dict], obj: dict) -> dict[str, str | None]:
-    """A workload's environment: ConfigMap keys (envFrom) and env; a secretKeyRef's value is None."""
+    """A workload's environment: ConfigMap keys (envFrom, configMapKeyRef) and env; a secretKeyRef's value
+    is None."""
     container = only_container(obj)
     env: dict[str, str | None] = {}
     for source in container.get("envFrom", []):
@@ -88,13 +98,18 @@ def pod_env(objects: list[dict], obj: dict) -> dict[str, str | None]:
         env.update(config_map["data"])
     for entry in container.get("env", []):
         env[entry["name"]] = entry.get("value")
+        key_ref = entry.get("valueFrom", {}).get("configMapKeyRef")
+        if key_ref:
+            config_map = find(objects, "ConfigMap", key_ref["name"])
+            assert config_map is not None, f"no ConfigMap {key_ref['name']}"
+            env[entry["name"]] = config_map["data"][key_ref["key"]]
     return env
 
 
 def settings(objects: list[dict], obj: dict) -> dict:
     """The code's own settings parsed from a workload's environment (secrets replaced by stand-ins)."""
     env = {name: SECRET_STAND_INS[name] if value is None else value for name, value in pod_env(objects, obj).items()}
-    return settings_for(role_of(obj), env)
+    return settings_for(role_of(obj), {**env, **tls_stand_ins(env)})
 
 
 def deployment(objects: list[dict], component: str) -> dict:
@@ -144,7 +159,7 @@ def test_the_loader_sets_images_like_kustomize():
 
 def test_every_manifest_file_is_part_of_a_kustomization():
     used = set()
-    for folder in (BASE, PRODUCTION):
+    for folder in (BASE, PRODUCTION, OPERATOR):
         kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
         used |= {(folder / r).resolve() for r in kustomization.get("resources", [])}
         used |= {(folder / p["path"]).resolve() for p in kustomization.get("patches", [])}
@@ -157,13 +172,38 @@ def test_every_manifest_file_is_part_of_a_kustomization():
 # Schema
 
 
+def validate_object(obj: dict) -> None:
+    """kubernetes-validate for Kubernetes' own kinds, crd_schemas for cert-manager's; fail naming the field."""
+    try:
+        if crd_schemas.knows(obj):
+            crd_schemas.validate(obj)
+        else:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+    except (kubernetes_validate.ValidationError, jsonschema.ValidationError) as exc:
+        where = ".".join(str(p) for p in exc.path)
+        pytest.fail(f"{obj['kind']} {obj['metadata']['name']}: {where}: {exc.message}")
+
+
 def test_every_object_is_valid_for_kubernetes(objects):
     for obj in objects:
-        try:
-            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as exc:
-            where = ".".join(str(p) for p in exc.path)
-            pytest.fail(f"{obj['kind']} {obj['metadata']['name']}: {where}: {exc.message}")
+        validate_object(obj)
+
+
+def test_the_operator_objects_are_valid_for_kubernetes():
+    for obj in build(OPERATOR):
+        validate_object(obj)
+
+
+def test_the_custom_resource_schemas_refuse_unknown_fields():
+    certificate = {"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "x"},
+                   "spec": {"secretName": "x", "issuerRef": {"name": "ca"}, "usages": ["client auth"]}}
+    crd_schemas.validate(certificate)
+    for bad in ({"commonname": "x"}, {"usages": ["client-auth"]}, {"duration": "90d"}):
+        with pytest.raises(jsonschema.ValidationError):
+            crd_schemas.validate({**certificate, "spec": {**certificate["spec"], **bad}})
+    with pytest.raises(jsonschema.ValidationError):
+        crd_schemas.validate({"apiVersion": "cert-manager.io/v1", "kind": "Issuer", "metadata": {"name": "x"},
+                              "spec": {"selfSigned": {}, "ca": {"secretName": "x"}}})
 
 
 def test_the_expected_objects_exist(objects):
@@ -174,6 +214,8 @@ def test_the_expected_objects_exist(objects):
         assert ("PodDisruptionBudget", component) in names
     assert {("HorizontalPodAutoscaler", "gateway"), ("HorizontalPodAutoscaler", "processor"),
             ("Job", "autentikapp-migrate"), ("Ingress", "gateway")} <= names
+    assert {("Issuer", "autentikapp-selfsigned"), ("Certificate", "autentikapp-grpc-ca"),
+            ("Issuer", "autentikapp-grpc-ca"), ("NetworkPolicy", "autentikapp-default-deny")} <= names
     assert not of_kind(objects, "Secret"), "Secrets are created from a secret store, never kept here"
 
 
@@ -213,13 +255,18 @@ def test_processes_leave_migrations_to_the_job(objects):
 
 def test_secrets_come_only_from_the_secret_by_reference(objects):
     for obj in workloads(objects):
+        env = pod_env(objects, obj)
         for entry in only_container(obj).get("env", []):
             if entry["name"] in SECRET_ENV:
                 ref = entry["valueFrom"]["secretKeyRef"]
                 assert ref == {"name": SECRET_NAME, "key": entry["name"]}, entry
-            assert "value" not in entry or entry["name"] not in SECRET_ENV
+            if entry["name"] == "NATS_PASSWORD":
+                ref = entry["valueFrom"]["secretKeyRef"]
+                assert ref == {"name": NATS_SECRET_PREFIX + env["NATS_USER"], "key": "password"}, entry
+            assert "value" not in entry or entry["name"] not in SECRET_ENV | {"NATS_PASSWORD"}
     for config_map in of_kind(objects, "ConfigMap"):
-        assert not SECRET_ENV & set(config_map["data"]), f"{config_map['metadata']['name']} holds a secret"
+        held = (SECRET_ENV | {"NATS_PASSWORD"}) & set(config_map["data"])
+        assert not held, f"{config_map['metadata']['name']} holds a secret"
 
 
 def looks_like_a_secret(value: str) -> bool:
@@ -245,13 +292,18 @@ def test_no_literal_secret_anywhere_in_the_manifests():
 
 def test_the_secret_keys_are_documented():
     docs = (ROOT / "docs" / "operations.md").read_text()
-    keys = {entry["valueFrom"]["secretKeyRef"]["key"] for obj in workloads(build(BASE))
-            for entry in only_container(obj).get("env", []) if "valueFrom" in entry}
+    refs = [entry["valueFrom"]["secretKeyRef"] for obj in workloads(build(BASE))
+            for entry in only_container(obj).get("env", []) if "secretKeyRef" in entry.get("valueFrom", {})]
+    keys = {ref["key"] for ref in refs if ref["name"] == SECRET_NAME}
     assert keys == {"CUSTOMER_SERVICE_DATABASE_URL", "IDENTIFIER_SERVICE_DATABASE_URL", "GATEWAY_DATABASE_URL",
                     "PROCESSOR_DATABASE_URL", "GATEWAY_ENCRYPTION_KEYS"}
     for key in keys:
         assert f"`{key}`" in docs, f"docs/operations.md does not list the Secret key {key}"
     assert SECRET_NAME in docs
+    others = {ref["name"] for ref in refs if ref["name"] != SECRET_NAME}
+    assert others == {NATS_SECRET_PREFIX + "gateway", NATS_SECRET_PREFIX + "processor"}
+    for name in others | {NATS_SECRET_PREFIX + "operator", NATS_SECRET_PREFIX + "backup"}:
+        assert f"`{name}`" in docs, f"docs/operations.md does not name the Secret {name}"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -288,16 +340,21 @@ def test_every_process_serves_metrics_where_the_pod_announces_them_and_logs_json
     assert "emptyDir" in volumes[mounts[directory]], "gunicorn's metrics files on a writable, per-pod volume"
 
 
-def test_grpc_services_have_native_grpc_probes_on_their_port(objects):
+def test_grpc_services_are_probed_over_mutual_tls_on_their_port(objects):
+    """The kubelet's native gRPC probe cannot present a client certificate, so the services are probed by
+    the image's healthcheck, which calls grpc.health.v1 with the pod's own certificate (GRPC_TLS_*)."""
     for component, service_name in (("customer-service", "autentikapp.v1.CustomerService"),
                                     ("identifier-service", "autentikapp.v1.IdentifierService")):
         obj = deployment(objects, component)
         container = only_container(obj)
         port = container_port(obj, "grpc")
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-            assert container[probe]["grpc"]["port"] == port, f"{component} {probe}"
-        assert container["readinessProbe"]["grpc"]["service"] == service_name
+            command = container[probe]["exec"]["command"]
+            assert command[:4] == ["python", "/opt/autentikapp/healthcheck.py", "grpc", f"localhost:{port}"], \
+                f"{component} {probe}"
+        assert container["readinessProbe"]["exec"]["command"][4:] == [service_name]
         assert service_name in grpc_services()
+        assert {"GRPC_TLS_CA_FILE", "GRPC_TLS_CERT_FILE", "GRPC_TLS_KEY_FILE"} <= set(pod_env(objects, obj))
 
 
 def test_gateway_probes_use_its_real_routes(objects):

@@ -14,6 +14,7 @@ import nats
 import psycopg
 import pytest
 
+from common import nats_permissions
 from devstack import system
 from devstack._proc import DirInUse
 from devstack.nats import LocalNats, NatsError
@@ -207,8 +208,11 @@ def test_infrastructure_starts_what_is_missing_and_stops_it(tmp_path):
     infra = Infrastructure(tmp_path / "run", durable=False, environ={}).start()
     try:
         env = infra.env()
-        assert set(env) == {"NATS_URL", *SERVICE_DATABASES, "GATEWAY_ENCRYPTION_KEYS"}
-        assert infra.nats is not None and env["NATS_URL"] == infra.nats.url
+        # The NATS it starts has the system's users: each process gets its own password (NATS_PASSWORD_*).
+        passwords = {f"NATS_PASSWORD_{user.upper()}" for user in nats_permissions.USERS}
+        assert set(env) == {"NATS_URL", *SERVICE_DATABASES, "GATEWAY_ENCRYPTION_KEYS", *passwords}
+        assert infra.nats is not None and env["NATS_URL"] == infra.nats.client_url
+        assert infra.nats_admin_url == infra.nats.url != infra.nats.client_url
         for name, dbname in SERVICE_DATABASES.items():
             with psycopg.connect(env[name]) as conn:
                 assert conn.execute("SELECT current_database()").fetchone()[0] == dbname

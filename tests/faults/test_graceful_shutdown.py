@@ -18,8 +18,10 @@ import psycopg
 import pytest
 
 from autentikapp.v1 import customer_pb2, customer_pb2_grpc, identifier_pb2, identifier_pb2_grpc
+from common import grpc_tls
 from devstack.ports import free_port
 from system_support import sessions_waiting_on_locks, wait_for
+from tls_support import tls_env, tls_files
 
 
 def start_service(module: str, prefix: str, url: str, log_path: Path) -> tuple[subprocess.Popen, grpc.Channel]:
@@ -27,10 +29,11 @@ def start_service(module: str, prefix: str, url: str, log_path: Path) -> tuple[s
     port = free_port()
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", module],
-                                env={**os.environ, f"{prefix}_DATABASE_URL": url, f"{prefix}_PORT": str(port),
+                                env={**os.environ, **tls_env(module.replace("_", "-")),
+                                     f"{prefix}_DATABASE_URL": url, f"{prefix}_PORT": str(port),
                                      "BIND_HOST": "127.0.0.1", "SHUTDOWN_GRACE_SECONDS": "10"},
                                 stdout=log, stderr=subprocess.STDOUT)
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    channel = grpc_tls.channel(f"127.0.0.1:{port}", tls_files(grpc_tls.OPERATOR))
     grpc.channel_ready_future(channel).result(timeout=30)
     return proc, channel
 

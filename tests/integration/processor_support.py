@@ -19,10 +19,11 @@ import psycopg
 from psycopg.rows import dict_row
 
 from autentikapp.v1 import customer_pb2, events_pb2
-from common import bus, work_message
+from common import bus, grpc_tls, work_message
 from common.timestamps import to_timestamp
 from processor import runner
 from processor.settings import ProcessorSettings
+from tls_support import tls_env
 
 SOLD_AT = datetime(2025, 9, 13, 14, 30, tzinfo=timezone.utc)
 TENANT = "t1"
@@ -134,6 +135,7 @@ def processor_env(nats_url: str, customer_addr: str, identifier_addr: str, datab
         "PROCESSOR_FETCH_TIMEOUT_SECONDS": "0.5",
         "PROCESSOR_RPC_TIMEOUT_SECONDS": "5",
         "SHUTDOWN_GRACE_SECONDS": "5",
+        **tls_env(grpc_tls.PROCESSOR),  # it calls the services as the processor
         **overrides,
     }
 

@@ -11,6 +11,7 @@ import pytest
 
 from autentikapp.v1 import customer_pb2 as pb
 from autentikapp.v1 import customer_pb2_grpc
+from common import paging
 from common.timestamps import to_timestamp
 
 T0 = datetime(2025, 9, 13, 14, 30, tzinfo=timezone.utc)
@@ -196,6 +197,13 @@ def test_bad_input_gets_the_right_status_and_writes_nothing(stub, customer_db, r
         ("FindCustomer", pb.FindCustomerRequest(tenant_id="t1", email="ghost.buyer@b.co"), grpc.StatusCode.NOT_FOUND),
         ("ListCustomers", pb.ListCustomersRequest(tenant_id="t1", page_size=5000), grpc.StatusCode.INVALID_ARGUMENT),
         ("ListCustomers", pb.ListCustomersRequest(tenant_id="t1", page_token="garbage"), grpc.StatusCode.INVALID_ARGUMENT),
+        # Forged by hand with the right scope: refused as a token, not an INTERNAL error from the query.
+        ("ListCustomers", pb.ListCustomersRequest(tenant_id="t1", page_token=paging.encode(
+            {"tenant": "t1"}, ["yesterday", "not-a-uuid"])), grpc.StatusCode.INVALID_ARGUMENT),
+        ("ListCustomerHistory", pb.ListCustomerHistoryRequest(
+            tenant_id="t1", customer_id="00000000-0000-0000-0000-000000000000", page_token=paging.encode(
+                {"tenant": "t1", "customer": "00000000-0000-0000-0000-000000000000"}, ["1; DROP"])),
+         grpc.StatusCode.INVALID_ARGUMENT),
     ],
 )
 def test_lookups_answer_with_precise_codes(stub, call, request_, code):

@@ -12,6 +12,7 @@ import pytest
 
 from autentikapp.v1 import identifier_pb2 as pb
 from autentikapp.v1 import identifier_pb2_grpc
+from common import paging
 from common.timestamps import to_timestamp
 
 SOLD_AT = datetime(2025, 9, 13, 14, 30, tzinfo=timezone.utc)
@@ -135,6 +136,10 @@ def test_list_by_tenant_and_customer_with_pages(stub):
     with pytest.raises(grpc.RpcError) as caught:
         page = stub.ListIdentifiers(pb.ListIdentifiersRequest(tenant_id="t1", page_size=5))
         stub.ListIdentifiers(pb.ListIdentifiersRequest(tenant_id="t2", page_token=page.next_page_token))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    forged = paging.encode({"tenant": "t1", "customer": None}, ["k\x00"])  # the right scope, a NUL in the key
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.ListIdentifiers(pb.ListIdentifiersRequest(tenant_id="t1", page_token=forged))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 

@@ -9,7 +9,7 @@ import time
 
 
 from autentikapp.v1 import identifier_pb2, identifier_pb2_grpc
-from common import bus, dead_letter_message, work_message
+from common import bus, dead_letter_message, grpc_tls, work_message
 from devstack.ports import free_port
 from devstack.processes import ProcessGroup
 from devstack.ready import grpc_serving
@@ -25,6 +25,7 @@ from processor_support import (
     webhook_event,
 )
 from system_support import wait_for
+from tls_support import tls_env, tls_files
 
 NOT_PROTOBUF = b"this is not a protobuf message"
 
@@ -94,11 +95,11 @@ def test_events_wait_for_a_stopped_service_and_all_complete_after_it_returns(
         tmp_path, nats_server, customer_db, identifier_service, processor_db):
     port = free_port()
     service_env = {"CUSTOMER_SERVICE_DATABASE_URL": customer_db, "CUSTOMER_SERVICE_PORT": str(port),
-                   "BIND_HOST": "127.0.0.1", "SHUTDOWN_GRACE_SECONDS": "1"}
+                   "BIND_HOST": "127.0.0.1", "SHUTDOWN_GRACE_SECONDS": "1", **tls_env("customer-service")}
 
     def start_customer_service(group: ProcessGroup) -> None:
         group.start("customer_service", [sys.executable, "-m", "customer_service"], service_env,
-                    ready=grpc_serving(f"127.0.0.1:{port}"))
+                    ready=grpc_serving(f"127.0.0.1:{port}", tls_files(grpc_tls.OPERATOR)))
 
     codes = [f"WAIT-{i}" for i in range(12)]
     register(identifier_service, *codes)

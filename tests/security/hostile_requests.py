@@ -46,13 +46,14 @@ from typing import Any
 from rawhttp import build_request
 
 from cli.examples import TRANSACTION_CREATED
+from gateway.settings import DEFAULT_MAX_BODY_BYTES
 
 TENANT = "acme"
 PATH = "/v1/webhooks/inbound/" + TENANT
 BYSTANDER = "bystander"  # another tenant: its secret must never act for TENANT
 STRICT = "strict"  # a tenant that requires timestamped (Standard Webhooks) signatures
 SHOPIFY, WOOCOMMERCE = "shopify", "woocommerce"  # TENANT's platform secrets in WireContext.secrets
-MAX_BODY_BYTES = 512 * 1024  # the gateway's default GATEWAY_MAX_BODY_BYTES
+MAX_BODY_BYTES = DEFAULT_MAX_BODY_BYTES  # the gateway's default GATEWAY_MAX_BODY_BYTES
 TEN_MB = 10 * 1024 * 1024
 
 SIGNED = "signed"

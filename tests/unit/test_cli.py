@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import grpc
 import pytest
+from tls_support import tls_files
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -135,7 +136,7 @@ def services(monkeypatch):
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     identifier_pb2_grpc.add_IdentifierServiceServicer_to_server(identifiers, server)
     customer_pb2_grpc.add_CustomerServiceServicer_to_server(customers, server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    port = server.add_secure_port("127.0.0.1:0", tls_files("identifier-service").server_credentials())
     server.start()
     address = f"127.0.0.1:{port}"
     monkeypatch.setenv("CUSTOMER_SERVICE_ADDR", address)

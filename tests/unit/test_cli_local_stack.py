@@ -18,6 +18,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from tls_support import tls_files
 
 import devstack.__main__ as devstack_main
 from autentikapp.v1 import customer_pb2, customer_pb2_grpc
@@ -255,7 +256,7 @@ def customer_service():
     """A customer service on a real local port; yields its address."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     customer_pb2_grpc.add_CustomerServiceServicer_to_server(OneCustomer(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    port = server.add_secure_port("127.0.0.1:0", tls_files("customer-service").server_credentials())
     server.start()
     yield f"127.0.0.1:{port}"
     server.stop(None)

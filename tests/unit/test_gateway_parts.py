@@ -197,18 +197,47 @@ def test_tenant_cache_serves_within_ttl_and_refreshes_after_it():
 
 def test_tenant_cache_caches_unknown_tenants_and_stays_bounded():
     source = CountingSource()
-    cache = TenantCache("secrets", lambda t: tuple(source.active_secrets(t)), 30, max_entries=10)
+    cache = TenantCache("secrets", lambda t: tuple(source.active_secrets(t)), 30, max_entries=10, max_unknown=10,
+                        is_unknown=lambda secrets: not secrets)
     for i in range(25):
         cache.get(f"nobody{i}")
     cache.get("nobody24")
     assert source.calls == 25
-    assert len(cache._entries) <= 10
+    assert len(cache) <= 10
+
+
+def test_a_flood_of_unknown_tenant_ids_never_evicts_a_real_tenant():
+    """Made-up ids fill a negative cache of their own: the real tenant's entry stays, so its requests
+    do not all go to the database while the flood lasts."""
+    source = CountingSource()
+    cache = TenantCache("secrets", lambda t: tuple(source.active_secrets(t)), 30, max_entries=10, max_unknown=5,
+                        is_unknown=lambda secrets: not secrets)
+    cache.get("acme")
+    for i in range(1000):
+        cache.get(f"nobody{i}")
+    calls = source.calls
+    assert cache.get("acme") == ("whsec_1",) and source.calls == calls
+    assert len(cache) == 6
+    cache.get("nobody999")  # the newest unknown ids are still cached
+    assert source.calls == calls
+
+
+def test_a_tenant_created_after_it_was_cached_as_unknown_moves_to_the_known_part():
+    clock = [0.0]
+    source = CountingSource()
+    source.secrets = {}
+    cache = TenantCache("secrets", lambda t: tuple(source.active_secrets(t)), 30, is_unknown=lambda s: not s,
+                        clock=lambda: clock[0])
+    assert cache.get("newco") == ()
+    source.secrets["newco"] = ["whsec_2"]
+    clock[0] += 31
+    assert cache.get("newco") == ("whsec_2",) and len(cache) == 1
 
 
 def test_the_cache_never_shows_what_it_holds():
     cache = TenantCache("secrets", lambda t: ("whsec_topsecret",), 30)
     cache.get("acme")
-    assert repr(cache) == str(cache) == "TenantCache(secrets, ttl=30s, tenants=1)"
+    assert repr(cache) == str(cache) == "TenantCache(secrets, ttl=30s, tenants=1, unknown=0)"
 
 
 def test_a_zero_ttl_disables_the_cache():
@@ -224,7 +253,7 @@ def test_gateway_settings_defaults(monkeypatch):
                  "GATEWAY_PORT", "GATEWAY_THREADS", "PUBLIC_BASE_URL", "GATEWAY_RETRY_AFTER_SECONDS"):
         monkeypatch.delenv(name, raising=False)
     settings = GatewaySettings.from_env()
-    assert (settings.max_body_bytes, settings.publish_timeout_seconds, settings.secret_cache_seconds) == (524288, 2.0, 30.0)
+    assert (settings.max_body_bytes, settings.publish_timeout_seconds, settings.secret_cache_seconds) == (498688, 2.0, 30.0)
     assert (settings.port, settings.threads, settings.retry_after_seconds) == (8080, 8, 5)
     assert public_base_url() == "http://localhost:8080"
 

@@ -53,12 +53,34 @@ def test_customer_uuid_is_canonical():
 
 def test_page_token_round_trip_and_scope():
     token = paging.encode({"tenant": "a"}, ["k"])
-    assert paging.decode(token, {"tenant": "a"}) == ["k"]
-    assert paging.decode("", {"tenant": "a"}) is None
+    assert paging.decode(token, {"tenant": "a"}, (paging.text,)) == ["k"]
+    assert paging.decode("", {"tenant": "a"}, (paging.text,)) is None
     with pytest.raises(InvalidArgument, match="another tenant"):
-        paging.decode(token, {"tenant": "b"})
+        paging.decode(token, {"tenant": "b"}, (paging.text,))
     with pytest.raises(InvalidArgument, match="not a token"):
-        paging.decode("!!!", {"tenant": "a"})
+        paging.decode("!!!", {"tenant": "a"}, (paging.text,))
+
+
+@pytest.mark.parametrize("after", [
+    ["2025-01-01T00:00:00", "8a0c5f4e-8c2e-4b8e-9a43-2f8b1f0a6c11"],  # a time without its offset
+    ["not a time", "8a0c5f4e-8c2e-4b8e-9a43-2f8b1f0a6c11"],
+    ["2025-01-01T00:00:00+00:00", "not-a-uuid"],
+    [{"x": 1}, []],
+    ["2025-01-01T00:00:00+00:00"],
+])
+def test_a_forged_customer_page_token_is_invalid_argument_before_any_query(after):
+    """Tokens are not signed: one built by hand with the right scope must still be refused as a token,
+    not reach the query and fail there as INTERNAL."""
+    scope = {"tenant": "a"}
+    with pytest.raises(InvalidArgument, match="not a token this service issued"):
+        paging.decode(paging.encode(scope, after), scope, (paging.timestamp, paging.uuid_text))
+
+
+@pytest.mark.parametrize("after", [["CODE\x00"], ["x" * 1001], [7], [None]])
+def test_a_forged_code_page_token_is_invalid_argument(after):
+    scope = {"tenant": "a", "customer": None}
+    with pytest.raises(InvalidArgument, match="not a token this service issued"):
+        paging.decode(paging.encode(scope, after), scope, (paging.text,))
 
 
 def test_page_size_bounds():
@@ -78,7 +100,7 @@ def test_an_id_keyed_page_token_resumes_after_its_id_and_refuses_other_shapes():
     scope = {"tenant": "t1", "code": "C1"}
     assert paging.decode_after_id("", scope) is None
     assert paging.decode_after_id(paging.encode(scope, [42]), scope) == 42
-    for after in (["CODE-9"], [1, 2], [True], []):
+    for after in (["CODE-9"], [1, 2], [True], [], [0], [2**63]):
         with pytest.raises(InvalidArgument, match="not a token this service issued"):
             paging.decode_after_id(paging.encode(scope, after), scope)
     with pytest.raises(InvalidArgument, match="another tenant or filter"):
