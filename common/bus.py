@@ -132,18 +132,27 @@ def dead_letter_stream_config(settings: BusSettings) -> StreamConfig:
     return _file_stream(DEAD_LETTER_STREAM, DEAD_LETTER_PREFIX, settings.dead_letter_max_age_seconds, 120, settings)
 
 
+# Deliveries the consumer allows beyond BUS_MAX_DELIVER, kept in reserve: the processor's own last attempt
+# is delivery BUS_MAX_DELIVER, and a message delivered again after it (that attempt crashed, or its
+# dead-letter copy could not be published) is only dead-lettered, never processed (processor/handler.py).
+# Two, so that a dead-letter publish that fails once still has a second chance: JetStream drops for good
+# a message it has delivered max_deliver times.
+RESERVE_DELIVERIES = 2
+
+
 def consumer_config(settings: BusSettings) -> ConsumerConfig:
     """The processors' shared durable pull consumer: explicit acks, bounded redelivery.
 
     Redelivery delays for transient failures are chosen by the processor (nak with a delay); ack_wait
-    bounds how long a message stays with a processor that died without answering.
+    bounds how long a message stays with a processor that died without answering. max_deliver is
+    BUS_MAX_DELIVER plus RESERVE_DELIVERIES.
     """
     return ConsumerConfig(
         durable_name=CONSUMER,
         deliver_policy=DeliverPolicy.ALL,
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=settings.ack_wait_seconds,
-        max_deliver=settings.max_deliver,
+        max_deliver=settings.max_deliver + RESERVE_DELIVERIES,
         max_ack_pending=10_000,
         filter_subject=f"{SUBJECT_PREFIX}.>",
     )

@@ -42,6 +42,8 @@ PERMISSIONS: dict[str, dict] = {
                       f"{_API}.CONSUMER.DURABLE.CREATE.{STREAM}.{CONSUMER}",
                       f"{_API}.CONSUMER.CREATE.{STREAM}.{CONSUMER}.>",
                       f"{_API}.CONSUMER.INFO.{STREAM}.{CONSUMER}",
+                      # the dead letters' count and oldest entry's age, for the alert on their retention
+                      f"{_API}.STREAM.INFO.{DEAD_LETTER_STREAM}", f"{_API}.STREAM.MSG.GET.{DEAD_LETTER_STREAM}",
                       f"{_API}.CONSUMER.MSG.NEXT.{STREAM}.{CONSUMER}",
                       f"$JS.ACK.{STREAM}.{CONSUMER}.>",
                       f"{DEAD_LETTER_PREFIX}.>", f"{DOMAIN_PREFIX}.>"],

@@ -37,9 +37,19 @@ class Policy:
     unexpected errors, and how often to tell JetStream a long message is still being worked on."""
 
     retry_delays: tuple[float, ...]
-    max_deliver: int | None
+    max_deliver: int | None  # the processor's own last attempt
     unexpected_max_deliveries: int
     heartbeat_seconds: float
+    consumer_max_deliver: int | None = None  # JetStream's: max_deliver plus the reserve (common/bus.py)
+
+    def in_reserve(self, deliveries: int) -> bool:
+        """True for a delivery after the processor's last attempt: that attempt did not settle the message."""
+        return self.max_deliver is not None and deliveries > self.max_deliver
+
+    def is_final(self, deliveries: int) -> bool:
+        """True for the last delivery JetStream makes: after it, an unsettled message is dropped."""
+        limit = self.consumer_max_deliver or self.max_deliver
+        return limit is not None and deliveries >= limit
 
 
 @dataclass(frozen=True)
@@ -154,6 +164,17 @@ class MessageHandler:
         if deliveries > 1:
             metrics.REDELIVERIES.inc()
         identity = messages.identity(msg)
+        if self.policy.in_reserve(deliveries):
+            with contextlib.suppress(Exception):  # the ids, when the bytes are an event (decoding runs nothing)
+                event = messages.decode(msg)
+                identity = Identity(event.event_id, event.tenant_id)
+            # The last attempt (delivery max_deliver) neither processed it nor dead-lettered it: the
+            # processor stopped in its middle, or the dead-letter copy failed. Processing again could crash
+            # again; a dead letter is safe and replayable. JetStream would drop it after the reserve.
+            return await self._dead_letter(
+                msg, identity, deliveries, f"its last attempt (delivery {self.policy.max_deliver}) did not settle "
+                f"it: the processor stopped while handling it, or could not dead-letter it; delivery {deliveries}",
+                failures.Kind.UNEXPECTED)
         try:
             event = messages.decode(msg)
             identity = Identity(event.event_id, event.tenant_id)
@@ -195,7 +216,7 @@ class MessageHandler:
         """Copy to the dead-letter stream, record `dead_lettered`, then term; retry if either step fails.
         `kind` (the failure's) labels the dead-letter count."""
         retry = Action("nak", failures.retry_delay(deliveries, self.policy.retry_delays))
-        last_delivery = self.policy.max_deliver is not None and deliveries >= self.policy.max_deliver
+        last_delivery = self.policy.is_final(deliveries)
         try:
             await dead_lettering.publish(self.js, msg, identity, reason, deliveries)
         except Exception as exc:  # noqa: BLE001 - NATS down or slow: try again on the next delivery

@@ -37,6 +37,13 @@ CONSUMER_ACK_PENDING = Gauge("autentikapp_processor_consumer_ack_pending_message
                              "Messages delivered to some replica and not yet acked (num_ack_pending)")
 CONSUMER_POLLED = Gauge("autentikapp_processor_consumer_info_timestamp_seconds",
                         "When the consumer's state was last read from JetStream (Unix time)")
+# The dead-letter stream, read with the consumer: entries are dropped at BUS_DEAD_LETTER_MAX_AGE_SECONDS
+# whether replayed or not, so the oldest one's age against that limit is what an operator must watch.
+DEAD_LETTERS_HELD = Gauge("autentikapp_processor_dead_letters", "Entries in WEBHOOKS_DEAD (replayed or not)")
+DEAD_LETTER_OLDEST_AGE = Gauge("autentikapp_processor_dead_letter_oldest_age_seconds",
+                               "Age of the oldest entry in WEBHOOKS_DEAD (0 when empty)")
+DEAD_LETTER_MAX_AGE = Gauge("autentikapp_processor_dead_letter_max_age_seconds",
+                            "WEBHOOKS_DEAD's retention: an entry older than this is dropped")
 CLIENT = RpcMetrics("client")
 # What the fetch loop holds (processor/runner.py consume): the messages fetched and not settled yet, and
 # their bytes, which PROCESSOR_MAX_IN_FLIGHT_BYTES bounds (docs/design.md "Memory").

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -49,11 +50,16 @@ CONSUMER_INFO_INTERVAL_SECONDS = 5.0
 def policy_for(settings: ProcessorSettings, consumer: ConsumerConfig) -> Policy:
     """Redelivery rules from the settings and the consumer as it exists on the server (an operator may
     have tuned max_deliver or ack_wait; the processor follows what JetStream will actually do)."""
-    max_deliver = consumer.max_deliver if consumer.max_deliver and consumer.max_deliver > 0 else None
+    # The processor's own last attempt leaves the consumer's reserve deliveries (bus.RESERVE_DELIVERIES)
+    # for dead-lettering what that attempt did not settle; a consumer without room for them (made by hand)
+    # gets its last delivery as the processor's last attempt, as before.
+    limit = consumer.max_deliver if consumer.max_deliver and consumer.max_deliver > 0 else None
+    max_deliver = limit - bus.RESERVE_DELIVERIES if limit and limit > bus.RESERVE_DELIVERIES + 1 else limit
     ack_wait = consumer.ack_wait or settings.bus.ack_wait_seconds
     return Policy(
         retry_delays=settings.retry_delays,
         max_deliver=max_deliver,
+        consumer_max_deliver=limit,
         unexpected_max_deliveries=settings.unexpected_max_deliveries,
         heartbeat_seconds=max(ack_wait / 3, 0.5),
     )
@@ -205,7 +211,24 @@ async def watch_consumer(js: JetStreamContext, stop: asyncio.Event,
             metrics.CONSUMER_LAG.set((info.num_pending or 0) + (info.num_ack_pending or 0))
             metrics.CONSUMER_ACK_PENDING.set(info.num_ack_pending or 0)
             metrics.CONSUMER_POLLED.set_to_current_time()
+        await watch_dead_letters(js)
         await unless_stopped(asyncio.sleep(interval), stop)
+
+
+async def watch_dead_letters(js: JetStreamContext) -> None:
+    """The dead-letter stream's size, its oldest entry's age and its retention, into their gauges (for the
+    alert on dead letters about to be dropped unread); a failed read keeps the last values."""
+    try:
+        info = await js.stream_info(bus.DEAD_LETTER_STREAM)
+        oldest = (await js.get_msg(bus.DEAD_LETTER_STREAM, info.state.first_seq)).time if info.state.messages else None
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - only the gauges go stale
+        log.debug("dead-letter stream info unavailable (%s)", type(exc).__name__)
+        return
+    metrics.DEAD_LETTERS_HELD.set(info.state.messages or 0)
+    metrics.DEAD_LETTER_MAX_AGE.set(info.config.max_age or 0)
+    metrics.DEAD_LETTER_OLDEST_AGE.set(max(0.0, time.time() - oldest.timestamp()) if oldest else 0.0)
 
 
 async def finish(in_flight: set[asyncio.Task], grace_seconds: float) -> tuple[int, int]:

@@ -502,8 +502,8 @@ def test_the_gateway_cannot_consume_and_the_processor_cannot_publish_work():
     for subject in CONSUME | CREATE | DESTROY | {DEAD, DOMAIN, f"{API}.STREAM.MSG.DELETE.{bus.STREAM}",
                                                   f"{API}.STREAM.MSG.GET.{bus.DEAD_LETTER_STREAM}"}:
         assert not may("gateway", "publish", subject), f"the gateway may publish {subject}"
-    for subject in (WORK, bus.subject_for("other"), f"{API}.STREAM.MSG.DELETE.{bus.DEAD_LETTER_STREAM}",
-                    f"{API}.STREAM.MSG.GET.{bus.DEAD_LETTER_STREAM}", *DESTROY,
+    # (It may read a dead letter back: it wrote them, and the oldest one's age feeds the retention alert.)
+    for subject in (WORK, bus.subject_for("other"), f"{API}.STREAM.MSG.DELETE.{bus.DEAD_LETTER_STREAM}", *DESTROY,
                     f"{API}.CONSUMER.DURABLE.CREATE.{bus.STREAM}.other", f"{API}.CONSUMER.MSG.NEXT.{bus.STREAM}.other"):
         assert not may("processor", "publish", subject), f"the processor may publish {subject}"
 

@@ -72,8 +72,9 @@ def test_every_process_counts_the_run_exactly(running_system):
     check_gateway(sut.scrape("gateway"), bodies)
     processor = wait_for(lambda: (m := sut.scrape("processor"))
                          and value(m, "autentikapp_processor_consumer_info_timestamp_seconds") > 0
-                         and value(m, "autentikapp_processor_consumer_lag_messages") == 0 and m,
-                         what="the polled consumer lag to reach 0")
+                         and value(m, "autentikapp_processor_consumer_lag_messages") == 0
+                         and value(m, "autentikapp_processor_dead_letters") == 1 and m,
+                         what="the polled consumer lag to reach 0 and the dead letter to be counted")
     check_processor(processor)
     check_services(processor, sut.scrape("customer_service"), sut.scrape("identifier_service"))
 
@@ -131,6 +132,9 @@ def check_processor(processor: dict) -> None:
     assert value(processor, "autentikapp_processor_event_latency_seconds_count") == 4
     assert value(processor, "autentikapp_processor_event_latency_seconds_sum") > 0
     assert value(processor, "autentikapp_processor_consumer_ack_pending_messages") == 0
+    # The dead letter's age against the stream's retention: what the alert on retention watches.
+    assert value(processor, "autentikapp_processor_dead_letter_max_age_seconds") == bus.DEFAULT_DEAD_LETTER_MAX_AGE_SECONDS
+    assert 0 < value(processor, "autentikapp_processor_dead_letter_oldest_age_seconds") < 3600
 
     for method, items in (("UpsertCustomers", 4), ("AssignIdentifiers", 3)):
         calls = value(processor, "autentikapp_grpc_client_batch_items_count", **rpc(method))

@@ -38,7 +38,7 @@ def test_streams_and_consumer_are_created_once_and_updated_in_place(nats_server)
     assert info.config.storage == StorageType.FILE
     assert info.config.subjects == ["webhooks.inbound.>"]
     assert info.config.duplicate_window == 6 * 3600
-    assert consumer.config.ack_policy == AckPolicy.EXPLICIT and consumer.config.max_deliver == 7
+    assert consumer.config.ack_policy == AckPolicy.EXPLICIT and consumer.config.max_deliver == 7 + bus.RESERVE_DELIVERIES
     assert consumer.config.durable_name == bus.CONSUMER
     assert updated.config.duplicate_window == 7200
     assert dead.config.subjects == ["webhooks.dead.>"]

@@ -152,3 +152,44 @@ def test_sigterm_finishes_the_messages_in_hand_and_the_rest_waits_for_the_next_r
     rows = outcome_rows(db_url)
     assert len(rows) == len(events) and {r["status"] for r in rows.values()} == {"processed"}
     assert dead_letters(nats_server.url) == []
+
+
+def test_a_message_whose_last_attempt_crashed_ends_in_the_dead_letter_stream(tmp_path, env, nats_server, customer_db):
+    """JetStream drops a message it has delivered max_deliver times. With BUS_MAX_DELIVER=2 the processor
+    is SIGKILLed in the middle of both attempts (each held at the customer service, its buyer's upsert
+    waiting on a lock); the delivery kept in reserve after them copies the message to the dead-letter
+    stream instead of running it a third time."""
+    env = {**env, "BUS_MAX_DELIVER": "2", "BUS_ACK_WAIT_SECONDS": "1", "PROCESSOR_RPC_TIMEOUT_SECONDS": "600"}
+    db_url = env["PROCESSOR_DATABASE_URL"]
+    logs = tmp_path / "logs"
+    event = webhook_event([("S", "")])
+    with ProcessGroup(logs, grace=20) as group:
+        group.start("attempt-1", COMMAND, env, ready=is_ready(logs / "attempt-1.log"))
+        with psycopg.connect(customer_db) as held:
+            held.execute("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE")  # every upsert waits here
+            publish(nats_server.url, event)
+            run_attempts_and_the_reserve(group, env, customer_db, logs, nats_server)
+            release = held.rollback
+            [dead] = wait_for(lambda: dead_letters(nats_server.url), what="the dead letter")
+            release()
+        wait_for(lambda: consumer_idle(nats_server.url, 1), what="the message settled")
+
+    assert dead.headers["Autentikapp-Event-Id"] == event.event_id
+    assert dead.headers["Autentikapp-Deliveries"] == "3"
+    assert "its last attempt (delivery 2) did not settle it" in dead.headers["Autentikapp-Dead-Reason"]
+    assert outcome_rows(db_url)[event.event_id]["status"] == "dead_lettered"
+    assert consumer_info(nats_server.url).config.max_deliver == 2 + 2, "BUS_MAX_DELIVER plus the reserve"
+
+
+def run_attempts_and_the_reserve(group, env, held_db_url, logs, nats_server) -> None:
+    """Kill the processor in the middle of each of the two attempts, then start the one that gets the
+    reserve delivery."""
+    for attempt in (1, 2):
+        name = f"attempt-{attempt}"
+        if attempt > 1:
+            group.start(name, COMMAND, env, ready=is_ready(logs / f"{name}.log"))
+        wait_for(lambda: (info := consumer_info(nats_server.url)).delivered.consumer_seq == attempt
+                 and info.num_ack_pending == 1 and sessions_waiting_on_locks(held_db_url) >= 1,
+                 what=f"delivery {attempt} in hand, its buyer's upsert waiting")
+        group.kill(name)  # SIGKILL: no nak, no dead letter; JetStream redelivers after ack_wait
+    group.start("reserve", COMMAND, env, ready=is_ready(logs / "reserve.log"))

@@ -304,3 +304,41 @@ def test_the_loop_never_holds_more_than_the_concurrency_and_stops_fetching_on_st
     subscription, left = asyncio.run(scenario())
     assert most <= 4 and max(subscription.batches) <= 4
     assert sorted(log) == list(range(25)) and not left
+
+
+def make_with_reserve(log, *, js=None, max_deliver=5, reserve=2):
+    """A handler whose consumer allows `reserve` deliveries beyond the processor's last attempt."""
+    js = js or FakeJetStream(log)
+    store = FakeStore(log)
+    policy = Policy(retry_delays=DELAYS, max_deliver=max_deliver, unexpected_max_deliveries=3,
+                    heartbeat_seconds=60.0, consumer_max_deliver=max_deliver + reserve)
+    return MessageHandler(js, FakeServiceCalls(log), store.record, policy), js, store
+
+
+def test_a_delivery_after_the_last_attempt_is_dead_lettered_without_being_processed():
+    """The last attempt did not settle it (the processor was killed in its middle): the reserve delivery
+    copies it to the dead-letter stream and terms it, and runs nothing again (it might crash again)."""
+    log: list = []
+    handler, js, store = make_with_reserve(log)
+    asyncio.run(handler.handle(FakeMsg(log, event_bytes(), deliveries=6)))
+    assert ("upsert",) not in log and log[-1] == ("term",)
+    [dead] = [p for p in js.published if p["subject"].startswith("webhooks.dead.")]
+    assert store.recorded[0].status == "dead_lettered" and "its last attempt (delivery 5)" in store.recorded[0].reason
+
+
+def test_a_dead_letter_publish_that_fails_on_the_last_attempt_is_retried_in_the_reserve():
+    """Before the reserve, a failed dead-letter copy on the last delivery left the message to be dropped by
+    JetStream; now it is nak'ed for a reserve delivery, and only the final one gives up."""
+    import nats.errors
+
+    log: list = []
+    poison = FakeServiceCalls(log, RpcFailure("UpsertCustomer", grpc.StatusCode.INVALID_ARGUMENT))
+    failing = FakeJetStream(log, nats.errors.TimeoutError())
+    policy = Policy(retry_delays=DELAYS, max_deliver=5, unexpected_max_deliveries=3, heartbeat_seconds=60.0,
+                    consumer_max_deliver=7)
+    handler = MessageHandler(failing, poison, FakeStore(log).record, policy)
+    asyncio.run(handler.handle(FakeMsg(log, event_bytes(), deliveries=5)))
+    assert log[-1][0] == "nak"
+    log.clear()
+    asyncio.run(handler.handle(FakeMsg(log, event_bytes(), deliveries=7)))  # the final delivery
+    assert log == [], "nothing more can be done: it is left, and logged as an error"
