@@ -138,6 +138,7 @@ def _write_env_file(env: Mapping[str, str]) -> str:
     keys = ["NATS_URL", "PUBLIC_BASE_URL", ENCRYPTION_KEYS,  # the key: `autentikapp tenants` seals secrets too
             DEMO_SECRET_ENV,  # the demo tenant's: `autentikapp webhook send` signs with it, never from argv
             "GRPC_TLS_CA_FILE", "GRPC_TLS_CERT_FILE", "GRPC_TLS_KEY_FILE",  # the operator's certificate
+            "NATS_USER", "NATS_PASSWORD",  # the operator's NATS user (dlq list, dlq replay)
             *(k for k in env if k.endswith(("_DATABASE_URL", "_ADDR")))]
     lines = [f"export {k}={shlex.quote(env[k])}" for k in keys if k in env]
     RUN_DIR.mkdir(parents=True, exist_ok=True)

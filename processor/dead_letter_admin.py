@@ -238,6 +238,9 @@ async def jetstream(settings: bus.BusSettings, timeout: float) -> AsyncIterator[
         nc = await bus.connect(settings, CLIENT_NAME, allow_reconnect=False, max_reconnect_attempts=1,
                                connect_timeout=max(1, round(timeout)), error_cb=_ignore)
     except NatsFailure as exc:
+        if "authorization violation" in str(exc).lower():
+            raise Unavailable(f"NATS at {where} refused the credentials: set NATS_USER and NATS_PASSWORD to the "
+                              "operator's") from None
         raise Unavailable(f"cannot reach NATS at {where} ({type(exc).__name__}); set NATS_URL") from None
     try:
         yield nc.jetstream(timeout=timeout)
