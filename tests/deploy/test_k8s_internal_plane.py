@@ -544,7 +544,7 @@ def test_the_operator_pod_has_what_the_cli_needs_and_only_that():
 
 def test_the_helm_values_grant_what_devstack_runs():
     """One definition of the users' permissions (common/nats_permissions.py): devstack's server runs it in
-    `make run` and the tests (tests/integration/test_nats_users.py), and production's must be the same."""
+    `make run` and the tests (tests/security/test_nats_users.py), and production's must be the same."""
     from common import nats_permissions
 
     users = nats_users()

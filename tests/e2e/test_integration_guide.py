@@ -272,7 +272,7 @@ def guide_system(tmp_path_factory, postgres):
     base = tmp_path_factory.mktemp("guide")
     urls = {variable: postgres.create_database(name) for variable, name in SERVICE_DATABASES.items()}
     try:
-        with LocalNats(base / "nats") as nats_server, start_system(base / "logs", nats_server, urls) as sut:
+        with LocalNats(base / "nats", users=True) as nats_server, start_system(base / "logs", nats_server, urls) as sut:
             yield sut
     finally:
         for url in urls.values():

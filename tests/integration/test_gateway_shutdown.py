@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import nats
 import pytest
 
-from common import bus
+from common import bus, nats_permissions
 from devstack.ports import free_port
 from devstack.processes import ProcessGroup
 from devstack.ready import http_ok
@@ -133,7 +133,10 @@ def test_sigterm_lets_in_flight_webhooks_finish_then_exits_0_and_refuses_connect
            "BIND_HOST": "127.0.0.1", "GATEWAY_ENCRYPTION_KEYS": encryption_key_setting, "GATEWAY_WORKERS": "2",
            "GATEWAY_THREADS": str(IN_FLIGHT + 2),  # any spread of the requests over the workers fits
            "GATEWAY_PUBLISH_TIMEOUT_SECONDS": "20",
-           "SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS), "GATEWAY_SECRET_CACHE_SECONDS": "0"}
+           "SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS), "GATEWAY_SECRET_CACHE_SECONDS": "0",
+           # devstack's admin: the test's gateway creates the streams itself (a deployed one leaves that to
+           # the processor, tests/security/test_nats_users.py), through the proxy that holds its PubAcks.
+           "NATS_USER": nats_permissions.ADMIN, "NATS_PASSWORD": nats_server.passwords[nats_permissions.ADMIN]}
     pool = concurrent.futures.ThreadPoolExecutor(IN_FLIGHT)
     with ProcessGroup(tmp_path / "logs", grace=GRACE_SECONDS + 5) as group:
         child = group.start("gateway", [sys.executable, "-m", "gateway"], env,

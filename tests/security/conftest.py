@@ -23,7 +23,7 @@ def module_system(request, tmp_path_factory, postgres) -> Iterator[System]:
     root = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
     urls: dict[str, str] = {}
     try:
-        with LocalNats(root / "nats") as nats_server:
+        with LocalNats(root / "nats", users=True) as nats_server:
             for variable, name in SERVICE_DATABASES.items():
                 urls[variable] = postgres.create_database(name)
             with start_system(root / "logs", nats_server, urls, getattr(request.module, "SYSTEM_ENV", {})) as sut:

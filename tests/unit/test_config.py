@@ -88,3 +88,22 @@ def test_every_process_reads_the_shared_settings_the_same_way(monkeypatch, proce
 def test_each_process_has_its_own_default_metrics_port(monkeypatch, process, port):
     monkeypatch.delenv("METRICS_PORT", raising=False)
     assert _every_process_settings()[process]().metrics_port == port
+
+
+def test_nats_credentials_come_from_the_environment_or_a_file(monkeypatch, tmp_path):
+    from common import bus
+
+    monkeypatch.setenv("NATS_USER", "gateway")
+    monkeypatch.setenv("NATS_PASSWORD", "from-env")
+    assert (bus.BusSettings.from_env().user, bus.BusSettings.from_env().password) == ("gateway", "from-env")
+    secret = tmp_path / "password"
+    secret.write_text("from-file\n")
+    monkeypatch.setenv("NATS_PASSWORD_FILE", str(secret))
+    with pytest.raises(config.ConfigError, match="set one, not both"):
+        bus.BusSettings.from_env()
+    monkeypatch.delenv("NATS_PASSWORD")
+    assert bus.BusSettings.from_env().password == "from-file"
+    assert "from-file" not in repr(bus.BusSettings.from_env())
+    monkeypatch.delenv("NATS_USER")
+    with pytest.raises(config.ConfigError, match="go together"):
+        bus.BusSettings.from_env()
