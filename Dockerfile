@@ -49,9 +49,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH="/opt/venv/bin:${PATH}"
 
 # A fixed uid/gid, so Kubernetes' runAsUser/fsGroup and volume ownership can name it.
+# /certs is where Compose mounts the volume of gRPC's throwaway certificates: Docker gives a new named
+# volume the ownership of the image's directory, so the user can write them (and only it can read the keys).
 RUN groupadd --system --gid 10001 autentikapp \
  && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
-        --shell /usr/sbin/nologin autentikapp
+        --shell /usr/sbin/nologin autentikapp \
+ && install -d -o 10001 -g 10001 -m 0750 /certs
 
 # Installed from the builder's wheels only (--no-index: nothing is fetched here), then checked for
 # consistency. Byte code is compiled now, by root, so a read-only root filesystem costs nothing.

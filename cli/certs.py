@@ -14,6 +14,7 @@ from pathlib import Path
 from cryptography import x509
 
 from cli.args import int_in_range
+from cli.errors import CliError
 from cli.output import Output
 from cli.rpc import Context
 from common import dev_certificates
@@ -50,6 +51,9 @@ def run_create(args: argparse.Namespace, ctx: Context, out: Output) -> None:
     """Create them (or keep valid ones) and say which."""
     kept = still_valid(args.directory)
     if not kept:
-        dev_certificates.create(args.directory, days=args.days)
+        try:
+            dev_certificates.create(args.directory, days=args.days)
+        except OSError as exc:
+            raise CliError(f"cannot write the certificates in {args.directory}: {exc.strerror or exc}") from None
     out.mapping({"directory": str(args.directory), "created": not kept,
                  "certificates": ["ca", *dev_certificates.SERVERS, *dev_certificates.ROLES]})
