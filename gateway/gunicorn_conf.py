@@ -18,6 +18,7 @@ bookkeeping for a dead worker, on_exit stops the endpoint and removes a private 
 """
 
 import math
+import sys
 
 from gunicorn import glogging
 
@@ -77,6 +78,16 @@ def when_ready(server):
 def post_fork(server, worker):
     """In each new worker: let go of the master's metrics socket."""
     metrics_master.close_in_worker()
+
+
+def worker_exit(server, worker):
+    """In each worker, once its requests are finished: close its NATS connection and its database pool
+    (gateway.app.close_app). A worker that never built its app has nothing to close."""
+    wsgi = sys.modules.get("gateway.wsgi")
+    if wsgi is not None:
+        from gateway.app import close_app  # here, in the worker: the master never imports the app
+
+        close_app(wsgi.app)
 
 
 def child_exit(server, worker):
