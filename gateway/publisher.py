@@ -138,6 +138,7 @@ class Publisher:
         self._reply_prefix = ""  # this connection's inbox for PubAcks: <inbox>.<n>, one n per message
         self._reply_numbers = itertools.count()
         self._awaiting: dict[str, _Publication] = {}  # reply subject -> publication sent, PubAck not in yet
+        self._ensuring: asyncio.Future | None = None  # the stream creation under way, shared (see below)
 
     # -- lifecycle (called from the process's main thread) --------------------------------------
 
@@ -285,6 +286,16 @@ class Publisher:
             log.warning("could not create the JetStream streams yet: %s", bus.describe(exc))
             return False
 
+    async def _ensure_streams_once(self) -> bool:
+        """_ensure_streams, one at a time for this publisher: the publishes that find no stream while a
+        creation is under way wait for that one instead of each sending its own. In a cluster, every
+        publish is answered "no responders" for the moment a stream's leader is being elected: a create
+        per publish would be a burst at the meta leader just as it recovers. Shielded: a publication that
+        gives up (its deadline) does not cancel the creation the others wait for."""
+        if self._ensuring is None or self._ensuring.done():
+            self._ensuring = asyncio.ensure_future(self._ensure_streams())
+        return await asyncio.shield(self._ensuring)
+
     async def _ensure_streams_if_missing(self) -> None:
         """After a reconnect (maybe to a new, empty server): create the stream if it is gone."""
         try:
@@ -352,19 +363,22 @@ class Publisher:
         item.settle(duplicate=duplicate, sequence=sequence, error=error)
 
     async def _create_stream_and_publish(self, item: _Publication) -> None:
-        """The stream is missing (e.g. NATS restarted without its data): create it, then publish once more
-        and await that PubAck, all within the publication's deadline."""
+        """No stream answered: it is missing (NATS restarted without its data) or, in a cluster, its leader
+        is being elected. Make sure it exists (one creation at a time, _ensure_streams_once), then publish
+        once more and await that PubAck, all within the publication's deadline."""
         remaining = item.deadline - time.monotonic()
         try:
-            if remaining <= 0 or not await asyncio.wait_for(self._ensure_streams(), remaining):
-                raise PublishError("the JetStream stream is missing and could not be created")
+            if remaining <= 0 or not await asyncio.wait_for(self._ensure_streams_once(), remaining):
+                raise PublishError("no JetStream stream answered: it is missing and could not be created, or its "
+                                   "leader is being elected")
             remaining = max(item.deadline - time.monotonic(), 0.05)
             ack = await self._js.publish(item.subject, item.data, timeout=remaining, stream=bus.STREAM,
                                          headers=item.headers)
         except PublishError as exc:
             self._finish(item, error=str(exc))
         except asyncio.TimeoutError:  # nats.errors.TimeoutError is one too
-            self._finish(item, error="JetStream did not acknowledge in time (after re-creating the stream)")
+            self._finish(item, error="JetStream did not acknowledge in time (no stream answered the publish: "
+                         "missing, or its leader being elected)")
         except Exception as exc:  # noqa: BLE001 - any nats-py failure (too many requests, no responders, ...)
             self._finish(item, error=bus.describe(exc))
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -314,3 +315,59 @@ def test_an_error_answer_from_jetstream_is_a_publish_error(nats_server):
         assert not publisher.publish("webhooks.inbound.t1", b"y", {work_message.HEADER_MSG_ID: "evt_ok"}, 1.0).duplicate
     finally:
         publisher.close()
+
+
+def test_publishes_that_find_no_stream_together_share_one_creation(nats_server, monkeypatch):
+    """Every publish answered "no responders" at once (no stream, or a leader being elected) waits for one
+    stream creation rather than sending its own. The creation is held until all of them wait for it,
+    so the count does not depend on timing."""
+    release = threading.Event()
+    creations = []
+    real_ensure = bus.ensure_streams
+
+    async def held_ensure(js, settings):
+        creations.append(1)
+        while not release.is_set():
+            await asyncio.sleep(0.01)
+        await real_ensure(js, settings)
+
+    publisher = Publisher(bus_settings(nats_server.url)).start()
+    try:
+        assert publisher.wait_connected(10)
+        wait_for(lambda: stream_exists(nats_server.url), what="the publisher's own creation at connect")
+        asyncio.run(delete_stream_if_any(nats_server.url))  # gone, as after a server lost its data
+        monkeypatch.setattr(bus, "ensure_streams", held_ensure)
+        with ThreadPoolExecutor(6) as pool:
+            results = [pool.submit(publisher.publish, bus.subject_for("t1"), f"sale {i}".encode(),
+                                   {"Nats-Msg-Id": f"evt_{i}"}, 30) for i in range(6)]
+            wait_for(lambda: len(publisher._in_flight) == 6 and not publisher._awaiting,  # noqa: SLF001
+                     what="all six publishes answered 'no responders' and waiting on the creation")
+            release.set()
+            published = [r.result(timeout=30) for r in results]
+    finally:
+        publisher.close()
+    assert creations == [1], "one creation for all six"
+    assert sorted(p.sequence for p in published) == [1, 2, 3, 4, 5, 6] and not any(p.duplicate for p in published)
+
+
+def stream_exists(url: str) -> bool:
+    """True once the work stream exists."""
+    async def check():
+        nc = await nats.connect(url)
+        try:
+            return await bus.stream_exists(nc.jetstream())
+        finally:
+            await nc.close()
+
+    return asyncio.run(check())
+
+
+async def delete_stream_if_any(url: str) -> None:
+    """Remove the work stream (the publisher creates it when it connects)."""
+    nc = await nats.connect(url)
+    try:
+        await nc.jetstream().delete_stream(bus.STREAM)
+    except Exception:  # noqa: BLE001 - none yet
+        pass
+    finally:
+        await nc.close()
