@@ -12,6 +12,8 @@ from common import normalize
 from common.errors import InvalidArgument
 from gateway.payload import FieldError, PayloadInvalid
 
+LINE_ITEMS = "transaction_data.line_items"
+
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
@@ -115,3 +117,26 @@ def shown(value: Any) -> str:
     or a status is short; a long one is an attack on the logs, not information)."""
     text = value if isinstance(value, str) else repr(value)
     return repr(text if len(text) <= SHOWN_MAX else text[:SHOWN_MAX] + "…")
+
+
+def line_items(problems: Problems, order: dict, paths: dict[str, str], *, code_key: str, attributes: str,
+               key_field: str, name_fields: tuple[str, ...] = ("name",)) -> tuple[list[dict], int]:
+    """Every line item of `order` as the guide's (those without a code are ordinary products), each field's
+    platform path added to `paths`, and how many carry a code. A line item's code is the value of the
+    entry of its `attributes` list (Shopify's properties, WooCommerce's meta_data) whose `key_field` is
+    `code_key`; its name is the first of `name_fields` it has."""
+    lines, coded = [], 0
+    for index, item in objects(problems, order, "line_items", "line_items"):
+        base, guide = f"line_items[{index}]", f"{LINE_ITEMS}[{len(lines)}]"
+        name_field = next((name for name in name_fields if item.get(name) is not None), name_fields[-1])
+        line = {"product_sku": trimmed(item.get("sku")), "product_name": trimmed(item.get(name_field)),
+                "quantity": item.get("quantity"), "unit_price": amount(item.get("price"))}
+        paths.update({guide: base, f"{guide}.product_sku": f"{base}.sku",
+                      f"{guide}.product_name": f"{base}.{name_field}", f"{guide}.unit_price": f"{base}.price"})
+        code = named(objects(problems, item, attributes, f"{base}.{attributes}"), key_field, code_key, "value")
+        if carries(code):
+            line["autentikapp_code"] = trimmed(code)
+            paths[f"{guide}.autentikapp_code"] = f"{base}.{attributes}[{code_key}]"
+            coded += 1
+        lines.append(line)
+    return lines, coded

@@ -14,7 +14,7 @@ from gateway.payload import EVENT_TYPE, REFUNDED, VOIDED
 from gateway.platforms import Ignored, PlatformSettings, Translated, fields
 
 TOPICS = ("orders/create", "refunds/create", "orders/cancelled")
-LINE_ITEMS = "transaction_data.line_items"
+LINE_ITEMS = fields.LINE_ITEMS
 
 
 def _dict(value: Any) -> dict:
@@ -28,23 +28,10 @@ def _no_code(settings: PlatformSettings) -> Ignored:
 
 def _sale_lines(problems: fields.Problems, order: dict, settings: PlatformSettings,
                 paths: dict[str, str]) -> tuple[list[dict], int]:
-    """Every line item of the order (those without the code property are ordinary products), and how many
+    """Every line item of the order (its code a line-item property, its name the title), and how many
     carry a code."""
-    lines, coded = [], 0
-    for index, item in fields.objects(problems, order, "line_items", "line_items"):
-        base, guide = f"line_items[{index}]", f"{LINE_ITEMS}[{len(lines)}]"
-        name_field = "title" if item.get("title") is not None else "name"
-        line = {"product_sku": fields.trimmed(item.get("sku")), "product_name": fields.trimmed(item.get(name_field)),
-                "quantity": item.get("quantity"), "unit_price": fields.amount(item.get("price"))}
-        paths.update({guide: base, f"{guide}.product_sku": f"{base}.sku",
-                      f"{guide}.product_name": f"{base}.{name_field}", f"{guide}.unit_price": f"{base}.price"})
-        code = fields.named(fields.objects(problems, item, "properties", f"{base}.properties"), "name", settings.code_key, "value")
-        if fields.carries(code):
-            line["autentikapp_code"] = fields.trimmed(code)
-            paths[f"{guide}.autentikapp_code"] = f"{base}.properties[{settings.code_key}]"
-            coded += 1
-        lines.append(line)
-    return lines, coded
+    return fields.line_items(problems, order, paths, code_key=settings.code_key, attributes="properties",
+                             key_field="name", name_fields=("title", "name"))
 
 
 def _customer(problems: fields.Problems, order: dict, settings: PlatformSettings, paths: dict[str, str]) -> dict:

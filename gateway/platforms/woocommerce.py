@@ -24,7 +24,7 @@ from gateway.platforms import Ignored, PlatformSettings, Translated, fields
 TOPICS = ("order.created", "order.updated")
 PAID_STATUSES = ("processing", "completed")
 FULL_REFUND_ID = "full"
-LINE_ITEMS = "transaction_data.line_items"
+LINE_ITEMS = fields.LINE_ITEMS
 _PING = re.compile(rb"webhook_id=[0-9]+")
 
 
@@ -44,25 +44,6 @@ def _utc(value: Any) -> Any:
         return text + "Z" if datetime.fromisoformat(text).tzinfo is None else text
     except ValueError:
         return text  # as found: the payload rules say what is wrong with it
-
-
-def _lines(problems: fields.Problems, order: dict, settings: PlatformSettings,
-           paths: dict[str, str]) -> tuple[list[dict], int]:
-    """Every line item (those without the code meta are ordinary products), and how many carry a code."""
-    lines, coded = [], 0
-    for index, item in fields.objects(problems, order, "line_items", "line_items"):
-        base, guide = f"line_items[{index}]", f"{LINE_ITEMS}[{len(lines)}]"
-        line = {"product_sku": fields.trimmed(item.get("sku")), "product_name": fields.trimmed(item.get("name")),
-                "quantity": item.get("quantity"), "unit_price": fields.amount(item.get("price"))}
-        paths.update({guide: base, f"{guide}.product_sku": f"{base}.sku", f"{guide}.product_name": f"{base}.name",
-                      f"{guide}.unit_price": f"{base}.price"})
-        code = fields.named(fields.objects(problems, item, "meta_data", f"{base}.meta_data"), "key", settings.code_key, "value")
-        if fields.carries(code):
-            line["autentikapp_code"] = fields.trimmed(code)
-            paths[f"{guide}.autentikapp_code"] = f"{base}.meta_data[{settings.code_key}]"
-            coded += 1
-        lines.append(line)
-    return lines, coded
 
 
 def _customer(problems: fields.Problems, order: dict, settings: PlatformSettings, paths: dict[str, str]) -> dict:
@@ -95,7 +76,8 @@ def translate(topic: str, body: Any, settings: PlatformSettings) -> Translated |
     order_id = fields.identifier(problems, order, "id")
     paths = {"transaction_data.transaction_id": "id", "transaction_data.currency": "currency",
              "transaction_data.total_amount": "total", LINE_ITEMS: "line_items"}
-    lines, coded = _lines(problems, order, settings, paths)
+    lines, coded = fields.line_items(problems, order, paths, code_key=settings.code_key, attributes="meta_data",
+                                     key_field="key")
     status = fields.trimmed(order.get("status"))
     paid = status in PAID_STATUSES
     customer = _customer(problems, order, settings, paths) if paid else {}
