@@ -22,9 +22,8 @@ from flask import current_app
 from werkzeug.datastructures import Headers
 
 from common import ids
-from common.errors import Unavailable
 from gateway import metrics, problems, senders, signature, standard_webhooks
-from gateway.dependencies import dependencies
+from gateway.dependencies import dependencies, from_tenants_store
 from gateway.problems import Problem
 from gateway.senders import TenantSenders
 
@@ -61,12 +60,7 @@ def senders_of(tenant_id: str) -> TenantSenders:
     Retry-After while the tenants store is down."""
     if not ids.is_tenant_id(tenant_id):
         return TenantSenders()
-    try:
-        return dependencies().senders.get(tenant_id)
-    except Unavailable as exc:
-        log.warning("tenants store unavailable: %s", exc)
-        raise Problem(problems.UNAVAILABLE, "The tenants store is unavailable; retry later.",
-                      headers={"Retry-After": str(current_app.config["RETRY_AFTER_SECONDS"])}) from None
+    return from_tenants_store(dependencies().senders, tenant_id)
 
 
 def _refuse(reason: str, detail: str = SIGNATURE_DETAIL) -> Problem:

@@ -4,18 +4,24 @@ real ones in production."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from flask import current_app
 
+from common.errors import Unavailable
+from gateway import problems
 from gateway.buyer_rules import BuyerRules
+from gateway.problems import Problem
 from gateway.publisher import Published
 from gateway.rate_limit import RateLimiter
 from gateway.senders import TenantSenders
 from gateway.tenant_cache import TenantCache
 
 EXTENSION = "autentikapp_gateway"
+Value = TypeVar("Value")
+log = logging.getLogger(__name__)
 
 
 class TenantStoreLike(Protocol):
@@ -59,3 +65,19 @@ class AppDependencies:
 def dependencies() -> AppDependencies:
     """The current app's dependencies."""
     return current_app.extensions[EXTENSION]
+
+
+def retry_after() -> dict[str, str]:
+    """The Retry-After header of a 503 (GATEWAY_RETRY_AFTER_SECONDS)."""
+    return {"Retry-After": str(current_app.config["RETRY_AFTER_SECONDS"])}
+
+
+def from_tenants_store(cache: TenantCache[Value], tenant_id: str) -> Value:
+    """What `cache` holds about the tenant (its senders, its buyer rules); 503 + Retry-After while the
+    tenants store is down."""
+    try:
+        return cache.get(tenant_id)
+    except Unavailable as exc:
+        log.warning("tenants store unavailable: %s", exc)
+        raise Problem(problems.UNAVAILABLE, "The tenants store is unavailable; retry later.",
+                      headers=retry_after()) from None

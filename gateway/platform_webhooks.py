@@ -82,16 +82,12 @@ def receive(platform: Platform, tenant_id: str, raw: bytes | None = None):
     received_at = timestamps.now()
     rules = webhooks.rules_of(tenant_id)
     content = webhooks.validate(translated.document, received_at, rules, field_name=translated.platform_path)
-    event = payload.build_event(tenant_id, content, raw, received_at, rules)
-    g.event_id = event.event_id
     try:
-        duplicate = webhooks.publish(event, sender)
+        return webhooks.accept(tenant_id, content, raw, received_at, rules, sender)
     except Problem as exc:
         if exc.kind is not problems.TRANSACTION_CONFLICT:
             raise
         return ignored(platform, f"{exc.detail} The version accepted first stands.")
-    g.duplicate = duplicate
-    return jsonify(event_id=event.event_id, status="accepted", duplicate=duplicate), 202
 
 
 @bp.post("/v1/webhooks/shopify/<tenant_id>")

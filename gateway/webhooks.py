@@ -21,10 +21,9 @@ from werkzeug.exceptions import HTTPException
 
 from autentikapp.v1 import events_pb2
 from common import bus, timestamps, work_message
-from common.errors import Unavailable
 from gateway import authentication, event_ids, json_body, metrics, payload, problems
 from gateway.buyer_rules import BuyerRules
-from gateway.dependencies import dependencies
+from gateway.dependencies import dependencies, from_tenants_store, retry_after
 from gateway.problems import Problem
 from gateway.publisher import PublishError
 
@@ -32,11 +31,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
 
 READ_CHUNK = 64 * 1024
-
-
-def _retry_after() -> dict[str, str]:
-    """The Retry-After header of a 503."""
-    return {"Retry-After": str(current_app.config["RETRY_AFTER_SECONDS"])}
 
 
 def _too_large(cap: int) -> Problem:
@@ -111,12 +105,7 @@ def decode(raw: bytes) -> Any:
 def rules_of(tenant_id: str) -> BuyerRules:
     """The tenant's buyer rules (default country, its own values that identify nobody), cached like its
     secrets; 503 when the store is down."""
-    try:
-        return dependencies().buyer_rules.get(tenant_id)
-    except Unavailable as exc:
-        log.warning("tenants store unavailable: %s", exc)
-        raise Problem(problems.UNAVAILABLE, "The tenants store is unavailable; retry later.",
-                      headers=_retry_after()) from None
+    return from_tenants_store(dependencies().buyer_rules, tenant_id)
 
 
 def validate(document: Any, received_at: datetime, rules: BuyerRules,
@@ -160,7 +149,7 @@ def publish(event: events_pb2.WebhookEvent, sender: authentication.Sender) -> bo
     def unavailable() -> Problem:
         """The 503: the sender sends it again later."""
         return Problem(problems.UNAVAILABLE, "The event could not be stored right now; send it again later "
-                       "(a repeat of the same sale is recognised and processed once).", headers=_retry_after())
+                       "(a repeat of the same sale is recognised and processed once).", headers=retry_after())
 
     started = time.perf_counter()
     try:
@@ -222,7 +211,13 @@ def inbound(tenant_id: str):
     document = decode(raw)
     received_at = timestamps.now()
     rules = rules_of(tenant_id)
-    content = validate(document, received_at, rules)
+    return accept(tenant_id, validate(document, received_at, rules), raw, received_at, rules, sender)
+
+
+def accept(tenant_id: str, content: events_pb2.Sale | events_pb2.Release, raw: bytes, received_at: datetime,
+           rules: BuyerRules, sender: authentication.Sender):
+    """Build the validated event's bus message, publish it durably (publish's 503 and 409 apply) and
+    answer 202 {"event_id", "status": "accepted", "duplicate"}: the end of every sender's endpoint."""
     event = payload.build_event(tenant_id, content, raw, received_at, rules)
     g.event_id = event.event_id
     duplicate = publish(event, sender)
