@@ -35,10 +35,6 @@ OPEN_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerRefl
                  "/grpc.reflection.v1.ServerReflection/")
 
 
-class FromEnv:
-    """A default argument meaning "the files the environment names" (TlsFiles.from_env)."""
-
-
 @dataclass(frozen=True)
 class TlsFiles:
     """The CA, certificate and key files of one process (read when credentials are built)."""

@@ -60,6 +60,12 @@ PERMISSIONS: dict[str, dict] = {
 }
 
 
+def password_variable(user: str) -> str:
+    """Where a system's environment keeps a user's password for the process that connects as it
+    (NATS_PASSWORD_<USER>, as the Helm chart's Secrets name them; devstack hands each process its own)."""
+    return f"NATS_PASSWORD_{user.upper()}"
+
+
 def server_config(passwords: Mapping[str, str]) -> str:
     """The `authorization` block of a nats-server configuration file: every user in `passwords` (the
     system's USERS with their permissions; ADMIN with none, so it may do anything)."""

@@ -76,7 +76,7 @@ class LocalNats:
     def password_env(self) -> dict[str, str]:
         """NATS_PASSWORD_<USER> of every user of the system: a system's environment hands each process its
         own (devstack.system.process_environment), as the Helm chart's Secrets do."""
-        return {f"NATS_PASSWORD_{user.upper()}": password for user, password in self.passwords.items()
+        return {nats_permissions.password_variable(user): password for user, password in self.passwords.items()
                 if user != nats_permissions.ADMIN}
 
     def credentials(self, user: str) -> dict[str, str]:

@@ -100,7 +100,7 @@ def child_environment(infra_env: Mapping[str, str], ports: Mapping[str, int | No
     env.setdefault(encryption_keys.ENV_VAR, encryption_keys.new_entry(TEST_KEY_ID))
     if grpc_tls.CA_ENV not in env:
         env.update(dev_certificates.files_env(throwaway_certificates(tls_dir), grpc_tls.OPERATOR))
-    operator_password = env.get(nats_password_variable(nats_permissions.OPERATOR))
+    operator_password = env.get(nats_permissions.password_variable(nats_permissions.OPERATOR))
     if operator_password:  # a local server with users (devstack.nats): the CLI and the tests are the operator
         env.update(NATS_USER=nats_permissions.OPERATOR, NATS_PASSWORD=operator_password)
     for s in PROCESSES:
@@ -135,15 +135,11 @@ def process_environment(name: str, env: Mapping[str, str]) -> dict[str, str]:
                  and k not in ("NATS_USER", "NATS_PASSWORD") and not k.startswith("NATS_PASSWORD_")}
     if s.certificate and operator is not None:
         child_env.update(dev_certificates.files_env(operator.ca.parent, s.certificate))
-    password = env.get(nats_password_variable(s.nats_user)) if s.nats_user else None
+    password = env.get(nats_permissions.password_variable(s.nats_user)) if s.nats_user else None
     if password:
         child_env.update(NATS_USER=s.nats_user, NATS_PASSWORD=password)
     return child_env
 
-
-def nats_password_variable(user: str) -> str:
-    """Where a system's environment keeps a NATS user's password (devstack.nats LocalNats.password_env)."""
-    return f"NATS_PASSWORD_{user.upper()}"
 
 
 def throwaway_certificates(directory: Path | None) -> Path:

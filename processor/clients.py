@@ -111,13 +111,12 @@ class ServiceClients:
     """
 
     def __init__(self, customer_addr: str, identifier_addr: str, timeout: float,
-                 tls: grpc_tls.TlsFiles | None | type[grpc_tls.FromEnv] = grpc_tls.FromEnv) -> None:
+                 tls: grpc_tls.TlsFiles | None) -> None:
         """Open (lazily connecting) one channel per service, over mutual TLS with the processor's certificate
-        (the GRPC_TLS_* files unless `tls` is given; None: plain text, GRPC_INSECURE)."""
+        `tls` (None: plain text, GRPC_INSECURE)."""
         self.timeout = timeout
-        files = grpc_tls.TlsFiles.from_env() if tls is grpc_tls.FromEnv else tls
-        self._customer_channel = grpc_tls.channel(customer_addr, files, aio=True, options=CHANNEL_OPTIONS)
-        self._identifier_channel = grpc_tls.channel(identifier_addr, files, aio=True, options=CHANNEL_OPTIONS)
+        self._customer_channel = grpc_tls.channel(customer_addr, tls, aio=True, options=CHANNEL_OPTIONS)
+        self._identifier_channel = grpc_tls.channel(identifier_addr, tls, aio=True, options=CHANNEL_OPTIONS)
         self._customers = customer_pb2_grpc.CustomerServiceStub(self._customer_channel)
         self._identifiers = identifier_pb2_grpc.IdentifierServiceStub(self._identifier_channel)
         self._upserts = Coalescer(self._upsert_batch, max_items=MAX_BATCH_ITEMS, max_calls=MAX_BATCH_CALLS)

@@ -209,7 +209,7 @@ def test_infrastructure_starts_what_is_missing_and_stops_it(tmp_path):
     try:
         env = infra.env()
         # The NATS it starts has the system's users: each process gets its own password (NATS_PASSWORD_*).
-        passwords = {f"NATS_PASSWORD_{user.upper()}" for user in nats_permissions.USERS}
+        passwords = {nats_permissions.password_variable(user) for user in nats_permissions.USERS}
         assert set(env) == {"NATS_URL", *SERVICE_DATABASES, "GATEWAY_ENCRYPTION_KEYS", *passwords}
         assert infra.nats is not None and env["NATS_URL"] == infra.nats.client_url
         assert infra.nats_admin_url == infra.nats.url != infra.nats.client_url
