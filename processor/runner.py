@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
 import signal
 import time
@@ -198,8 +199,9 @@ async def consume(
 async def watch_consumer(js: JetStreamContext, stop: asyncio.Event,
                          interval: float = CONSUMER_INFO_INTERVAL_SECONDS) -> None:
     """Until `stop` is set, read the durable consumer's state every `interval` seconds into the lag
-    gauges. A failed read (NATS reconnecting) keeps the last values; the timestamp gauge tells how old
-    they are."""
+    gauges, and the dead-letter stream's into theirs. A failed read (NATS reconnecting) keeps the last
+    values; the timestamp gauge tells how old they are."""
+    oldest: dict[int, datetime.datetime] = {}  # the dead-letter stream's first sequence -> its time
     while not stop.is_set():
         try:
             info = await js.consumer_info(bus.STREAM, bus.CONSUMER)
@@ -211,16 +213,21 @@ async def watch_consumer(js: JetStreamContext, stop: asyncio.Event,
             metrics.CONSUMER_LAG.set((info.num_pending or 0) + (info.num_ack_pending or 0))
             metrics.CONSUMER_ACK_PENDING.set(info.num_ack_pending or 0)
             metrics.CONSUMER_POLLED.set_to_current_time()
-        await watch_dead_letters(js)
+        await watch_dead_letters(js, oldest)
         await unless_stopped(asyncio.sleep(interval), stop)
 
 
-async def watch_dead_letters(js: JetStreamContext) -> None:
+async def watch_dead_letters(js: JetStreamContext, oldest: dict[int, datetime.datetime]) -> None:
     """The dead-letter stream's size, its oldest entry's age and its retention, into their gauges (for the
-    alert on dead letters about to be dropped unread); a failed read keeps the last values."""
+    alert on dead letters about to be dropped unread); a failed read keeps the last values. The oldest
+    entry is read only when it changed (`oldest` remembers its sequence and time): an entry may be a
+    megabyte, and this runs every few seconds on every replica."""
     try:
         info = await js.stream_info(bus.DEAD_LETTER_STREAM)
-        oldest = (await js.get_msg(bus.DEAD_LETTER_STREAM, info.state.first_seq)).time if info.state.messages else None
+        first = info.state.first_seq if info.state.messages else None
+        if first is not None and first not in oldest:
+            oldest.clear()
+            oldest[first] = (await js.get_msg(bus.DEAD_LETTER_STREAM, first)).time
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - only the gauges go stale
@@ -228,7 +235,8 @@ async def watch_dead_letters(js: JetStreamContext) -> None:
         return
     metrics.DEAD_LETTERS_HELD.set(info.state.messages or 0)
     metrics.DEAD_LETTER_MAX_AGE.set(info.config.max_age or 0)
-    metrics.DEAD_LETTER_OLDEST_AGE.set(max(0.0, time.time() - oldest.timestamp()) if oldest else 0.0)
+    since = oldest.get(first) if first is not None else None
+    metrics.DEAD_LETTER_OLDEST_AGE.set(max(0.0, time.time() - since.timestamp()) if since else 0.0)
 
 
 async def finish(in_flight: set[asyncio.Task], grace_seconds: float) -> tuple[int, int]:
