@@ -75,9 +75,8 @@ def run_platform(args: argparse.Namespace, ctx: Context, out: Output) -> None:
                                     national_id_key=args.national_id_key)
         else:
             store.get_tenant(args.tenant_id)  # NotFound (exit 3) for an unknown tenant
-        senders = store.senders(args.tenant_id)
-    settings = senders.platform(args.platform)
-    active = len(senders.secrets_of(args.platform))
+        settings = store.senders(args.tenant_id, with_secrets=False).platform(args.platform)
+        active = sum(1 for s in store.list_secrets(args.tenant_id) if s.active and s.platform == args.platform)
     out.mapping({
         "tenant_id": args.tenant_id,
         "platform": args.platform,

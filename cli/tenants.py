@@ -166,7 +166,7 @@ def run_show(args: argparse.Namespace, ctx: Context, out: Output) -> None:
     with open_store(ctx.timeout) as store:
         tenant = store.get_tenant(args.tenant_id)
         secrets = store.list_secrets(args.tenant_id)
-        senders = store.senders(args.tenant_id)
+        senders = store.senders(args.tenant_id, with_secrets=False)
     out.record({
         "tenant_id": tenant.id,
         "name": tenant.name,
@@ -203,7 +203,7 @@ def run_secret_revoke(args: argparse.Namespace, ctx: Context, out: Output) -> No
     """Revoke one secret and say how many remain active."""
     with open_store(ctx.timeout) as store:
         revoked = store.revoke_secret(args.tenant_id, args.secret_id)
-        remaining = len(store.senders(args.tenant_id).secrets_of(revoked.platform))
+        remaining = sum(1 for s in store.list_secrets(args.tenant_id) if s.active and s.platform == revoked.platform)
     out.mapping({
         "tenant_id": revoked.tenant_id,
         "secret_id": revoked.id,

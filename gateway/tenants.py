@@ -242,10 +242,11 @@ class TenantStore:
         """The values of the active secrets of one of the tenant's senders; empty for an unknown tenant."""
         return list(self.senders(tenant_id).secrets_of(platform))
 
-    def senders(self, tenant_id: str) -> TenantSenders:
+    def senders(self, tenant_id: str, *, with_secrets: bool = True) -> TenantSenders:
         """Everything the gateway checks a tenant's requests against, in one read: its active secrets by
         sender, whether it requires timestamped signatures, its platforms' settings. Empty for an unknown
-        tenant (the caller cannot tell).
+        tenant (the caller cannot tell). `with_secrets=False` leaves the secrets out (nothing is unsealed:
+        what an admin tool shows works even while a key is missing).
 
         A row that cannot be unsealed raises SecretsUnreadable (logged as an error) rather than being
         skipped: a sender whose secret silently stopped working would be refused with 401 and give up.
@@ -255,7 +256,7 @@ class TenantStore:
                 """SELECT id, secret, platform FROM tenant_secrets
                    WHERE tenant_id = %s AND revoked_at IS NULL ORDER BY id""",
                 (tenant_id,),
-            ).fetchall()
+            ).fetchall() if with_secrets else []
             tenant = conn.execute("SELECT require_timestamped_signatures FROM tenants WHERE id = %s",
                                   (tenant_id,)).fetchone()
             platforms = conn.execute(
@@ -291,21 +292,23 @@ class TenantStore:
         and the buyer's national id (an order note attribute or meta key); what is not given stays."""
         if platform not in PLATFORMS:
             raise InvalidArgument(f"platform must be one of {', '.join(PLATFORMS)}", "platform")
-        current = self.senders(tenant_id).platform(platform)
-        wanted = PlatformSettings(
-            check_key_name(code_key, "code_key") if code_key is not None else current.code_key,
-            check_key_name(national_id_key, "national_id_key") if national_id_key is not None
-            else current.national_id_key)
+        code_key = check_key_name(code_key, "code_key") if code_key is not None else None
+        national_id_key = check_key_name(national_id_key, "national_id_key") if national_id_key is not None else None
+        defaults = PlatformSettings()
         with self._connection() as conn:
             if not self._exists(conn, tenant_id):
                 raise NotFound(f"tenant {tenant_id} not found")
-            conn.execute(
+            row = conn.execute(  # in one statement: a key not given keeps its stored value (or the default)
                 """INSERT INTO tenant_platforms (tenant_id, platform, code_key, national_id_key)
-                   VALUES (%s, %s, %s, %s)
+                   VALUES (%(tenant)s, %(platform)s, coalesce(%(code)s, %(default_code)s),
+                           coalesce(%(national)s, %(default_national)s))
                    ON CONFLICT (tenant_id, platform) DO UPDATE
-                   SET code_key = excluded.code_key, national_id_key = excluded.national_id_key, updated_at = now()""",
-                (tenant_id, platform, wanted.code_key, wanted.national_id_key))
-        return wanted
+                   SET code_key = coalesce(%(code)s, tenant_platforms.code_key),
+                       national_id_key = coalesce(%(national)s, tenant_platforms.national_id_key), updated_at = now()
+                   RETURNING code_key, national_id_key""",
+                {"tenant": tenant_id, "platform": platform, "code": code_key, "national": national_id_key,
+                 "default_code": defaults.code_key, "default_national": defaults.national_id_key}).fetchone()
+        return PlatformSettings(row["code_key"], row["national_id_key"])
 
     def reseal(self, *, only_plain: bool = False, batch: int = 500) -> ResealReport:
         """Seal every stored secret under the primary key: rows under an older key and plain-text rows

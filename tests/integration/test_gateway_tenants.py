@@ -17,6 +17,7 @@ from gateway.app import create_app
 from gateway.buyer_rules import BuyerRules
 from gateway.publisher import Published
 from gateway.signature import sign
+from gateway.platforms import PlatformSettings
 from gateway.tenants import MIGRATIONS, TenantStore
 
 EXAMPLE = TRANSACTION_CREATED.read_bytes()
@@ -312,3 +313,53 @@ def test_the_gateway_applies_the_tenants_default_country(store, monkeypatch):
     event = events_pb2.WebhookEvent.FromString(published[-1])
     assert event.sale.customer.phone_number == "+573001234567"
     assert event.buyer_rules.default_country == "CO" and list(event.buyer_rules.ignored_emails) == ["caja1@tienda.co"]
+
+
+def test_platform_keys_keep_what_is_not_given_and_start_from_the_defaults(store):
+    store.create_tenant("Acme", "acme")
+    assert store.senders("acme").platform("shopify") == PlatformSettings()
+    assert store.set_platform_keys("acme", "shopify", code_key="serial") == PlatformSettings("serial", "national_id")
+    assert store.set_platform_keys("acme", "shopify", national_id_key="cedula") == PlatformSettings("serial", "cedula")
+    assert store.senders("acme").platform("shopify") == PlatformSettings("serial", "cedula")
+    assert store.senders("acme").platform("woocommerce") == PlatformSettings(), "each platform its own"
+    with pytest.raises(NotFound):
+        store.set_platform_keys("nobody", "shopify", code_key="serial")
+    with pytest.raises(InvalidArgument):
+        store.set_platform_keys("acme", "magento", code_key="serial")
+
+
+def test_settings_read_without_secrets_work_while_a_secret_cannot_be_unsealed(gateway_db, keyring):
+    """What an admin tool shows needs no secret: with a key missing from the keyring, the settings still
+    read, while the secrets themselves refuse (503 for senders, never a silent skip)."""
+    from gateway import encryption_keys
+    from gateway.tenants import SecretsUnreadable
+
+    writer = TenantStore.open(gateway_db, keyring=keyring)
+    writer.create_tenant("Acme", "acme")
+    writer.set_require_timestamped("acme", True)
+    writer.close()
+    other = TenantStore.open(gateway_db, keyring=encryption_keys.parse(encryption_keys.new_entry("other")))
+    try:
+        assert other.senders("acme", with_secrets=False).require_timestamped is True
+        with pytest.raises(SecretsUnreadable):
+            other.senders("acme")
+    finally:
+        other.close()
+
+
+def test_cli_platform_shows_and_sets_the_keys_and_counts_that_platforms_secrets(
+        monkeypatch, capsys, database_factory, encryption_key_setting):
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", database_factory("gateway"))
+    monkeypatch.setenv("GATEWAY_ENCRYPTION_KEYS", encryption_key_setting)
+    monkeypatch.setenv("WOO_SECRET", "woo-fake-test-secret-0001")
+    assert main(["tenants", "create", "--name", "Acme", "--id", "acme"]) == 0
+    assert main(["tenants", "secrets", "add", "acme", "--platform", "woocommerce", "--secret-env", "WOO_SECRET"]) == 0
+    capsys.readouterr()
+    assert main(["--json", "tenants", "platform", "acme", "woocommerce", "--code-key", "serial"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["code_key"], shown["national_id_key"], shown["active_secrets"]) == ("serial", "national_id", 1)
+    assert shown["endpoint_url"].endswith("/v1/webhooks/woocommerce/acme")
+    assert main(["--json", "tenants", "platform", "acme", "shopify"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["code_key"], shown["active_secrets"]) == ("autentikapp_code", 0)
+    assert main(["tenants", "platform", "nobody", "shopify"]) == 3
