@@ -154,7 +154,9 @@ class Bench:
                 system.start(self.group, "processor", self.env, self.ports)
             else:
                 self.group.start(f"processor-{self.replicas}", [sys.executable, "-m", "processor"],
-                                 system.process_environment("processor", self.env), cwd=system.REPO_ROOT)
+                                 {**system.process_environment("processor", self.env),
+                                  "PROCESSOR_GRPC_PORT": "0"},  # the first replica holds the given port
+                                 cwd=system.REPO_ROOT)
 
     # -- 1. ingest ----------------------------------------------------------------------------
 

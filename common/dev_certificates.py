@@ -5,7 +5,8 @@ One directory holds `ca.crt` and, per name, `<name>.crt` and `<name>.key` (keys 
 is not kept: nothing is signed after creation). Servers' certificates name the service as their common
 name and DNS names (its Compose and Kubernetes host names, localhost) and 127.0.0.1, and serve as client
 certificates too (a container's health check calls its own service). A caller's certificate names its
-role as common name (common/grpc_tls.py ROLES).
+role as common name (common/grpc_tls.py ROLES). The processor's serves too (SERVING_ROLES: it answers
+EventOutcomeService): its common name stays its role, with a server's DNS names and address.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from common.grpc_tls import CA_ENV, CERT_ENV, KEY_ENV, ROLES
+from common.grpc_tls import CA_ENV, CERT_ENV, KEY_ENV, PROCESSOR, ROLES
 
-__all__ = ["ROLES", "SERVERS", "create", "files_env"]
+__all__ = ["ROLES", "SERVERS", "SERVING_ROLES", "create", "files_env"]
 
-SERVERS = ("customer-service", "identifier-service")
+SERVERS = ("customer-service", "identifier-service", "gateway-admin")
+# Roles whose process is also a gRPC server: their certificate is a server's as well as a client's.
+SERVING_ROLES = (PROCESSOR,)
 VALID_DAYS = 30
 
 
@@ -81,7 +84,7 @@ def create(directory: Path, *, servers: Iterable[str] = SERVERS, roles: Iterable
     for server in servers:
         issue(server, server=True)
     for role in roles:
-        issue(role, server=False)
+        issue(role, server=role in SERVING_ROLES)
     return ca_path
 
 

@@ -164,6 +164,7 @@ class MessageHandler:
         if deliveries > 1:
             metrics.REDELIVERIES.inc()
         identity = messages.identity(msg)
+        event: events_pb2.WebhookEvent | None = None  # once decoded: its transaction and type go on a dead letter
         if self.policy.in_reserve(deliveries):
             with contextlib.suppress(Exception):  # the ids, when the bytes are an event (decoding runs nothing)
                 event = messages.decode(msg)
@@ -174,7 +175,7 @@ class MessageHandler:
             return await self._dead_letter(
                 msg, identity, deliveries, f"its last attempt (delivery {self.policy.max_deliver}) did not settle "
                 f"it: the processor stopped while handling it, or could not dead-letter it; delivery {deliveries}",
-                failures.Kind.UNEXPECTED)
+                failures.Kind.UNEXPECTED, event)
         try:
             event = messages.decode(msg)
             identity = Identity(event.event_id, event.tenant_id)
@@ -185,7 +186,7 @@ class MessageHandler:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - classified below; nothing escapes one message
-            return await self._after_failure(msg, identity, deliveries, exc)
+            return await self._after_failure(msg, identity, deliveries, exc, event)
         count_processed(event, outcome)
         counts = outcome.counts()
         log.info(
@@ -196,8 +197,10 @@ class MessageHandler:
         )
         return ACK
 
-    async def _after_failure(self, msg: Msg, identity: Identity, deliveries: int, exc: Exception) -> Action:
-        """Retry later (nak with a delay) while deliveries remain for this kind of failure, else dead-letter."""
+    async def _after_failure(self, msg: Msg, identity: Identity, deliveries: int, exc: Exception,
+                             event: events_pb2.WebhookEvent | None = None) -> Action:
+        """Retry later (nak with a delay) while deliveries remain for this kind of failure, else dead-letter
+        (`event`: the message decoded, None when it does not decode)."""
         kind = failures.classify(exc)
         if kind is failures.Kind.UNEXPECTED:
             log.error("event %s: unexpected %s (delivery %d)\n%s", identity.event_id or "?", type(exc).__name__,
@@ -209,11 +212,12 @@ class MessageHandler:
                         deliveries, failures.reason(exc),
                         extra=log_extra(identity, status="retrying", deliveries=deliveries, delay=delay))
             return Action("nak", delay)
-        return await self._dead_letter(msg, identity, deliveries, failures.reason(exc, deliveries), kind)
+        return await self._dead_letter(msg, identity, deliveries, failures.reason(exc, deliveries), kind, event)
 
     async def _dead_letter(self, msg: Msg, identity: Identity, deliveries: int, reason: str,
-                           kind: failures.Kind) -> Action:
-        """Copy to the dead-letter stream, record `dead_lettered`, then term; retry if either step fails.
+                           kind: failures.Kind, event: events_pb2.WebhookEvent | None = None) -> Action:
+        """Copy to the dead-letter stream, record `dead_lettered` (with the event's transaction and type
+        when `event`, the message decoded, says them), then term; retry if either step fails.
         `kind` (the failure's) labels the dead-letter count."""
         retry = Action("nak", failures.retry_delay(deliveries, self.policy.retry_delays))
         last_delivery = self.policy.is_final(deliveries)
@@ -229,7 +233,9 @@ class MessageHandler:
                       stream_sequence(msg), extra=log_extra(identity))
             return LEAVE
         if identity.event_id:
-            outcome = EventOutcome(identity.event_id, identity.tenant_id, outcomes.DEAD_LETTERED, deliveries, reason=reason)
+            transaction_id, event_type = work.transaction_and_type(event) if event is not None else (None, None)
+            outcome = EventOutcome(identity.event_id, identity.tenant_id, outcomes.DEAD_LETTERED, deliveries,
+                                   reason=reason, transaction_id=transaction_id, event_type=event_type)
             try:
                 await self.record(outcome)
             except Exception as exc:  # noqa: BLE001 - the dead-letter copy exists; retrying only adds the record

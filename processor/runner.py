@@ -1,12 +1,15 @@
 """The processor's life: start-up, the fetch loop, and graceful shutdown.
 
 Start-up: connect NATS, create the streams and the durable consumer if no process has yet, bind a pull
-subscription to it, open one grpc.aio channel per service and the outcomes pool. Loop: fetch up to
-`batch_size` messages (never more than free slots under `concurrency`, nor more maximum-size messages
+subscription to it, open one grpc.aio channel per service and the outcomes pool, and (`serve`) start the
+outcomes' gRPC server (EventOutcomeService, processor/outcome_api.py) on PROCESSOR_GRPC_PORT.
+Loop: fetch up to `batch_size` messages (never more than free slots under `concurrency`, nor more maximum-size messages
 than fit in what is left of the `max_in_flight_bytes` budget) and handle each in its own task; while the
 messages in hand weigh the whole budget, fetch nothing until some finish.
 Stop (SIGTERM/SIGINT, or the `stop` event): fetch no more, give the messages in hand up to the grace
-period to finish, nak the rest without delay, drain NATS, close the channels and the pool.
+period to finish, nak the rest without delay, drain NATS, close the channels and the pool. The outcomes'
+gRPC server reports NOT_SERVING at the stop and lets its calls in flight finish within the same grace
+period, before the pool closes.
 Meanwhile the consumer's backlog is read every CONSUMER_INFO_INTERVAL_SECONDS into the lag gauges, and
 `serve` exposes them with every other metric on METRICS_PORT.
 """
@@ -23,16 +26,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import grpc
 import nats.errors
+from grpc_health.v1 import health
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig
 from psycopg_pool import AsyncConnectionPool
 
-from common import bus, db, grpc_tls
+from common import bus, db, grpc_server, grpc_tls
 from common.metrics import serve as serve_metrics
-from processor import metrics, outcomes
+from processor import metrics, outcome_api, outcomes
 from processor.coalescer import Coalescer
 from processor.clients import ServiceClients
 from processor.handler import MessageHandler, Policy
@@ -264,9 +269,23 @@ class Resources:
     clients: ServiceClients | None = None
     pool: AsyncConnectionPool | None = None
     outcome_writes: Coalescer | None = None
+    # The outcomes' gRPC server (serve only), its health, the grace its calls get at the stop, and its stop.
+    api: grpc.aio.Server | None = None
+    api_health: health.aio.HealthServicer | None = None
+    api_grace_seconds: float = 0.0
+    api_stopping: asyncio.Future | None = None
+
+    def stop_api(self) -> asyncio.Future | None:
+        """Begin stopping the outcomes' gRPC server, once: NOT_SERVING at once, then the calls in flight
+        get the grace period and new ones are refused. Returns what to await (None without a server)."""
+        if self.api is not None and self.api_stopping is None:
+            self.api_stopping = asyncio.ensure_future(
+                _stop_server(self.api, self.api_health, self.api_grace_seconds))
+        return self.api_stopping
 
     async def close(self) -> None:
-        """Unsubscribe, drain NATS (flushing acks), close the channels and the pool.
+        """Unsubscribe, drain NATS (flushing acks), close the channels, stop the outcomes' gRPC server and
+        close the pool it reads.
 
         The pull subscription is unsubscribed first: draining it would wait on its internal queue,
         which fetch() never marks done, until drain_timeout.
@@ -285,13 +304,27 @@ class Resources:
             await self.clients.close()
         if self.outcome_writes is not None:
             await self.outcome_writes.close()
+        stopping = self.stop_api()
+        if stopping is not None:
+            try:
+                await stopping
+            except Exception as exc:  # noqa: BLE001 - closing anyway
+                log.warning("the outcomes' gRPC server did not stop cleanly (%s)", type(exc).__name__)
         if self.pool is not None:
             await self.pool.close()
 
 
-async def start(settings: ProcessorSettings, res: Resources) -> MessageHandler:
-    """Connect, set up the bus (idempotently), bind to the durable consumer, open channels and pool;
-    return the handler for the messages."""
+async def _stop_server(server: grpc.aio.Server, health_servicer: health.aio.HealthServicer | None,
+                       grace_seconds: float) -> None:
+    """Report NOT_SERVING, then stop: calls in flight get `grace_seconds`, new ones are refused."""
+    if health_servicer is not None:
+        await health_servicer.enter_graceful_shutdown()
+    await server.stop(grace_seconds)
+
+
+async def start(settings: ProcessorSettings, res: Resources, *, serve_api: bool = False) -> MessageHandler:
+    """Connect, set up the bus (idempotently), bind to the durable consumer, open channels and pool, and
+    with `serve_api` start the outcomes' gRPC server on it; return the handler for the messages."""
     log.info("connecting to NATS at %s", settings.bus.url_for_logs)
     res.nc = await bus.connect(settings.bus, "processor", drain_timeout=5, **res.connection_log.options())
     js = res.nc.jetstream()
@@ -299,11 +332,14 @@ async def start(settings: ProcessorSettings, res: Resources) -> MessageHandler:
     await bus.ensure_consumer(js, settings.bus)
     consumer = await js.consumer_info(bus.STREAM, bus.CONSUMER)
     res.subscription = await js.pull_subscribe_bind(bus.CONSUMER, stream=bus.STREAM)
+    tls = grpc_tls.required(settings.tls)
     res.clients = ServiceClients(settings.customer_service_addr, settings.identifier_service_addr,
-                                 settings.rpc_timeout_seconds, tls=grpc_tls.required(settings.tls))
+                                 settings.rpc_timeout_seconds, tls=tls)
     res.pool = await db.open_pool(settings.database_url, min_size=settings.pool_min, max_size=settings.pool_max)
     policy = policy_for(settings, consumer.config)
     record, res.outcome_writes = recorder(res.pool)
+    if serve_api:
+        await start_api(settings, res, tls)
     handler = MessageHandler(js, res.clients, record, policy)
     log.info("processor ready: consuming %s as %s (batch %d, concurrency %d, in-flight budget %d bytes, messages "
              "up to %d bytes, max_deliver %s, customers at %s, identifiers at %s)", bus.STREAM, bus.CONSUMER,
@@ -312,15 +348,38 @@ async def start(settings: ProcessorSettings, res: Resources) -> MessageHandler:
     return handler
 
 
-async def run(settings: ProcessorSettings, stop: asyncio.Event) -> None:
+async def start_api(settings: ProcessorSettings, res: Resources, tls: grpc_tls.TlsFiles | None) -> None:
+    """Serve EventOutcomeService on PROCESSOR_GRPC_PORT (0 picks a free port), reading the outcomes pool:
+    over mutual TLS with the processor's certificate (plain text under GRPC_INSECURE), with health and,
+    when GRPC_REFLECTION says so, reflection. A taken port raises OSError (the process cannot start).
+
+    Reads take at most what the pool holds beyond the outcome writes in flight, so a busy dashboard
+    never holds up the recording of an outcome (and so the ack of a message)."""
+    address = f"{settings.bind_host}:{settings.grpc_port}"
+    max_reads = settings.pool_max - OUTCOME_WRITES_IN_FLIGHT
+    res.api_grace_seconds = settings.grace_seconds
+    try:
+        res.api, port, res.api_health = await grpc_server.create_server(
+            [outcome_api.registration(res.pool, max_reads)], address, tls, reflection=settings.reflection)
+    except RuntimeError as exc:  # grpcio's "Failed to bind to address ..."
+        if "bind" not in str(exc):
+            raise
+        raise OSError(f"cannot listen on {address} (PROCESSOR_GRPC_PORT): the port is taken or not ours") from None
+    log.info("processor serving %s on %s:%d, %s", outcome_api.SERVICE_NAME, settings.bind_host, port,
+             "mutual TLS" if tls else "PLAIN TEXT (GRPC_INSECURE)")
+
+
+async def run(settings: ProcessorSettings, stop: asyncio.Event, *, serve_api: bool = False) -> None:
     """Run until `stop` is set, then shut down gracefully. Migrations are applied by the caller.
 
+    With `serve_api` (what `serve` does) the outcomes' gRPC server runs beside the consumer, from when the
+    outcomes pool is open until the stop (reported NOT_SERVING at once, stopped before the pool closes).
     A stop during start-up (e.g. NATS not reachable yet) abandons the start-up.
     """
     res = Resources()
     watcher: asyncio.Task | None = None
     try:
-        handler = await unless_stopped(start(settings, res), stop)
+        handler = await unless_stopped(start(settings, res, serve_api=serve_api), stop)
         if handler is None:
             return
         watcher = asyncio.create_task(watch_consumer(handler.js, stop))
@@ -329,6 +388,7 @@ async def run(settings: ProcessorSettings, stop: asyncio.Event) -> None:
                                   concurrency=settings.concurrency, fetch_timeout=settings.fetch_timeout_seconds,
                                   stop=stop, max_in_flight_bytes=settings.max_in_flight_bytes,
                                   max_message_bytes=min(res.nc.max_payload, settings.bus.max_message_bytes))
+        res.stop_api()  # NOT_SERVING now; its calls in flight finish alongside the messages in hand
         finished, handed_back = await finish(in_flight, settings.grace_seconds)
         if finished or handed_back:
             log.info("stopping: %d in-hand message(s) finished, %d handed back", finished, handed_back)
@@ -341,12 +401,13 @@ async def run(settings: ProcessorSettings, stop: asyncio.Event) -> None:
 
 
 async def serve(settings: ProcessorSettings) -> None:
-    """Serve the metrics (METRICS_PORT), then `run` until SIGTERM or SIGINT (what `python -m processor`
-    does). A taken metrics port raises OSError before anything is connected."""
+    """Serve the metrics (METRICS_PORT), then `run` with the outcomes' gRPC server (PROCESSOR_GRPC_PORT)
+    until SIGTERM or SIGINT (what `python -m processor` does). A taken metrics port raises OSError before
+    anything is connected; a taken gRPC port, once the pool is open."""
     serve_metrics(settings.metrics_port, settings.bind_host)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await run(settings, stop)
+    await run(settings, stop, serve_api=True)
     log.info("processor stopped")

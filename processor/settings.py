@@ -13,13 +13,14 @@ from common.bus import BusSettings
 from common.config import (
     CUSTOMER_SERVICE_DEFAULT_PORT,
     IDENTIFIER_SERVICE_DEFAULT_PORT,
+    PROCESSOR_GRPC_DEFAULT_PORT,
     ConfigError,
     ProcessSettings,
     env_float,
     env_int,
     grpc_address,
 )
-from common.grpc_tls import TlsFiles
+from common.grpc_tls import TlsFiles, reflection_enabled
 
 DEFAULT_RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 # The bytes of the messages in hand (PROCESSOR_MAX_IN_FLIGHT_BYTES): what the memory limit of a replica
@@ -56,7 +57,9 @@ class ProcessorSettings(ProcessSettings):
     max_in_flight_bytes: int
     fetch_timeout_seconds: float
     rpc_timeout_seconds: float
-    tls: TlsFiles | None  # the processor's certificate for the services (common/grpc_tls.py)
+    tls: TlsFiles | None  # the processor's certificate: to call the services and to serve (common/grpc_tls.py)
+    grpc_port: int  # where `serve` answers EventOutcomeService (processor/outcome_api.py); 0 picks a free port
+    reflection: bool
     retry_delays: tuple[float, ...]
     unexpected_max_deliveries: int
 
@@ -77,6 +80,8 @@ class ProcessorSettings(ProcessSettings):
             fetch_timeout_seconds=env_float("PROCESSOR_FETCH_TIMEOUT_SECONDS", 1.0, minimum=0.1),
             rpc_timeout_seconds=env_float("PROCESSOR_RPC_TIMEOUT_SECONDS", 5.0, minimum=0.1),
             tls=TlsFiles.named(),  # required only to serve (runner): migrate needs none
+            grpc_port=env_int("PROCESSOR_GRPC_PORT", PROCESSOR_GRPC_DEFAULT_PORT, minimum=0, maximum=65535),
+            reflection=reflection_enabled(),
             retry_delays=env_seconds_list("PROCESSOR_RETRY_DELAYS", DEFAULT_RETRY_DELAYS),
             unexpected_max_deliveries=env_int("PROCESSOR_UNEXPECTED_MAX_DELIVERIES", 3, minimum=1),
         )

@@ -60,6 +60,19 @@ def line_item_outcome(response: identifier_pb2.AssignIdentifierResponse, event_i
     return outcome
 
 
+_RELEASE_TYPES = {events_pb2.Release.KIND_REFUND: outcomes.REFUND, events_pb2.Release.KIND_VOID: outcomes.VOID}
+
+
+def transaction_and_type(event: events_pb2.WebhookEvent) -> tuple[str | None, str | None]:
+    """The event's transaction id and event type, as its outcome records them (None when it has none): a
+    sale's own, or the refunded or voided sale's transaction and `transaction.refunded` / `.voided`."""
+    if event.HasField("release"):
+        return event.release.transaction_id or None, _RELEASE_TYPES.get(event.release.kind)
+    if event.HasField("sale"):
+        return event.sale.transaction_id or None, event.sale.event_type or outcomes.SALE
+    return None, None
+
+
 def raise_worst(results: list[object]) -> None:
     """Re-raise the most severe failure among gathered results, if any (cancellation first)."""
     errors = [r for r in results if isinstance(r, BaseException)]
@@ -93,8 +106,10 @@ async def process_release(event: events_pb2.WebhookEvent, calls: ServiceCalls) -
         if outcome == outcomes.RELEASED:
             effects.append(effect(domain_event_message.RELEASED, event, entry.code, entry.customer_id,
                                   event.release.transaction_id, event.release.event_timestamp))
+    transaction_id, event_type = transaction_and_type(event)
     return EventOutcome(event_id=event.event_id, tenant_id=event.tenant_id, status=outcomes.PROCESSED,
-                        line_items=line_items, effects=effects)
+                        line_items=line_items, transaction_id=transaction_id, event_type=event_type,
+                        effects=effects)
 
 
 def effect(kind: int, event: events_pb2.WebhookEvent, code: str, customer_id: str, transaction_id: str,
@@ -125,6 +140,7 @@ async def process_sale(event: events_pb2.WebhookEvent, calls: ServiceCalls) -> E
         results = await calls.assign_identifiers(event, [items[index] for index in coded], customer_id) if coded else []
         raise_worst(results)
         assigned = {index: line_item_outcome(response, event.event_id) for index, response in zip(coded, results)}
+    transaction_id, event_type = transaction_and_type(event)
     return EventOutcome(
         event_id=event.event_id,
         tenant_id=event.tenant_id,
@@ -137,6 +153,8 @@ async def process_sale(event: events_pb2.WebhookEvent, calls: ServiceCalls) -> E
             for index, item in enumerate(items)
         ],
         ignored_identity=[{"field": i.field, "reason": i.reason} for i in upserted.ignored],
+        transaction_id=transaction_id,
+        event_type=event_type,
         effects=[effect(domain_event_message.LINKED, event, items[index].autentikapp_code, customer_id,
                         event.sale.transaction_id, event.sale.event_timestamp)
                  for index in coded if assigned[index] == outcomes.ASSIGNED],

@@ -27,6 +27,8 @@ from common.grpc_server import create_server
 # Every process a test starts inherits this: no metrics endpoint, unless the test gives it a port
 # (system_support does, on free ports). The defaults would collide between processes and sessions.
 os.environ["METRICS_PORT"] = "0"
+# Likewise the processor's gRPC port (its EventOutcomeService): 0 picks a free one.
+os.environ["PROCESSOR_GRPC_PORT"] = "0"
 # gRPC runs over mutual TLS in the tests as everywhere (tests/tls_support.py): the session's calls use
 # the operator's certificate unless a test gives another.
 os.environ.update(tls_env(grpc_tls.OPERATOR))

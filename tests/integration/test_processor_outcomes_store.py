@@ -41,7 +41,7 @@ def url(database_factory) -> str:
 
 def test_the_migration_builds_the_table_and_rerunning_it_is_a_noop(database_factory):
     url = database_factory("processor")
-    assert [m.name for m in migrations.apply(url, MIGRATIONS)] == ["event_outcomes", "ignored_identity"]
+    assert [m.name for m in migrations.apply(url, MIGRATIONS)] == ["event_outcomes", "ignored_identity", "outcome_listing"]
     assert migrations.apply(url, MIGRATIONS) == []
     with psycopg.connect(url) as conn:
         columns = {row[0] for row in conn.execute(
@@ -49,7 +49,8 @@ def test_the_migration_builds_the_table_and_rerunning_it_is_a_noop(database_fact
         with pytest.raises(psycopg.errors.CheckViolation):
             conn.execute("INSERT INTO event_outcomes (event_id, tenant_id, status, deliveries) VALUES ('e', 't', 'x', 1)")
     assert columns == {"event_id", "tenant_id", "status", "customer_id", "customer_created", "clashes", "line_items",
-                       "reason", "deliveries", "first_processed_at", "processed_at", "ignored_identity"}
+                       "reason", "deliveries", "first_processed_at", "processed_at", "ignored_identity",
+                       "transaction_id", "event_type"}
 
 
 def test_recording_again_rewrites_the_row_and_keeps_when_it_was_first_processed(url):

@@ -34,3 +34,16 @@ def test_a_directory_it_cannot_write_is_one_line(capsys, tmp_path):
     (tmp_path / "a-file").write_text("not a directory")
     code, _, err = run(capsys, "certs", "create", str(tmp_path / "a-file" / "certs"))
     assert code == 1 and err.startswith("autentikapp: cannot write the certificates") and len(err.splitlines()) == 1
+
+
+
+def test_a_processor_certificate_that_cannot_serve_is_made_again(tmp_path):
+    """Certificates made before the processor served gRPC: valid for months still, but a client's only."""
+    from cli.certs import still_valid
+    from common import dev_certificates
+
+    dev_certificates.create(tmp_path)
+    assert still_valid(tmp_path)
+    # The processor's certificate replaced by a client-only one of the same CA (the operator's).
+    (tmp_path / "processor.crt").write_bytes((tmp_path / "operator.crt").read_bytes())
+    assert not still_valid(tmp_path)
