@@ -1,4 +1,6 @@
-"""Postgres access shared by the services: an explicitly opened async pool and error translation.
+"""Postgres access shared by the processes: explicitly opened pools (async for the gRPC services and the
+processor, sync for the Flask apps' threads: the gateway, its admin API, the dashboard) and error
+translation.
 
 The pool is opened with `open=False` then `await pool.open(wait=True)` so a service fails at start,
 with a clear message, when its database is unreachable, instead of on the first request.
@@ -11,7 +13,7 @@ from collections.abc import AsyncIterator
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from common.config import redact_url
 from common.errors import Unavailable
@@ -50,3 +52,18 @@ async def connection(pool: AsyncConnectionPool) -> AsyncIterator[psycopg.AsyncCo
         raise Unavailable("the database is busy: no connection became free in time") from None
     except psycopg.OperationalError as exc:
         raise Unavailable(f"the database is unavailable: {exc.sqlstate or type(exc).__name__}") from None
+
+
+def open_sync_pool(url: str, name: str, *, min_size: int = 1, max_size: int = 4,
+                   timeout: float = 10.0) -> ConnectionPool:
+    """A sync pool, opened now and waited for, so a bad database fails at start (Unavailable). A request
+    waits at most 3 s for a free connection."""
+    pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=False, timeout=3.0,
+                          kwargs={"autocommit": True, "row_factory": dict_row},
+                          check=ConnectionPool.check_connection, name=name)
+    try:
+        pool.open(wait=True, timeout=timeout)
+    except PoolTimeout:
+        pool.close()
+        raise Unavailable(f"cannot connect to Postgres at {redact_url(url)}") from None
+    return pool

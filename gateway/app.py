@@ -14,15 +14,18 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from gateway import platform_webhooks, probes, problems, webhooks
+from common import ids
+from gateway import platform_webhooks, probes, problems, refusals, webhooks
 from gateway.dependencies import (
     EXTENSION,
     AppDependencies,
     PublisherLike,
     TenantStoreLike,
+    dependencies,
 )
 from gateway.problems import Problem
 from gateway.rate_limit import RateLimiter
+from gateway.refusals import RefusalRecorder
 from gateway.senders import TenantSenders
 from gateway.settings import GatewaySettings
 from gateway.tenant_cache import TenantCache
@@ -33,6 +36,12 @@ access_log = logging.getLogger("gateway.access")
 # How long a new worker waits for its first NATS connection before serving anyway (it then answers
 # 503 until connected, and /readyz says so).
 FIRST_CONNECT_WAIT_SECONDS = 2.0
+# The endpoints whose refusals are recorded for their tenant (gateway/refusals.py), and their source.
+REFUSAL_SOURCES = {
+    "webhooks.inbound": "autentikapp",
+    "platform_webhooks.from_shopify": "shopify",
+    "platform_webhooks.from_woocommerce": "woocommerce",
+}
 
 
 def create_app(
@@ -40,12 +49,16 @@ def create_app(
     *,
     tenant_store: TenantStoreLike | None = None,
     publisher: PublisherLike | None = None,
+    refusal_recorder: RefusalRecorder | None = None,
 ) -> Flask:
     """Build the app. Production builds the store and publisher from the environment; tests inject them.
 
     `test_config` overrides config keys: MAX_BODY_BYTES, PUBLISH_TIMEOUT_SECONDS, RETRY_AFTER_SECONDS,
-    SECRET_CACHE_SECONDS, SIGNATURE_TOLERANCE_SECONDS, RATE_LIMIT_PER_SECOND (0 disables the limit), RATE_LIMIT_BURST.
+    SECRET_CACHE_SECONDS, SIGNATURE_TOLERANCE_SECONDS, RATE_LIMIT_PER_SECOND (0 disables the limit), RATE_LIMIT_BURST,
+    REFUSED_RETENTION_HOURS, REFUSED_MAX_PER_TENANT.
     The real tenants store needs GATEWAY_ENCRYPTION_KEYS (ConfigError without it); an injected one does not.
+    Refused requests are recorded (gateway/refusals.py) by `refusal_recorder` when given, else on the real
+    store's pool (with an injected fake store nothing is recorded); close_app stops the recorder.
     """
     settings = GatewaySettings.from_env()
     app = Flask(__name__)
@@ -57,6 +70,8 @@ def create_app(
         SIGNATURE_TOLERANCE_SECONDS=settings.signature_tolerance_seconds,
         RATE_LIMIT_PER_SECOND=settings.rate_limit_per_second,
         RATE_LIMIT_BURST=settings.rate_limit_burst,
+        REFUSED_RETENTION_HOURS=settings.refused_retention_hours,
+        REFUSED_MAX_PER_TENANT=settings.refused_max_per_tenant,
     )
     if test_config:
         app.config.from_mapping(test_config)
@@ -81,6 +96,8 @@ def create_app(
                                 app.config["SECRET_CACHE_SECONDS"]),
         publisher=publisher,
         rate_limiter=_rate_limiter(app.config["RATE_LIMIT_PER_SECOND"], app.config["RATE_LIMIT_BURST"]),
+        refusals=refusal_recorder or _refusal_recorder(tenant_store, app.config["REFUSED_RETENTION_HOURS"],
+                                                       app.config["REFUSED_MAX_PER_TENANT"]),
     )
 
     app.register_blueprint(probes.bp)
@@ -99,6 +116,17 @@ def _rate_limiter(per_second: float, burst: int) -> RateLimiter | None:
     return RateLimiter(per_second, burst)
 
 
+def _refusal_recorder(tenant_store: TenantStoreLike, retention_hours: int,
+                      max_per_tenant: int) -> RefusalRecorder | None:
+    """This worker's record of refused requests, on the tenants store's pool; None for another store (a
+    test's fake)."""
+    from gateway.tenants import TenantStore
+
+    if not isinstance(tenant_store, TenantStore):
+        return None
+    return RefusalRecorder(tenant_store.pool, retention_hours=retention_hours, max_per_tenant=max_per_tenant)
+
+
 def close_app(app: Flask) -> None:
     """Release the app's connections (gunicorn's worker_exit hook calls this)."""
     deps = app.extensions.get(EXTENSION)
@@ -111,8 +139,10 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Problem)
     def on_problem(exc: Problem) -> Response:
-        """A view refused the request."""
-        return exc.to_response()
+        """A view refused the request: the answer, and the refusal kept for its tenant."""
+        response = exc.to_response()
+        _record_refusal(exc)
+        return response
 
     @app.errorhandler(HTTPException)
     def on_http_error(exc: HTTPException) -> Response:
@@ -129,6 +159,28 @@ def _register_error_handlers(app: Flask) -> None:
         """A bug: logged with its traceback here, answered without one."""
         log.exception("unhandled error on %s %s", request.method, request.path)
         return Problem(problems.INTERNAL_ERROR, "An internal error occurred.").to_response()
+
+
+def _record_refusal(problem: Problem) -> None:
+    """Keep `problem` in the record of its tenant's refused requests (gateway/refusals.py) when it is one
+    kept there and was answered on a tenant's endpoint. The tenant counts as verified once its signature
+    held (g.tenant_id) or while this worker's cache knows it has secrets; otherwise (a 413, a 401 for a
+    tenant not cached) the insert keeps it only if the tenant exists. Never raises, never waits on the
+    database, never changes the answer."""
+    try:
+        recorder = dependencies().refusals
+        source = REFUSAL_SOURCES.get(request.endpoint or "")
+        tenant_id = (request.view_args or {}).get("tenant_id")
+        if (recorder is None or source is None or problem.kind.status not in refusals.RECORDED_STATUSES
+                or not isinstance(tenant_id, str) or not ids.is_tenant_id(tenant_id)):
+            return
+        verified = g.get("tenant_id") == tenant_id
+        if not verified:
+            cached = dependencies().senders.peek(tenant_id)
+            verified = cached is not None and not cached.is_empty()
+        recorder.record(refusals.refusal_of(problem, tenant_id, source), verified=verified)
+    except Exception:  # noqa: BLE001 - the refusal is answered whatever happens here
+        log.exception("could not record a refused request")
 
 
 def _start_timer() -> None:

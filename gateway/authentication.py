@@ -64,9 +64,10 @@ def senders_of(tenant_id: str) -> TenantSenders:
 
 
 def _refuse(reason: str, detail: str = SIGNATURE_DETAIL) -> Problem:
-    """The 401, counted by reason for operators."""
+    """The 401, counted by reason for operators (and the reason kept for the tenant's own record of its
+    refused requests, gateway/refusals.py; never sent)."""
     metrics.SIGNATURE_FAILURES.labels(reason).inc()
-    return Problem(problems.INVALID_SIGNATURE, detail)
+    return Problem(problems.INVALID_SIGNATURE, detail, cause=reason)
 
 
 def authenticate_webhook(tenant_id: str, raw: bytes, headers: Headers) -> Sender:

@@ -1,6 +1,6 @@
 """What the views use, built once per app (per gunicorn worker): the tenants store and its caches
-(senders: secrets and signature settings; buyer rules), the publisher and the per-tenant rate limiter. Injected fakes in unit tests,
-real ones in production."""
+(senders: secrets and signature settings; buyer rules), the publisher, the per-tenant rate limiter and the
+record of refused requests. Injected fakes in unit tests, real ones in production."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from gateway.buyer_rules import BuyerRules
 from gateway.problems import Problem
 from gateway.publisher import Published
 from gateway.rate_limit import RateLimiter
+from gateway.refusals import RefusalRecorder
 from gateway.senders import TenantSenders
 from gateway.tenant_cache import TenantCache
 
@@ -53,10 +54,12 @@ class AppDependencies:
     buyer_rules: TenantCache[BuyerRules]
     publisher: PublisherLike
     rate_limiter: RateLimiter | None = None  # None: no limit (GATEWAY_RATE_LIMIT_PER_SECOND=0)
+    refusals: RefusalRecorder | None = None  # None: refused requests are not recorded (a store without a pool)
 
     def close(self) -> None:
-        """Close the publisher and the store (those that can be closed)."""
-        for resource in (self.publisher, self.tenant_store):
+        """Stop recording refused requests (what is queued is written first, on the store's pool), then close
+        the publisher and the store (those that can be closed)."""
+        for resource in (self.refusals, self.publisher, self.tenant_store):
             close: Any = getattr(resource, "close", None)
             if callable(close):
                 close()

@@ -63,14 +63,18 @@ class Problem(Exception):
         errors: Iterable[Mapping[str, str]] | None = None,
         headers: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        cause: str | None = None,
     ):
-        """`errors` is the 422 field list; `headers` e.g. Retry-After; `extra` more members (RFC 9457 extensions)."""
+        """`errors` is the 422 field list; `headers` e.g. Retry-After; `extra` more members (RFC 9457 extensions);
+        `cause` why, in one word (a 401's reason: missing, mismatch, ...), never sent: only the tenant's own
+        record of its refused requests says it (gateway/refusals.py)."""
         super().__init__(detail)
         self.kind = kind
         self.detail = detail
         self.errors = list(errors) if errors is not None else None
         self.headers = dict(headers or {})
         self.extra = dict(extra or {})
+        self.cause = cause
 
     def to_response(self) -> Response:
         """The HTTP response for this problem."""

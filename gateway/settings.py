@@ -44,6 +44,11 @@ DEFAULT_MAX_BODY_BYTES = largest_body_for(DEFAULT_MAX_MESSAGE_BYTES)
 DEFAULT_RATE_LIMIT_PER_SECOND = 50.0
 DEFAULT_RATE_LIMIT_BURST = 100
 DEFAULT_PUBLIC_BASE_URL = f"http://localhost:{GATEWAY_DEFAULT_PORT}"
+# How long refused requests are kept for their tenant, and how many at most (docs/design.md "Refused requests").
+DEFAULT_REFUSED_RETENTION_HOURS = 168
+MAX_REFUSED_RETENTION_HOURS = 24 * 366
+DEFAULT_REFUSED_MAX_PER_TENANT = 1000
+MAX_REFUSED_MAX_PER_TENANT = 100_000
 
 
 def gateway_database_url() -> str:
@@ -54,6 +59,18 @@ def gateway_database_url() -> str:
 def public_base_url() -> str:
     """PUBLIC_BASE_URL: how senders reach the gateway, for printed endpoint URLs (no trailing slash)."""
     return http_url("PUBLIC_BASE_URL", DEFAULT_PUBLIC_BASE_URL)
+
+
+def refused_retention_hours() -> int:
+    """GATEWAY_REFUSED_RETENTION_HOURS: how long a refused request is kept (and listed), 1 hour to a year."""
+    return env_int("GATEWAY_REFUSED_RETENTION_HOURS", DEFAULT_REFUSED_RETENTION_HOURS, minimum=1,
+                   maximum=MAX_REFUSED_RETENTION_HOURS)
+
+
+def refused_max_per_tenant() -> int:
+    """GATEWAY_REFUSED_MAX_PER_TENANT: the most refused requests kept per tenant (the oldest beyond it go)."""
+    return env_int("GATEWAY_REFUSED_MAX_PER_TENANT", DEFAULT_REFUSED_MAX_PER_TENANT, minimum=1,
+                   maximum=MAX_REFUSED_MAX_PER_TENANT)
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,8 @@ class GatewaySettings(ProcessSettings):
     rate_limit_burst: int
     pool_min: int
     pool_max: int
+    refused_retention_hours: int
+    refused_max_per_tenant: int
     bus: BusSettings
 
     @classmethod
@@ -104,5 +123,7 @@ class GatewaySettings(ProcessSettings):
                                      maximum=1_000_000),
             pool_min=pool_min,
             pool_max=env_int("GATEWAY_POOL_MAX", 4, minimum=pool_min),
+            refused_retention_hours=refused_retention_hours(),
+            refused_max_per_tenant=refused_max_per_tenant(),
             bus=bus,
         )

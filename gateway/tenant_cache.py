@@ -70,6 +70,14 @@ class TenantCache(Generic[Value]):
                 part[tenant_id] = (now + self._ttl, value)
         return value
 
+    def peek(self, tenant_id: str) -> Value | None:
+        """The tenant's value while it is fresh in the cache, else None: never loads (for what must not
+        wait on the database)."""
+        now = self._clock()
+        with self._lock:
+            entry = self._known.get(tenant_id) or self._unknown.get(tenant_id)
+        return entry[1] if entry is not None and entry[0] > now else None
+
     def __repr__(self) -> str:
         """What is cached, the TTL and the number of tenants, never the cached values (they may be secrets)."""
         return f"TenantCache({self._name}, ttl={self._ttl:g}s, tenants={len(self._known)}, unknown={len(self._unknown)})"

@@ -18,12 +18,10 @@ from datetime import datetime
 from pathlib import Path
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from common import ids, normalize
-from common.config import redact_url
-from common.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
+from common import db, ids, normalize
+from common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from gateway import buyer_rules, secret_sealing
 from gateway.buyer_rules import BuyerRules
 from gateway.encryption_keys import Keyring
@@ -97,23 +95,8 @@ def new_tenant_id() -> str:
 
 
 def open_pool(url: str, *, min_size: int = 1, max_size: int = 4, timeout: float = 10.0) -> ConnectionPool:
-    """Open a pool explicitly and wait for its first connections, so a bad database fails at start."""
-    pool = ConnectionPool(
-        url,
-        min_size=min_size,
-        max_size=max_size,
-        open=False,
-        timeout=3.0,  # how long a request waits for a free connection
-        kwargs={"autocommit": True, "row_factory": dict_row},
-        check=ConnectionPool.check_connection,
-        name="gateway-tenants",
-    )
-    try:
-        pool.open(wait=True, timeout=timeout)
-    except PoolTimeout:
-        pool.close()
-        raise Unavailable(f"cannot connect to Postgres at {redact_url(url)}") from None
-    return pool
+    """Open the tenants' pool and wait for its first connections, so a bad database fails at start."""
+    return db.open_sync_pool(url, "gateway-tenants", min_size=min_size, max_size=max_size, timeout=timeout)
 
 
 class TenantStore:
@@ -133,6 +116,11 @@ class TenantStore:
     def close(self) -> None:
         """Close the pool (idempotent)."""
         self._pool.close()
+
+    @property
+    def pool(self) -> ConnectionPool:
+        """The store's pool, shared with the worker's record of refused requests (gateway/refusals.py)."""
+        return self._pool
 
     @contextlib.contextmanager
     def _connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection]:
@@ -185,12 +173,16 @@ class TenantStore:
                 raise NotFound(f"tenant {tenant_id} not found")
             return self._insert_secret(conn, tenant_id, platform, value)
 
-    def revoke_secret(self, tenant_id: str, secret_id: int) -> SecretInfo:
+    def revoke_secret(self, tenant_id: str, secret_id: int, *, keep_one_active: bool = False) -> SecretInfo:
         """Revoke one secret (idempotent: revoking a revoked secret keeps its first revocation time).
 
-        Gateways stop accepting it within GATEWAY_SECRET_CACHE_SECONDS.
+        Gateways stop accepting it within GATEWAY_SECRET_CACHE_SECONDS. With `keep_one_active` (the
+        dashboard) the last active secret of a sender is refused with FailedPrecondition, decided under a
+        lock on the tenant's row so that two revocations at once cannot both pass.
         """
-        with self._connection() as conn:
+        with self._connection() as conn, conn.transaction():
+            if keep_one_active:
+                self._refuse_last_active(conn, tenant_id, secret_id)
             row = conn.execute(
                 """UPDATE tenant_secrets SET revoked_at = coalesce(revoked_at, now())
                    WHERE tenant_id = %s AND id = %s
@@ -409,6 +401,25 @@ class TenantStore:
                     raise NotFound(f"tenant {tenant_id} not found")
                 raise NotFound(f"tenant {tenant_id} has no such {field} in its list")
         return self.buyer_rules(tenant_id)
+
+    @staticmethod
+    def _refuse_last_active(conn: psycopg.Connection, tenant_id: str, secret_id: int) -> None:
+        """FailedPrecondition when `secret_id` is the only active secret of its sender (the tenant's row
+        is locked until the caller's transaction ends); NotFound for an unknown tenant or secret."""
+        if conn.execute("SELECT 1 FROM tenants WHERE id = %s FOR UPDATE", (tenant_id,)).fetchone() is None:
+            raise NotFound(f"tenant {tenant_id} not found")
+        row = conn.execute(
+            """SELECT s.revoked_at, s.platform,
+                      (SELECT count(*) FROM tenant_secrets o WHERE o.tenant_id = s.tenant_id AND o.platform = s.platform
+                              AND o.revoked_at IS NULL AND o.id <> s.id) AS others
+               FROM tenant_secrets s WHERE s.tenant_id = %s AND s.id = %s""",
+            (tenant_id, secret_id),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"tenant {tenant_id} has no secret {secret_id}")
+        if row["revoked_at"] is None and row["others"] == 0:
+            raise FailedPrecondition(f"secret {secret_id} is the tenant's last active {row['platform']} secret: "
+                                     "create a new one and switch your systems to it before revoking this one")
 
     @staticmethod
     def _exists(conn: psycopg.Connection, tenant_id: str) -> bool:
