@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -92,6 +93,19 @@ def startup_failure(name: str, settings: ProcessSettings, exc: Exception) -> int
         raise exc
     print(line, file=sys.stderr)
     return 1
+
+
+def gunicorn_argv(conf: Path, wsgi_app: str) -> list[str]:
+    """The command line that serves `wsgi_app` ("package.wsgi:app") under gunicorn with `conf`."""
+    return [sys.executable, "-m", "gunicorn", "-c", str(conf), wsgi_app]
+
+
+def exec_gunicorn(conf: Path, wsgi_app: str) -> None:
+    """Become gunicorn (never returns: exec, so signals reach gunicorn's master directly); its workers
+    build the app after the fork (the WSGI module)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, gunicorn_argv(conf, wsgi_app))
 
 
 def apply_migrations(name: str, url: str, folder: Path) -> list[str]:

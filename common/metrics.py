@@ -3,7 +3,7 @@
 Each process defines its metrics next to the code that updates them (gateway/metrics.py,
 processor/metrics.py, the services' server metrics in common/grpc_server.py); docs/operations.md
 "Metrics" lists them all. The services and the processor serve their default registry with `serve`;
-the gateway's gunicorn master serves its workers' metrics (gateway/metrics_master.py).
+the gateway's gunicorn master serves its workers' metrics (common/metrics_master.py).
 """
 
 from __future__ import annotations

@@ -11,11 +11,9 @@ rest) under the first key of GATEWAY_ENCRYPTION_KEYS: SQL cannot encrypt, so tha
 from __future__ import annotations
 
 import logging
-import os
-import sys
 from pathlib import Path
 
-from common.entrypoint import Process, apply_migrations
+from common.entrypoint import Process, apply_migrations, exec_gunicorn
 from gateway import encryption_keys
 from gateway.settings import GatewaySettings
 from gateway.tenants import MIGRATIONS, TenantStore
@@ -47,16 +45,9 @@ def migrate(settings: GatewaySettings) -> list[str]:
     return applied
 
 
-def gunicorn_argv() -> list[str]:
-    """The command line that serves the app."""
-    return [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "gateway.wsgi:app"]
-
-
 def serve(_settings: GatewaySettings) -> None:
     """Become gunicorn (never returns); its workers build the app after the fork (gateway.wsgi)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(sys.executable, gunicorn_argv())
+    exec_gunicorn(GUNICORN_CONF, "gateway.wsgi:app")
 
 
 PROCESS = Process(

@@ -16,7 +16,8 @@ from autentikapp.v1 import customer_pb2
 from common import config, errors
 from common.grpc_server import BoundaryInterceptor, event_id_of
 from common.metrics import RpcMetrics, batch_items, rpc_labels, serve
-from gateway import metrics_master, signature
+from common import metrics_master
+from gateway import signature
 
 UPSERTS = "/autentikapp.v1.CustomerService/UpsertCustomers"
 

@@ -1,5 +1,6 @@
-"""The gateway's /metrics, served by the gunicorn master from its workers' files (prometheus_client's
-multiprocess mode); gateway/gunicorn_conf.py calls these from its hooks.
+"""The /metrics of a process served by gunicorn (the gateway, the dashboard), served by the gunicorn master
+from its workers' files (prometheus_client's multiprocess mode); common/gunicorn_conf.py calls these from
+its hooks.
 
 Why the master and a port of its own (METRICS_PORT) rather than a /metrics route in the app: a route
 would be answered by whichever worker accepts the scrape, from the same thread pool as the webhooks,
@@ -27,7 +28,7 @@ from typing import Any
 
 ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
 
-log = logging.getLogger("gateway.metrics")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,7 +45,7 @@ class MasterMetrics:
 _state: MasterMetrics | None = None
 
 
-def prepare_directory(environ: Any = os.environ) -> MasterMetrics:
+def prepare_directory(environ: Any = os.environ, name: str = "gateway") -> MasterMetrics:
     """Before the workers start: empty the given directory (created if missing), or make a private one
     and put it into the environment the workers inherit."""
     global _state
@@ -56,7 +57,7 @@ def prepare_directory(environ: Any = os.environ) -> MasterMetrics:
             stale.unlink(missing_ok=True)
         _state = MasterMetrics(directory, owned=False)
     else:
-        directory = Path(tempfile.mkdtemp(prefix="autentikapp-gateway-metrics-"))
+        directory = Path(tempfile.mkdtemp(prefix=f"autentikapp-{name}-metrics-"))
         environ[ENV_VAR] = str(directory)
         _state = MasterMetrics(directory, owned=True)
     return _state
