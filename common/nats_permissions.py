@@ -4,8 +4,8 @@ the local server's configuration by devstack (`make run`, the tests) and checked
 
 Each user hears only its own replies (`_INBOX_<user>.>`, common/bus.py inbox_prefix). The gateway may
 only publish work and read a stored message back; the processor consumes its consumer, dead-letters,
-publishes domain events and owns the streams, and may not publish work; the operator's CLI reads,
-replays and deletes dead letters.
+publishes domain events and owns the streams, and may not publish work; the operator's CLI and the gateway's
+admin API (for the brands' dashboard) read, replay and delete dead letters.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from common.bus import CONSUMER, DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM, DOMAIN_
 GATEWAY = "gateway"
 PROCESSOR = "processor"
 OPERATOR = "operator"
-USERS = (GATEWAY, PROCESSOR, OPERATOR)
+GATEWAY_ADMIN = "gateway_admin"
+USERS = (GATEWAY, PROCESSOR, OPERATOR, GATEWAY_ADMIN)
 # devstack's own user on a local server: the tests and the dev tools look at every stream through it.
 ADMIN = "admin"
 
@@ -30,6 +31,13 @@ _STREAMS = (STREAM, DEAD_LETTER_STREAM, DOMAIN_STREAM)
 def _own_replies(user: str) -> dict[str, list[str]]:
     return {"allow": [f"{inbox_prefix(user)}.>"]}
 
+
+# Read, replay (publish work) and delete dead letters: the operator's CLI, and the gateway's admin API for
+# the brands' dashboard (it scopes every call to one tenant itself).
+_DEAD_LETTER_ADMIN = {"allow": [f"{SUBJECT_PREFIX}.>", f"{_API}.STREAM.INFO.{DEAD_LETTER_STREAM}",
+                                f"{_API}.STREAM.MSG.GET.{DEAD_LETTER_STREAM}", f"{_API}.DIRECT.GET.{DEAD_LETTER_STREAM}",
+                                f"{_API}.DIRECT.GET.{DEAD_LETTER_STREAM}.>",
+                                f"{_API}.STREAM.MSG.DELETE.{DEAD_LETTER_STREAM}"]}
 
 PERMISSIONS: dict[str, dict] = {
     GATEWAY: {
@@ -51,12 +59,8 @@ PERMISSIONS: dict[str, dict] = {
         },
         "subscribe": _own_replies(PROCESSOR),
     },
-    OPERATOR: {
-        "publish": {"allow": [f"{SUBJECT_PREFIX}.>", f"{_API}.STREAM.INFO.{DEAD_LETTER_STREAM}",
-                              f"{_API}.STREAM.MSG.GET.{DEAD_LETTER_STREAM}", f"{_API}.DIRECT.GET.{DEAD_LETTER_STREAM}",
-                              f"{_API}.DIRECT.GET.{DEAD_LETTER_STREAM}.>", f"{_API}.STREAM.MSG.DELETE.{DEAD_LETTER_STREAM}"]},
-        "subscribe": _own_replies(OPERATOR),
-    },
+    OPERATOR: {"publish": _DEAD_LETTER_ADMIN, "subscribe": _own_replies(OPERATOR)},
+    GATEWAY_ADMIN: {"publish": _DEAD_LETTER_ADMIN, "subscribe": _own_replies(GATEWAY_ADMIN)},
 }
 
 

@@ -25,7 +25,7 @@ import grpc
 import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 
-from autentikapp.v1 import customer_pb2_grpc, identifier_pb2_grpc
+from autentikapp.v1 import customer_pb2_grpc, identifier_pb2, identifier_pb2_grpc
 from tls_support import RoleRoutingChannel
 from devstack import system
 from devstack.ports import free_port
@@ -88,6 +88,41 @@ class System:
         """A correctly signed webhook, as the integration guide tells senders to build it."""
         return self.post(tenant_id, body, {"Content-Type": "application/json", "X-Autentikapp-Signature": sign(secret, body)})
 
+    def create_tenant(self, tenant_id: str, name: str, codes: tuple[str, ...] = ()) -> str:
+        """A tenant made straight through the gateway's store (what `autentikapp tenants create` does, without a
+        CLI process per call), with `codes` registered; returns its first secret."""
+        from gateway import encryption_keys
+        from gateway.tenants import TenantStore
+
+        store = TenantStore.open(self.env["GATEWAY_DATABASE_URL"],
+                                 keyring=encryption_keys.parse(self.env[encryption_keys.ENV_VAR]))
+        try:
+            secret = store.create_tenant(name, tenant_id)[1].secret
+        finally:
+            store.close()
+        if codes:
+            self.stub("identifier_service").RegisterIdentifiers(
+                identifier_pb2.RegisterIdentifiersRequest(tenant_id=tenant_id, codes=list(codes)), timeout=10)
+        return secret
+
+    def event_status(self, tenant_id: str, event_id: str) -> str | None:
+        """The outcome status the processor recorded for an event ("processed", "dead_lettered"), asked of its
+        EventOutcomeService as the operator; None while it has none."""
+        from autentikapp.v1 import event_outcomes_pb2, event_outcomes_pb2_grpc
+        from common import grpc_tls
+
+        if "processor" not in self.channels:
+            self.channels["processor"] = grpc_tls.channel(f"127.0.0.1:{self.ports['processor']}",
+                                                          system.tls_files(self.env))
+        stub = event_outcomes_pb2_grpc.EventOutcomeServiceStub(self.channels["processor"])
+        try:
+            request = event_outcomes_pb2.GetEventOutcomeRequest(tenant_id=tenant_id, event_id=event_id)
+            return stub.GetEventOutcome(request, timeout=5).outcome.status
+        except grpc.RpcError as exc:
+            if exc.code() is grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+
     def stub(self, service: str):
         """A sync gRPC stub to one of the services."""
         if service not in self.channels:
@@ -144,13 +179,19 @@ def sessions_waiting_on_locks(url: str) -> int:
             " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()").fetchone()[0]
 
 
+# What a sale goes through; the brands' side (gateway_admin, dashboard) only when a test asks for it
+# (`with_dashboard`): most tests never use it, and each system would start two more processes.
+SALE_PATH = ("customer_service", "identifier_service", "processor", "gateway")
+
+
 @contextlib.contextmanager
 def start_system(log_dir: Path, nats_server: Any, database_urls: dict[str, str],
-                 extra_env: dict[str, str] | None = None) -> Iterator[System]:
-    """Every process of the system, started as `make run` starts them (devstack.system), on free ports.
+                 extra_env: dict[str, str] | None = None, *, with_dashboard: bool = False) -> Iterator[System]:
+    """The processes of the system, started as `make run` starts them (devstack.system), on free ports:
+    those of SALE_PATH, or every one with `with_dashboard`.
 
-    database_urls: the four per-service *_DATABASE_URL variables (empty databases are fine: every
-    process applies its own migrations at start).
+    database_urls: the per-service *_DATABASE_URL variables (empty databases are fine: every process
+    applies its own migrations at start).
     """
     ports = {s.name: (free_port() if s.port_var else None) for s in system.PROCESSES}
     # Each process connects as its own NATS user, as in production; `nats_server.url` (the tests') sees all.
@@ -160,9 +201,30 @@ def start_system(log_dir: Path, nats_server: Any, database_urls: dict[str, str],
     sut = System(group, env, ports, nats_server, metrics_ports={s.name: free_port() for s in system.PROCESSES})
     try:
         for spec in system.PROCESSES:
-            sut.start(spec.name)
+            if with_dashboard or spec.name in SALE_PATH:
+                sut.start(spec.name)
         yield sut
     finally:
         for channel in sut.channels.values():
             channel.close()
         group.stop_all()
+
+
+@contextlib.contextmanager
+def own_system(root: Path, postgres: Any, extra_env: dict[str, str] | None = None, *,
+               with_dashboard: bool = False) -> Iterator[System]:
+    """A system with a NATS and databases of its own under `root` (for a module's tests to share: starting
+    one takes seconds), dropped afterwards. `postgres` is the session's server (tests/conftest.py)."""
+    from devstack.nats import LocalNats
+    from devstack.stack import SERVICE_DATABASES
+
+    urls: dict[str, str] = {}
+    try:
+        with LocalNats(root / "nats", users=True) as nats_server:
+            for variable, name in SERVICE_DATABASES.items():
+                urls[variable] = postgres.create_database(name)
+            with start_system(root / "logs", nats_server, urls, extra_env, with_dashboard=with_dashboard) as sut:
+                yield sut
+    finally:
+        for url in urls.values():
+            postgres.drop_database(url)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from devstack.stack import SERVICE_DATABASES
-from system_support import System, start_system
+from system_support import System, own_system, start_system
 
 
 @pytest.fixture
@@ -26,4 +26,14 @@ def running_system(tmp_path, nats_server, database_factory, system_env) -> Itera
     """The whole system, started like `make run` does, on free ports and fresh databases."""
     urls = {variable: database_factory(name) for variable, name in SERVICE_DATABASES.items()}
     with start_system(tmp_path / "logs", nats_server, urls, system_env) as sut:
+        yield sut
+
+
+@pytest.fixture(scope="module")
+def brand_system(request, tmp_path_factory, postgres) -> Iterator[System]:
+    """The whole system with the brands' side too (gateway_admin, dashboard), as `make run` starts it, shared
+    by the tests of one module (each uses tenants of its own); the module's `SYSTEM_ENV` lays extra
+    environment over the defaults."""
+    root = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    with own_system(root, postgres, getattr(request.module, "SYSTEM_ENV", {}), with_dashboard=True) as sut:
         yield sut

@@ -12,22 +12,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from devstack.nats import LocalNats
-from devstack.stack import SERVICE_DATABASES
-from system_support import System, start_system
+from system_support import System, own_system
 
 
 @pytest.fixture(scope="module")
 def module_system(request, tmp_path_factory, postgres) -> Iterator[System]:
     """Every process of the system on free ports, with a NATS and databases of this module's own."""
     root = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
-    urls: dict[str, str] = {}
-    try:
-        with LocalNats(root / "nats", users=True) as nats_server:
-            for variable, name in SERVICE_DATABASES.items():
-                urls[variable] = postgres.create_database(name)
-            with start_system(root / "logs", nats_server, urls, getattr(request.module, "SYSTEM_ENV", {})) as sut:
-                yield sut
-    finally:
-        for url in urls.values():
-            postgres.drop_database(url)
+    with own_system(root, postgres, getattr(request.module, "SYSTEM_ENV", {})) as sut:
+        yield sut
