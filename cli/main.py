@@ -17,7 +17,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cli import certs, customers, dlq, events, identifiers, local_stack, migrate, tenants, webhook
+from cli import certs, customers, dashboard_users, dlq, events, identifiers, local_stack, migrate, tenants, webhook
 from cli.args import host_port, positive_float
 from cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
 from cli.output import Output
@@ -28,7 +28,7 @@ PROG = "autentikapp"
 DEFAULT_TIMEOUT = 10.0
 EXIT_INTERRUPTED = 130
 
-COMMAND_GROUPS = (customers, identifiers, events, dlq, tenants, webhook, migrate, certs)
+COMMAND_GROUPS = (customers, identifiers, events, dlq, tenants, dashboard_users, webhook, migrate, certs)
 
 
 def _common_options(*, top_level: bool) -> argparse.ArgumentParser:

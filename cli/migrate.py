@@ -2,7 +2,7 @@
 
 The one list of the processes that own a database: `make migrate` and the image's `migrate` role run
 this command. Each process's own settings say where its database is (CUSTOMER_SERVICE_DATABASE_URL,
-IDENTIFIER_SERVICE_DATABASE_URL, GATEWAY_DATABASE_URL, PROCESSOR_DATABASE_URL, else DATABASE_URL); the
+IDENTIFIER_SERVICE_DATABASE_URL, GATEWAY_DATABASE_URL, PROCESSOR_DATABASE_URL, DASHBOARD_DATABASE_URL, else DATABASE_URL); the
 gateway's step also needs GATEWAY_ENCRYPTION_KEYS (it seals secret rows still in plain text).
 Migrations are advisory-locked and checksummed, so running this while the processes start is safe.
 """
@@ -21,12 +21,13 @@ from common.entrypoint import Process
 from common.errors import Unavailable
 from common.migrations import MigrationError
 from customer_service.process import PROCESS as CUSTOMER_SERVICE
+from dashboard.process import PROCESS as DASHBOARD
 from gateway.process import PROCESS as GATEWAY
 from identifier_service.process import PROCESS as IDENTIFIER_SERVICE
 from processor.process import PROCESS as PROCESSOR
 
 # In the order the system starts them: a process comes after those it calls.
-PROCESSES: tuple[Process, ...] = (CUSTOMER_SERVICE, IDENTIFIER_SERVICE, PROCESSOR, GATEWAY)
+PROCESSES: tuple[Process, ...] = (CUSTOMER_SERVICE, IDENTIFIER_SERVICE, PROCESSOR, GATEWAY, DASHBOARD)
 
 
 def add_commands(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -17,9 +17,13 @@ DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 CUSTOMER_SERVICE_DEFAULT_PORT = 50051
 IDENTIFIER_SERVICE_DEFAULT_PORT = 50052
 GATEWAY_DEFAULT_PORT = 8080
+PROCESSOR_GRPC_DEFAULT_PORT = 50053  # the processor's EventOutcomeService
+GATEWAY_ADMIN_DEFAULT_PORT = 50054
+DASHBOARD_DEFAULT_PORT = 8090
 # Where each process serves /metrics when METRICS_PORT is unset. Deployments set 9102 for every pod;
 # the defaults differ so that processes started by hand on one machine do not fight over one port.
-METRICS_DEFAULT_PORTS = {"gateway": 9102, "processor": 9103, "customer_service": 9104, "identifier_service": 9105}
+METRICS_DEFAULT_PORTS = {"gateway": 9102, "processor": 9103, "customer_service": 9104, "identifier_service": 9105,
+                         "dashboard": 9106, "gateway_admin": 9107}
 
 
 class ConfigError(ValueError):

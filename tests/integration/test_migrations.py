@@ -94,10 +94,11 @@ def test_badly_named_files_are_refused(tmp_path: Path):
 def test_autentikapp_migrate_builds_every_process_schema_each_in_its_own_database(database_factory, tmp_path: Path):
     """The one command `make migrate` and the image's migrate role run: the real console script, with each
     process's database URL (and the gateway's encryption keys) from the environment, as in a deployment."""
-    urls = {name: database_factory(name) for name in ("customers", "identifiers", "gateway", "processor")}
+    urls = {name: database_factory(name) for name in ("customers", "identifiers", "gateway", "processor", "dashboard")}
     env = {**os.environ, "CUSTOMER_SERVICE_DATABASE_URL": urls["customers"],
            "IDENTIFIER_SERVICE_DATABASE_URL": urls["identifiers"], "GATEWAY_DATABASE_URL": urls["gateway"],
-           "PROCESSOR_DATABASE_URL": urls["processor"], "GATEWAY_ENCRYPTION_KEYS": encryption_keys.new_entry("k1")}
+           "PROCESSOR_DATABASE_URL": urls["processor"], "DASHBOARD_DATABASE_URL": urls["dashboard"],
+           "GATEWAY_ENCRYPTION_KEYS": encryption_keys.new_entry("k1")}
     script = Path(sys.executable).with_name("autentikapp")
 
     def migrate() -> list[dict]:
@@ -107,13 +108,16 @@ def test_autentikapp_migrate_builds_every_process_schema_each_in_its_own_databas
         return json.loads(result.stdout)
 
     first = migrate()
-    assert [row["process"] for row in first] == ["customer_service", "identifier_service", "processor", "gateway"]
+    assert [row["process"] for row in first] == ["customer_service", "identifier_service", "processor", "gateway",
+                                                  "dashboard"]
     assert all(row["applied"] for row in first)
     tables = {name: set(schema(url)) - {"<indexes>", "schema_migrations"} for name, url in urls.items()}
     assert tables == {"customers": {"customers", "erased_identities", "erasures", "customer_history"},
                       "identifiers": {"identifiers", "transaction_releases", "identifier_history"},
-                      "gateway": {"tenants", "tenant_secrets", "tenant_unidentifying_values", "tenant_platforms"},
-                      "processor": {"event_outcomes"}}
+                      "gateway": {"tenants", "tenant_secrets", "tenant_unidentifying_values", "tenant_platforms",
+                                  "refused_requests"},
+                      "processor": {"event_outcomes"},
+                      "dashboard": {"users", "sessions", "login_throttle", "audit_log", "oidc_logins"}}
     assert all(row["applied"] == [] for row in migrate()), "a second run has nothing to do"
 
 

@@ -52,12 +52,15 @@ def test_nats_url_and_grpc_address(monkeypatch):
 def _every_process_settings():
     """Each process's settings, read from the environment as its entry point reads them."""
     from customer_service.process import PROCESS as customer_service
+    from dashboard.settings import DashboardSettings
     from gateway.settings import GatewaySettings
+    from gateway_admin.settings import GatewayAdminSettings
     from identifier_service.process import PROCESS as identifier_service
     from processor.settings import ProcessorSettings
 
     return {"customer_service": customer_service.read_settings, "identifier_service": identifier_service.read_settings,
-            "gateway": GatewaySettings.from_env, "processor": ProcessorSettings.from_env}
+            "gateway": GatewaySettings.from_env, "processor": ProcessorSettings.from_env,
+            "dashboard": DashboardSettings.from_env, "gateway_admin": GatewayAdminSettings.from_env}
 
 
 @pytest.mark.parametrize("process", ["customer_service", "identifier_service", "gateway", "processor"])
@@ -86,7 +89,10 @@ def test_every_process_reads_the_shared_settings_the_same_way(monkeypatch, proce
 
 @pytest.mark.parametrize("process,port", sorted(config.METRICS_DEFAULT_PORTS.items()))
 def test_each_process_has_its_own_default_metrics_port(monkeypatch, process, port):
+    from gateway import encryption_keys
+
     monkeypatch.delenv("METRICS_PORT", raising=False)
+    monkeypatch.setenv(encryption_keys.ENV_VAR, encryption_keys.new_entry("k1"))  # gateway_admin unseals secrets
     assert _every_process_settings()[process]().metrics_port == port
 
 
