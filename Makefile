@@ -8,7 +8,7 @@ VENV = .venv
 BIN = $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: help venv proto lint migrate run test test-faults bench lock clean distclean
+.PHONY: help venv proto lint migrate run browser test test-faults bench lock clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,7 +40,12 @@ run: $(VENV)/.installed ## Run the whole system locally (own NATS and Postgres u
 PYTEST = tmp=$$(mktemp -d -t autentikapp-tests.XXXXXX); trap 'rm -rf "$$tmp"' EXIT; \
 	$(BIN)/python -m pytest --basetemp="$$tmp/pytest"
 
-test: $(VENV)/.installed ## Run the tests (they start their own NATS and Postgres)
+# The browser tests (tests/browser/) drive a headless Chromium: found, else installed (Debian's chromium via
+# apt-get as root, else `playwright install chromium`), and started once, or `make test` stops here.
+browser: $(VENV)/.installed ## Find or install the headless Chromium the browser tests drive, and check it starts
+	$(BIN)/python -m devstack.browser
+
+test: $(VENV)/.installed browser ## Run the tests (they start their own NATS and Postgres)
 	$(PYTEST) $(PYTEST_ARGS)
 
 test-faults: $(VENV)/.installed ## Only the fault-injection and security suites (also part of `make test`); FAULTS_EVENTS=50000 for a soak

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from devstack import dev_keys
 from devstack._proc import DirInUse
-from devstack.demo import Demo, ensure_demo
+from devstack.demo import Demo, ensure_dashboard_login, ensure_demo
 from devstack.nats import NatsError
 from devstack.ports import free_port
 from devstack.postgres import PostgresError
@@ -86,7 +86,7 @@ def _relative(path: Path) -> str:
 
 
 def _banner(infra: Infrastructure, env: Mapping[str, str], ports: dict[str, int | None],
-            metrics_ports: Mapping[str, int], demo: Demo) -> str:
+            metrics_ports: Mapping[str, int], demo: Demo, login: tuple[str, str]) -> str:
     """Where everything is and what to try; URLs are printed without passwords."""
     rows: list[tuple[str, str]] = []
     nats_note = f"  (local, data in {_relative(infra.nats.data_dir)})" if infra.nats else "  (given)"
@@ -98,7 +98,7 @@ def _banner(infra: Infrastructure, env: Mapping[str, str], ports: dict[str, int 
         metrics = f"metrics http://127.0.0.1:{metrics_ports[spec.name]}/metrics"
         rows.append((spec.name, f"127.0.0.1:{port}  ({metrics})" if port else f"running  ({metrics})"))
     for name in ("CUSTOMER_SERVICE_DATABASE_URL", "IDENTIFIER_SERVICE_DATABASE_URL",
-                 "GATEWAY_DATABASE_URL", "PROCESSOR_DATABASE_URL"):
+                 "GATEWAY_DATABASE_URL", "PROCESSOR_DATABASE_URL", "DASHBOARD_DATABASE_URL"):
         rows.append((name, redact_url(env[name])))
     given_key = env[ENCRYPTION_KEYS] == os.environ.get(ENCRYPTION_KEYS, "").strip()
     rows.append((ENCRYPTION_KEYS, "(given)" if given_key else
@@ -108,6 +108,10 @@ def _banner(infra: Infrastructure, env: Mapping[str, str], ports: dict[str, int 
     lines = ["", "autentikapp dev stack is up", ""]
     lines += [f"  {label.ljust(width)}  {value}" for label, value in rows]
     lines += [
+        "",
+        f"Dashboard (Configuración > Integraciones > Webhooks): http://127.0.0.1:{ports['dashboard']}/",
+        f"  sign in with customer ID {demo.tenant_id!r}, e-mail {login[0]}, password {login[1]}",
+        f"  (a development login, kept in {_relative(RUN_DIR / 'dashboard-login.json')})",
         "",
         f"Demo tenant {demo.tenant_id!r}, webhook secret {demo.secret}",
         f"  (registered codes: {', '.join(demo.codes[:3])}, ...)",
@@ -210,8 +214,9 @@ def run() -> int:
         demo = ensure_demo(child_env["GATEWAY_DATABASE_URL"], child_env["IDENTIFIER_SERVICE_ADDR"],
                            RUN_DIR / "demo-tenant.json", encryption_keys.parse(child_env[ENCRYPTION_KEYS]),
                            tls_files(child_env))
+        login = ensure_dashboard_login(child_env["DASHBOARD_DATABASE_URL"], RUN_DIR / "dashboard-login.json")
         env_written = _write_env_file({**child_env, DEMO_SECRET_ENV: demo.secret})
-        print(_banner(infra, child_env, ports, metrics_ports, demo), flush=True)
+        print(_banner(infra, child_env, ports, metrics_ports, demo, login), flush=True)
         died = _watch(infra, group)
         _say(f"stopping everything because {died}")
         code = 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,3 +86,43 @@ def ensure_demo(gateway_database_url: str, identifier_address: str, secret_file:
             identifier_pb2.RegisterIdentifiersRequest(tenant_id=DEMO_TENANT_ID, codes=DEMO_CODES), timeout=10
         )
     return Demo(DEMO_TENANT_ID, secret, DEMO_CODES)
+
+
+DEMO_ADMIN_EMAIL = "admin@demo.example"
+
+
+def ensure_dashboard_login(dashboard_database_url: str, login_file: Path) -> tuple[str, str]:
+    """The demo tenant's dashboard admin (e-mail, password): created once with a random password kept in
+    `login_file` (mode 0600, like the demo secret); a user without a readable saved password gets a new
+    one. Local development only."""
+    from dashboard.audit import Actor
+    from dashboard.db import MIGRATIONS as DASHBOARD_MIGRATIONS
+    from dashboard.db import open_pool
+    from dashboard.passwords import Passwords
+    from dashboard.settings import LoginLimits
+    from dashboard.users import ADMIN, UserStore
+
+    migrations.apply(dashboard_database_url, DASHBOARD_MIGRATIONS)
+    try:
+        saved = json.loads(login_file.read_text())
+    except (OSError, ValueError):
+        saved = {}
+    pool = open_pool(dashboard_database_url, min_size=1, max_size=1)
+    try:
+        users = UserStore(pool, Passwords(), LoginLimits())
+        actor = Actor.cli("make run")
+        existing = {u.email for u in users.list_users(DEMO_TENANT_ID)}
+        password = saved.get("password") if saved.get("email") == DEMO_ADMIN_EMAIL else None
+        if DEMO_ADMIN_EMAIL not in existing:
+            password = password or secrets.token_urlsafe(12)
+            users.create_user(DEMO_TENANT_ID, DEMO_ADMIN_EMAIL, password, ADMIN, actor)
+        elif password is None:
+            password = secrets.token_urlsafe(12)
+            users.set_password(DEMO_TENANT_ID, DEMO_ADMIN_EMAIL, password, actor)
+    finally:
+        pool.close()
+    login_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(login_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump({"email": DEMO_ADMIN_EMAIL, "password": password}, out)
+    return DEMO_ADMIN_EMAIL, password

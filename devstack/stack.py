@@ -27,6 +27,7 @@ SERVICE_DATABASES: dict[str, str] = {
     "IDENTIFIER_SERVICE_DATABASE_URL": "autentikapp_identifiers",
     "GATEWAY_DATABASE_URL": "autentikapp_gateway",
     "PROCESSOR_DATABASE_URL": "autentikapp_processor",
+    "DASHBOARD_DATABASE_URL": "autentikapp_dashboard",
 }
 
 

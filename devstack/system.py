@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common import dev_certificates, grpc_tls, nats_permissions
-from common.config import METRICS_DEFAULT_PORTS
+from common.config import METRICS_DEFAULT_PORTS, PROCESSOR_GRPC_DEFAULT_PORT
 from devstack.processes import Child, ProcessGroup
 from devstack.ready import grpc_serving, http_ok
 from gateway import encryption_keys
@@ -25,8 +25,9 @@ TEST_KEY_ID = "dev-ephemeral"  # a key generated for one system's lifetime (test
 class ProcessSpec:
     """One process of the system: `python -m <module>`.
 
-    port_var/default_port: where it listens (None for a pure consumer such as the processor).
-    address_var: the variable its clients read to find it (CLI, processor), set for every child.
+    port_var/default_port: where it listens (None for a process nobody calls; the processor's is its gRPC
+    server of event outcomes, EventOutcomeService, beside its consumer).
+    address_var: the variable its clients read to find it (CLI, processor, dashboard), set for every child.
     check: "grpc" (grpc.health.v1 SERVING), "http" (GET /readyz answers 2xx) or "none".
     certificate: the name of its certificate for gRPC's mutual TLS (a service's, or the processor's role);
     None for a process that makes no gRPC call (the gateway gets no certificate at all).
@@ -74,8 +75,12 @@ PROCESSES: list[ProcessSpec] = [
     ProcessSpec("identifier_service", "identifier_service",
                 "IDENTIFIER_SERVICE_PORT", 50052, "IDENTIFIER_SERVICE_ADDR", check="grpc",
                 certificate="identifier-service"),
-    ProcessSpec("processor", "processor", certificate=grpc_tls.PROCESSOR, nats_user=nats_permissions.PROCESSOR),
+    ProcessSpec("processor", "processor", "PROCESSOR_GRPC_PORT", PROCESSOR_GRPC_DEFAULT_PORT, "PROCESSOR_ADDR",
+                certificate=grpc_tls.PROCESSOR, nats_user=nats_permissions.PROCESSOR),
     ProcessSpec("gateway", "gateway", "GATEWAY_PORT", 8080, check="http", nats_user=nats_permissions.GATEWAY),
+    ProcessSpec("gateway_admin", "gateway_admin", "GATEWAY_ADMIN_PORT", 50054, "GATEWAY_ADMIN_ADDR", check="grpc",
+                certificate="gateway-admin", nats_user=nats_permissions.GATEWAY_ADMIN),
+    ProcessSpec("dashboard", "dashboard", "DASHBOARD_PORT", 8090, check="http", certificate=grpc_tls.DASHBOARD),
 ]
 
 
@@ -110,6 +115,10 @@ def child_environment(infra_env: Mapping[str, str], ports: Mapping[str, int | No
             env[s.address_var] = f"127.0.0.1:{ports[s.name]}"
     if ports.get("gateway") and "PUBLIC_BASE_URL" not in env:
         env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{ports['gateway']}"
+    if ports.get("gateway"):  # where the admin API sends test sales: the gateway we start
+        env.setdefault("GATEWAY_URL", f"http://127.0.0.1:{ports['gateway']}")
+    # Plain http on loopback: a Secure cookie would never come back (Secure stays the default elsewhere).
+    env.setdefault("DASHBOARD_SECURE_COOKIES", "false")
     return env
 
 

@@ -197,10 +197,12 @@ def test_infrastructure_uses_given_servers_and_per_service_overrides(tmp_path, p
         "IDENTIFIER_SERVICE_DATABASE_URL": pg.url("autentikapp_identifiers"),
         "GATEWAY_DATABASE_URL": "postgresql://gw:secret@db.example:5433/gw",
         "PROCESSOR_DATABASE_URL": pg.url("autentikapp_processor"),
+        "DASHBOARD_DATABASE_URL": pg.url("autentikapp_dashboard"),
     }
     with psycopg.connect(pg.url()) as conn:
         names = {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
-    assert {"autentikapp_customers", "autentikapp_identifiers", "autentikapp_processor"} <= names
+    assert {"autentikapp_customers", "autentikapp_identifiers", "autentikapp_processor",
+            "autentikapp_dashboard"} <= names
     assert "autentikapp_gateway" not in names
 
 
