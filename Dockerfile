@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image for every process of the system; the first argument picks the role (deploy/entrypoint.sh):
-#   docker run IMAGE gateway | processor | customer-service | identifier-service | migrate | cli ARGS...
+#   docker run IMAGE gateway | processor | customer-service | identifier-service | gateway-admin | dashboard
+#                    | migrate | cli ARGS...
 # Build: docker build -t autentikapp-webhooks:dev .   (BuildKit, the default builder, is required)
 # Operations (compose, Kubernetes, upgrades, backups): docs/operations.md
 
@@ -23,13 +24,17 @@ RUN --mount=type=cache,target=/root/.cache/pip \
  && pip wheel --wheel-dir /wheels --constraint requirements.lock --requirement runtime-requirements.txt
 
 # The project itself: the packages the processes import (the generated gRPC code in autentikapp/v1 is
-# committed, so no protoc here). devstack, bench and tests are development tools and stay out.
+# committed, so no protoc here). The dashboard's templates, static files and every package's migrations
+# are package data (pyproject.toml [tool.setuptools.package-data]), so the wheel carries them.
+# devstack, bench and tests are development tools and stay out.
 COPY autentikapp ./autentikapp
 COPY common ./common
 COPY customer_service ./customer_service
 COPY identifier_service ./identifier_service
 COPY gateway ./gateway
+COPY gateway_admin ./gateway_admin
 COPY processor ./processor
+COPY dashboard ./dashboard
 COPY cli ./cli
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip wheel --wheel-dir /wheels --no-deps .
@@ -40,7 +45,7 @@ RUN --mount=type=cache,target=/root/.cache/pip \
 FROM python:3.11-slim AS runtime
 
 LABEL org.opencontainers.image.title="autentikapp-webhooks" \
-      org.opencontainers.image.description="Autentikapp inbound webhooks: gateway, processor, customer and identifier services, migrations, CLI"
+      org.opencontainers.image.description="Autentikapp inbound webhooks: gateway, processor, customer and identifier services, gateway admin API, dashboard, migrations, CLI"
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -71,7 +76,8 @@ WORKDIR /opt/autentikapp
 USER 10001:10001
 
 # gateway (GATEWAY_PORT), customer_service (CUSTOMER_SERVICE_PORT), identifier_service
-# (IDENTIFIER_SERVICE_PORT): the defaults in common/config.py. The processor listens on nothing.
-EXPOSE 8080 50051 50052
+# (IDENTIFIER_SERVICE_PORT), the processor's EventOutcomeService (PROCESSOR_GRPC_PORT), gateway_admin
+# (GATEWAY_ADMIN_PORT), dashboard (DASHBOARD_PORT): the defaults in common/config.py.
+EXPOSE 8080 50051 50052 50053 50054 8090
 
 ENTRYPOINT ["/usr/local/bin/autentikapp-entrypoint"]

@@ -1,14 +1,17 @@
-"""Container health probe for Docker Compose, and Kubernetes' exec probes of the gRPC services (the
-kubelet's native gRPC probe cannot present a client certificate, and the services require one).
+"""Container health probe for Docker Compose, and Kubernetes' exec probes of the gRPC servers (the
+kubelet's native gRPC probe cannot present a client certificate, and the servers require one): the
+services, gateway-admin and the processor's EventOutcomeService.
 
     python healthcheck.py grpc HOST:PORT [SERVICE]   grpc.health.v1 Check: exit 0 when SERVING
-    python healthcheck.py http URL                   GET: exit 0 on a 2xx answer (the gateway's /readyz)
+    python healthcheck.py http URL                   GET: exit 0 on a 2xx answer (the gateway's and the
+                                                     dashboard's /readyz)
     python healthcheck.py processor-deps             what the processor needs is reachable: the NATS
                                                      server (TCP) and both services SERVING, at the
                                                      addresses its own environment names
 
-The processor has no endpoint of its own yet, so `processor-deps` checks its dependencies, not the
-processor itself (a dead processor ends its container anyway: it is PID 1).
+The processor is probed on its own gRPC server (`grpc 127.0.0.1:50053 autentikapp.v1.EventOutcomeService`);
+`processor-deps`, a check of its dependencies rather than of the processor, stays for diagnosing one by hand
+(`docker compose exec processor python /opt/autentikapp/healthcheck.py processor-deps`).
 gRPC checks go over mutual TLS with the container's own certificate (GRPC_TLS_*: a service's own
 certificate serves as a client certificate too, and any certified caller may ask for health).
 Exit 0 healthy, 1 unhealthy, 2 usage; one line on stdout saying which. Every check gives up after

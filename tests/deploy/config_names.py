@@ -26,7 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # The packages that run in the image (cli too: the image's `cli` role).
-PACKAGES = ("common", "gateway", "processor", "customer_service", "identifier_service", "cli", "autentikapp")
+PACKAGES = ("common", "gateway", "processor", "customer_service", "identifier_service", "gateway_admin", "dashboard",
+            "cli", "autentikapp")
 
 _ENVIRON_METHODS = {"get", "setdefault", "pop"}
 

@@ -24,12 +24,16 @@ from config_names import ROOT, Scan, scan
 
 ENTRYPOINT_SCRIPT = ROOT / "deploy" / "entrypoint.sh"
 DOCKERFILE = ROOT / "Dockerfile"
-ROLES = {"gateway", "processor", "customer-service", "identifier-service", "migrate", "cli"}
-LONG_RUNNING = {"gateway", "processor", "customer-service", "identifier-service"}
+ROLES = {"gateway", "processor", "customer-service", "identifier-service", "gateway-admin", "dashboard", "migrate",
+         "cli"}
+LONG_RUNNING = {"gateway", "processor", "customer-service", "identifier-service", "gateway-admin", "dashboard"}
 
-# gunicorn loads these itself (gateway/process.py passes the config file's path and "gateway.wsgi:app"),
-# so `python -m gateway serve` reads what they read although it never imports them.
-LOADED_BY_GUNICORN = {"gateway": ["gateway.gunicorn_conf", "gateway.wsgi"]}
+# gunicorn loads these itself (gateway/process.py and dashboard/process.py pass the config file's path and
+# "<package>.wsgi:app"), so `python -m gateway serve` reads what they read although it never imports them.
+LOADED_BY_GUNICORN = {"gateway": ["gateway.gunicorn_conf", "gateway.wsgi"],
+                      "dashboard": ["dashboard.gunicorn_conf", "dashboard.wsgi"]}
+# Long-running roles that serve no /metrics (each with the reason): no metrics port, no METRICS_PORT.
+NO_METRICS = {"dashboard": "the dashboard's gunicorn serves no /metrics (nothing calls common.metrics.serve)"}
 
 # Variables a deployment must set for a role: their defaults point at this machine (127.0.0.1/localhost)
 # or do not exist (GATEWAY_ENCRYPTION_KEYS), so they are right only for `make run`. Each service has its
@@ -39,24 +43,39 @@ REQUIRED_ENV = {
     "processor": {"PROCESSOR_DATABASE_URL", "NATS_URL", "CUSTOMER_SERVICE_ADDR", "IDENTIFIER_SERVICE_ADDR"},
     "customer-service": {"CUSTOMER_SERVICE_DATABASE_URL"},
     "identifier-service": {"IDENTIFIER_SERVICE_DATABASE_URL"},
+    # The gateway's database and keys, NATS (dead letters), and the gateway itself (test sales).
+    "gateway-admin": {"GATEWAY_DATABASE_URL", "GATEWAY_ENCRYPTION_KEYS", "NATS_URL", "GATEWAY_URL"},
+    # Its own database, the two APIs it calls, and the gateway's public URL it shows as the endpoint.
+    "dashboard": {"DASHBOARD_DATABASE_URL", "GATEWAY_ADMIN_ADDR", "PROCESSOR_ADDR", "PUBLIC_BASE_URL"},
     "migrate": {"CUSTOMER_SERVICE_DATABASE_URL", "IDENTIFIER_SERVICE_DATABASE_URL", "GATEWAY_DATABASE_URL",
-                "PROCESSOR_DATABASE_URL", "GATEWAY_ENCRYPTION_KEYS"},
+                "PROCESSOR_DATABASE_URL", "DASHBOARD_DATABASE_URL", "GATEWAY_ENCRYPTION_KEYS"},
     # A container that runs the CLI needs every group's connection: tenants (the gateway's database and
-    # keys), events (the processor's database), dlq (NATS), customers/identifiers (both services).
+    # keys), events (the processor's database), dlq (NATS), customers/identifiers (both services),
+    # dashboard users (the dashboard's database).
     "cli": {"GATEWAY_DATABASE_URL", "GATEWAY_ENCRYPTION_KEYS", "PROCESSOR_DATABASE_URL", "NATS_URL",
-            "CUSTOMER_SERVICE_ADDR", "IDENTIFIER_SERVICE_ADDR"},
+            "CUSTOMER_SERVICE_ADDR", "IDENTIFIER_SERVICE_ADDR", "DASHBOARD_DATABASE_URL"},
 }
 
 # The internal plane (issue 13; docs/operations.md "The internal plane"). gRPC runs over mutual TLS on
 # every hop: each process that serves or calls gRPC reads its certificate, key and CA from these files
 # (PEM). A caller's role is its certificate's Common Name; a server's certificate names its Service.
 GRPC_TLS_ENV = ("GRPC_TLS_CA_FILE", "GRPC_TLS_CERT_FILE", "GRPC_TLS_KEY_FILE")
-GRPC_SERVERS = {"customer-service", "identifier-service"}
-GRPC_CLIENT_ROLES = {"processor": "processor", "cli": "operator"}  # image role -> certificate role (CN)
+GRPC_SERVERS = {"customer-service", "identifier-service", "gateway-admin"}
+GRPC_CLIENT_ROLES = {"processor": "processor", "cli": "operator", "dashboard": "dashboard"}  # image role -> CN
+# Client roles whose process serves gRPC too (the processor's EventOutcomeService): their certificate's CN
+# is the role, its DNS names its Service's (common/dev_certificates.py SERVING_ROLES). Role -> port.
+SERVING_CLIENTS = {"processor": 50053}
 # Each process that connects to NATS logs in as its own user (NATS_USER, NATS_PASSWORD); the image role
 # -> its NATS user. nats-box (the NATS chart's pod, for backups) logs in as `backup`.
-NATS_USERS = {"gateway": "gateway", "processor": "processor", "cli": "operator"}
+NATS_USERS = {"gateway": "gateway", "processor": "processor", "gateway-admin": "gateway_admin", "cli": "operator"}
 NATS_BOX_USER = "backup"
+NATS_SECRET_PREFIX = "autentikapp-nats-"
+
+
+def nats_secret(user: str) -> str:
+    """The Secret holding a NATS user's password (key `password`): a Secret's name allows no `_`."""
+    return NATS_SECRET_PREFIX + user.replace("_", "-")
+
 
 # Set by the manifests although no module of ours reads them: each with the reason. None at present
 # (METRICS_PORT is read by every process, PROMETHEUS_MULTIPROC_DIR by the gateway's gunicorn master).
@@ -65,7 +84,7 @@ NOT_READ_BY_OUR_CODE: dict[str, str] = {}
 # Variables whose values are secrets (passwords inside URLs, encryption keys): never a literal in the
 # Kubernetes manifests.
 SECRET_ENV = {"DATABASE_URL", "CUSTOMER_SERVICE_DATABASE_URL", "IDENTIFIER_SERVICE_DATABASE_URL",
-              "GATEWAY_DATABASE_URL", "PROCESSOR_DATABASE_URL", "GATEWAY_ENCRYPTION_KEYS"}
+              "GATEWAY_DATABASE_URL", "PROCESSOR_DATABASE_URL", "DASHBOARD_DATABASE_URL", "GATEWAY_ENCRYPTION_KEYS"}
 
 
 @cache
@@ -193,8 +212,10 @@ def settings_for(role: str, env: Mapping[str, str]) -> dict[str, Any]:
     from common.bus import BusSettings
     from common.config import (CUSTOMER_SERVICE_DEFAULT_PORT, IDENTIFIER_SERVICE_DEFAULT_PORT, ServiceSettings,
                                database_url, grpc_address)
+    from dashboard.settings import DashboardSettings
     from gateway import encryption_keys
     from gateway.settings import GatewaySettings, public_base_url
+    from gateway_admin.settings import GatewayAdminSettings
     from processor.settings import ProcessorSettings
 
     parsers: dict[str, Callable[[], Any]] = {
@@ -203,17 +224,21 @@ def settings_for(role: str, env: Mapping[str, str]) -> dict[str, Any]:
         "processor": ProcessorSettings.from_env,
         "customer_service": lambda: ServiceSettings.from_env("CUSTOMER_SERVICE", CUSTOMER_SERVICE_DEFAULT_PORT),
         "identifier_service": lambda: ServiceSettings.from_env("IDENTIFIER_SERVICE", IDENTIFIER_SERVICE_DEFAULT_PORT),
+        "gateway_admin": GatewayAdminSettings.from_env,
+        "dashboard": DashboardSettings.from_env,
         "cli_addresses": lambda: (grpc_address("CUSTOMER_SERVICE_ADDR", CUSTOMER_SERVICE_DEFAULT_PORT),
                                   grpc_address("IDENTIFIER_SERVICE_ADDR", IDENTIFIER_SERVICE_DEFAULT_PORT)),
         "cli_urls": lambda: (database_url("GATEWAY_DATABASE_URL"), database_url("PROCESSOR_DATABASE_URL"),
-                             public_base_url(), BusSettings.from_env()),
+                             database_url("DASHBOARD_DATABASE_URL"), public_base_url(), BusSettings.from_env()),
     }
     wanted = {
         "gateway": ["gateway", "gateway_keys"],
         "processor": ["processor"],
         "customer-service": ["customer_service"],
         "identifier-service": ["identifier_service"],
-        "migrate": ["customer_service", "identifier_service", "gateway", "gateway_keys", "processor"],
+        "gateway-admin": ["gateway_admin"],
+        "dashboard": ["dashboard"],
+        "migrate": ["customer_service", "identifier_service", "gateway", "gateway_keys", "processor", "dashboard"],
         "cli": ["cli_addresses", "cli_urls", "gateway_keys"],
     }[role]
     cleared = env_read_by(role) | set(NOT_READ_BY_OUR_CODE)
@@ -241,10 +266,11 @@ def tls_stand_ins(env: Mapping[str, str | None]) -> dict[str, str]:
     return replaced
 
 
-def gateway_routes() -> dict[str, set[str]]:
-    """The gateway's HTTP routes, read from its blueprints' decorators: path -> methods."""
+def gateway_routes(folder: str = "gateway") -> dict[str, set[str]]:
+    """The gateway's HTTP routes (or those of the Flask app in `folder`, e.g. "dashboard/views"), read from
+    its blueprints' decorators: path -> methods."""
     routes: dict[str, set[str]] = {}
-    for path in sorted((ROOT / "gateway").glob("*.py")):
+    for path in sorted((ROOT / folder).glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue

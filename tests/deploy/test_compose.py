@@ -13,6 +13,7 @@ import yaml
 from config_names import ROOT
 from deploy_roles import (
     LONG_RUNNING,
+    NO_METRICS,
     NOT_READ_BY_OUR_CODE,
     REQUIRED_ENV,
     ROLES,
@@ -127,6 +128,12 @@ def test_ports_agree_with_the_code():
     assert SERVICES["gateway"]["ports"] == ["8080:8080"]
     assert settings("customer-service")["customer_service"].port == 50051
     assert settings("identifier-service")["identifier_service"].port == 50052
+    assert settings("processor")["processor"].grpc_port == 50053
+    assert settings("gateway-admin")["gateway_admin"].port == 50054
+    assert settings("dashboard")["dashboard"].port == 8090
+    assert SERVICES["dashboard"]["ports"] == ["8090:8090"]
+    published = {name for name, service in APP.items() if service.get("ports")}
+    assert published == {"gateway", "dashboard"}, "only the webhook endpoint and the dashboard are published"
 
 
 def test_clients_point_at_the_services_they_need():
@@ -137,6 +144,43 @@ def test_clients_point_at_the_services_they_need():
         assert host == target and int(port) == settings(target)[key].port
     assert urlsplit(processor.bus.url).hostname == "nats"
     assert settings("gateway")["gateway"].bus.url == processor.bus.url
+    admin = settings("gateway-admin")["gateway_admin"]
+    assert admin.bus.url == processor.bus.url
+    gateway_url = urlsplit(admin.gateway_url)
+    assert gateway_url.hostname == "gateway" and gateway_url.port == settings("gateway")["gateway"].port
+    dashboard = settings("dashboard")["dashboard"]
+    for address, target, port in ((dashboard.gateway_admin_addr, "gateway-admin", admin.port),
+                                  (dashboard.processor_addr, "processor", processor.grpc_port)):
+        assert address == f"{target}:{port}"
+
+
+def test_the_dashboard_shows_the_gateways_public_url_and_works_over_plain_http():
+    dashboard = settings("dashboard")["dashboard"]
+    assert dashboard.public_base_url == env_of(SERVICES["gateway"])["PUBLIC_BASE_URL"].rstrip("/")
+    published = urlsplit(dashboard.public_base_url)
+    assert f"{published.port}:{settings('gateway')['gateway'].port}" in SERVICES["gateway"]["ports"]
+    assert dashboard.secure_cookies is False, "on http://localhost a Secure cookie never comes back"
+
+
+def test_grpc_servers_present_the_certificate_of_the_name_they_are_dialled_by():
+    """The `certs` one-shot names a server's certificate after it (common/dev_certificates.py: CN and DNS
+    name), and a caller checks that name against the host it dials: Compose service name, certificate
+    name and the callers' *_ADDR host must agree."""
+    from common import dev_certificates
+
+    servers = set(dev_certificates.SERVERS) | set(dev_certificates.SERVING_ROLES)
+    dialled = {value.rpartition(":")[0] for service in APP.values() for key, value in env_of(service).items()
+               if key.endswith("_ADDR")}
+    assert dialled <= servers, f"dialled without a server certificate of that name: {sorted(dialled - servers)}"
+    for name in dialled:
+        assert name in SERVICES, f"no Compose service {name}"
+        env = env_of(SERVICES[name])
+        assert env["GRPC_TLS_CERT_FILE"] == f"/certs/{name}.crt" and env["GRPC_TLS_KEY_FILE"] == f"/certs/{name}.key"
+    for name, service in APP.items():
+        env = env_of(service)
+        if "GRPC_TLS_CERT_FILE" in env:
+            certificate = env["GRPC_TLS_CERT_FILE"].rpartition("/")[2].removesuffix(".crt")
+            assert certificate in set(dev_certificates.SERVERS) | set(dev_certificates.ROLES), name
 
 
 @pytest.mark.parametrize("name", sorted(n for n, s in APP.items() if role_of(s) in LONG_RUNNING) + sorted(INFRA))
@@ -161,13 +205,23 @@ def test_healthchecks_probe_the_real_ports_and_routes():
     parts = urlsplit(url)
     assert kind == "http" and parts.port == settings("gateway")["gateway"].port
     assert parts.path == "/readyz" and "GET" in gateway_routes()[parts.path]
-    assert probe_of("processor") == ["processor-deps"]
+    assert probe_of("processor") == ["grpc", f"127.0.0.1:{settings('processor')['processor'].grpc_port}",
+                                     "autentikapp.v1.EventOutcomeService"]
+    assert probe_of("gateway-admin") == ["grpc", f"127.0.0.1:{settings('gateway-admin')['gateway_admin'].port}",
+                                         "autentikapp.v1.TenantAdminService"]
+    kind, url = probe_of("dashboard")
+    parts = urlsplit(url)
+    assert kind == "http" and parts.port == settings("dashboard")["dashboard"].port and parts.path == "/readyz"
+    assert "/readyz" in (ROOT / "dashboard" / "views" / "probes.py").read_text()
 
 
 @pytest.mark.parametrize("name", sorted(n for n, s in APP.items() if role_of(s) in LONG_RUNNING))
 def test_long_running_services_log_json_and_serve_metrics_on_9102(name):
     role = role_of(APP[name])
     assert env_of(APP[name])["LOG_FORMAT"] == "json"
+    if role in NO_METRICS:
+        assert "METRICS_PORT" not in env_of(APP[name]), f"{role}: {NO_METRICS[role]}"
+        return
     assert settings(name)[role.replace("-", "_")].metrics_port == 9102
     assert "9102" not in str(APP[name].get("ports", [])), "metrics stay inside the compose network"
 
@@ -255,6 +309,8 @@ def test_each_service_waits_for_what_its_settings_point_at(name):
             needs.add(urlsplit(value).hostname)
         elif key.endswith("_ADDR"):
             needs.add(value.rpartition(":")[0])
+        elif key == "GATEWAY_URL":
+            needs.add(urlsplit(value).hostname)
     if role_of(service) in LONG_RUNNING:
         needs.add("migrate")
     if "GRPC_TLS_CA_FILE" in env_of(service):

@@ -31,7 +31,14 @@ from deploy_roles import (
     role_modules,
 )
 
-from common.config import CUSTOMER_SERVICE_DEFAULT_PORT, GATEWAY_DEFAULT_PORT, IDENTIFIER_SERVICE_DEFAULT_PORT
+from common.config import (
+    CUSTOMER_SERVICE_DEFAULT_PORT,
+    DASHBOARD_DEFAULT_PORT,
+    GATEWAY_ADMIN_DEFAULT_PORT,
+    GATEWAY_DEFAULT_PORT,
+    IDENTIFIER_SERVICE_DEFAULT_PORT,
+    PROCESSOR_GRPC_DEFAULT_PORT,
+)
 
 
 def command_choices(package: str) -> list[str]:
@@ -44,7 +51,7 @@ def command_choices(package: str) -> list[str]:
     return match.group(1).split(",")
 
 
-def test_the_entrypoint_accepts_exactly_the_six_roles():
+def test_the_entrypoint_accepts_exactly_the_eight_roles():
     patterns = set(entrypoint_arms()) - {"-h", "--help", "help", "*"}
     assert patterns == ROLES
 
@@ -65,6 +72,15 @@ def test_the_server_roles_run_the_servers():
     assert role_commands("processor") == [["python", "-m", "processor", "serve"]]
     assert role_commands("customer-service") == [["python", "-m", "customer_service", "serve"]]
     assert role_commands("identifier-service") == [["python", "-m", "identifier_service", "serve"]]
+    assert role_commands("gateway-admin") == [["python", "-m", "gateway_admin", "serve"]]
+    assert role_commands("dashboard") == [["python", "-m", "dashboard", "serve"]]
+
+
+def test_the_usage_line_names_every_role():
+    text = ENTRYPOINT_SCRIPT.read_text()
+    usage = next(line for line in text.splitlines() if line.strip().startswith('echo "roles:'))
+    named = {word for word in re.findall(r"[a-z][a-z-]*", usage.partition("roles:")[2])} - {"autentikapp", "args"}
+    assert named == ROLES
 
 
 def test_long_running_roles_exec_so_the_process_gets_the_signals():
@@ -81,7 +97,11 @@ def test_migrate_runs_what_make_migrate_runs_and_that_covers_every_process():
     from cli.migrate import PROCESSES
     with_a_main = sorted(path.parent.name for path in ROOT.glob("*/__main__.py")
                          if "common.entrypoint import main" in path.read_text())
-    assert sorted(process.name for process in PROCESSES) == with_a_main
+    # gateway_admin works on the gateway's database: its `migrate` is the gateway's, run once by that step.
+    from gateway_admin.process import PROCESS as GATEWAY_ADMIN
+    from gateway.process import PROCESS as GATEWAY
+    assert GATEWAY_ADMIN.migrate is GATEWAY.migrate
+    assert sorted([*(process.name for process in PROCESSES), GATEWAY_ADMIN.name]) == with_a_main
 
 
 def test_cli_runs_the_console_script_pyproject_declares():
@@ -91,9 +111,11 @@ def test_cli_runs_the_console_script_pyproject_declares():
 
 def test_gunicorn_loads_the_modules_the_role_scan_assumes():
     """role_modules adds the modules gunicorn loads by name; gateway/process.py must still name them."""
-    source = (ROOT / "gateway" / "process.py").read_text()
-    assert '"gunicorn_conf.py"' in source and '"gateway.wsgi:app"' in source
-    assert LOADED_BY_GUNICORN == {"gateway": ["gateway.gunicorn_conf", "gateway.wsgi"]}
+    for package in ("gateway", "dashboard"):
+        source = (ROOT / package / "process.py").read_text()
+        assert '"gunicorn_conf.py"' in source and f'"{package}.wsgi:app"' in source, package
+        assert LOADED_BY_GUNICORN[package] == [f"{package}.gunicorn_conf", f"{package}.wsgi"]
+    assert set(LOADED_BY_GUNICORN) == {"gateway", "dashboard"}
 
 
 def test_the_entrypoint_is_posix_sh_and_executable():
@@ -118,7 +140,8 @@ def test_the_entrypoint_refuses_what_it_does_not_know(args, exit_code, says):
 
 
 def test_the_image_exposes_the_ports_the_code_listens_on():
-    assert exposed_ports() == {GATEWAY_DEFAULT_PORT, CUSTOMER_SERVICE_DEFAULT_PORT, IDENTIFIER_SERVICE_DEFAULT_PORT}
+    assert exposed_ports() == {GATEWAY_DEFAULT_PORT, CUSTOMER_SERVICE_DEFAULT_PORT, IDENTIFIER_SERVICE_DEFAULT_PORT,
+                               PROCESSOR_GRPC_DEFAULT_PORT, GATEWAY_ADMIN_DEFAULT_PORT, DASHBOARD_DEFAULT_PORT}
 
 
 def test_multi_stage_slim_runtime_without_compilers():
@@ -159,6 +182,25 @@ def test_the_builder_copies_every_package_the_roles_import_and_no_dev_tooling():
     assert packages <= builder_copies, f"not copied into the image: {sorted(packages - builder_copies)}"
     assert not {"devstack", "bench", "tests"} & packages, "a process imports development tooling"
     assert not {"devstack", "bench", "tests"} & builder_copies
+
+
+def test_the_wheel_carries_every_data_file_of_the_copied_packages():
+    """The image installs the project's wheel, which holds a package's .py files and only the other files
+    [tool.setuptools.package-data] matches (migrations, the dashboard's templates and static files)."""
+    import tomllib
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["*"]
+    builder_copies = {source for stage in dockerfile_stages()[:-1] for source in copies(stage)}
+    left_out = []
+    for package in sorted(builder_copies - {"pyproject.toml", "requirements.lock", "."}):
+        for path in (ROOT / package).rglob("*"):
+            if not path.is_file() or "__pycache__" in path.parts or path.suffix in {".py", ".pyc"}:
+                continue
+            if not any(fnmatch.fnmatch(path.name, pattern) for pattern in patterns):
+                left_out.append(str(path.relative_to(ROOT)))
+    assert not left_out, f"not in the wheel, so not in the image: {left_out}"
+    for needed in ("dashboard/templates", "dashboard/static", "dashboard/migrations"):
+        assert any((ROOT / needed).iterdir()), needed
 
 
 def test_dockerignore_keeps_out_what_it_should_and_nothing_that_is_copied():

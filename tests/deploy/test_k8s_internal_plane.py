@@ -1,7 +1,7 @@
 """The internal plane in deploy/k8s (issue 13; docs/operations.md "The internal plane"), offline:
 
 - certificates: cert-manager's CA chain, one certificate per gRPC server (named as its Service) and per
-  gRPC client role (its Common Name), mounted read-only into exactly the pods that serve or call gRPC,
+  gRPC client role (its Common Name; the processor's, a client that serves too, is both), mounted read-only into exactly the pods that serve or call gRPC,
   with the three GRPC_TLS_* variables pointing at the files;
 - network policies: evaluated like a network plugin would (selectors, namespaces, address blocks, named
   ports) over every pair of endpoints and every port in play, the allowed flows must be exactly the
@@ -27,7 +27,9 @@ from deploy_roles import (
     NATS_BOX_USER,
     NATS_USERS,
     REQUIRED_ENV,
+    SERVING_CLIENTS,
     env_read_by,
+    nats_secret,
     settings_for,
     tls_stand_ins,
 )
@@ -35,7 +37,6 @@ from kustomize_lite import build, find, pod_spec
 from test_k8s_manifests import (
     BASE,
     K8S,
-    NATS_SECRET_PREFIX,
     OPERATOR,
     PRODUCTION,
     SECRET_STAND_INS,
@@ -114,16 +115,17 @@ def test_a_private_ca_signs_every_certificate(objects):
 
 def test_servers_are_named_as_their_services_and_clients_by_their_role(objects):
     certs = {c["spec"]["commonName"]: c["spec"] for n, c in certificates(objects).items() if n != CA_ISSUER}
-    for server in GRPC_SERVERS:
+    for server in GRPC_SERVERS | set(SERVING_CLIENTS):
         spec = certs[server]
         assert find(objects, "Service", server) is not None
         assert {server, f"{server}.{NAMESPACE}.svc.cluster.local"} <= set(spec["dnsNames"])
         # client auth too, and localhost: the pod's exec probes call it with its own certificate. Its
         # common name is no role, so the services let it ask for health and nothing else.
         assert "server auth" in spec["usages"] and "client auth" in spec["usages"] and "localhost" in spec["dnsNames"]
-        assert server not in CLIENT_ROLES
+        # A serving client (the processor) keeps its role as its common name: the services it calls see it.
+        assert (server in CLIENT_ROLES) == (server in SERVING_CLIENTS)
         assert spec["secretName"] == CERT_SECRET_PREFIX + server
-    clients = {cn: spec for cn, spec in certs.items() if cn not in GRPC_SERVERS}
+    clients = {cn: spec for cn, spec in certs.items() if cn not in GRPC_SERVERS | set(SERVING_CLIENTS)}
     assert set(clients) <= CLIENT_ROLES, f"unknown roles: {set(clients) - CLIENT_ROLES}"
     for cn, spec in clients.items():
         assert spec["usages"] == ["client auth", "digital signature"], cn
@@ -131,14 +133,22 @@ def test_servers_are_named_as_their_services_and_clients_by_their_role(objects):
         assert spec["secretName"] == CERT_SECRET_PREFIX + cn
 
 
-def test_the_processor_dials_names_its_servers_certificates_hold(objects):
-    processor = find(objects, "Deployment", "processor")
-    env = pod_env(objects, processor)
+def test_grpc_clients_dial_names_their_servers_certificates_hold(objects):
     certs = {c["spec"]["commonName"]: c["spec"] for c in of_kind(objects, "Certificate")}
-    for variable, server in (("CUSTOMER_SERVICE_ADDR", "customer-service"),
-                             ("IDENTIFIER_SERVICE_ADDR", "identifier-service")):
-        host = env[variable].rpartition(":")[0]
-        assert host in certs[server]["dnsNames"], f"{variable}={env[variable]}: hostname verification would fail"
+    for client, variable, server in (("processor", "CUSTOMER_SERVICE_ADDR", "customer-service"),
+                                     ("processor", "IDENTIFIER_SERVICE_ADDR", "identifier-service"),
+                                     ("dashboard", "GATEWAY_ADMIN_ADDR", "gateway-admin"),
+                                     ("dashboard", "PROCESSOR_ADDR", "processor")):
+        env = pod_env(objects, find(objects, "Deployment", client))
+        host, _, port = env[variable].rpartition(":")
+        assert host in certs[server]["dnsNames"], f"{client} {variable}={env[variable]}: hostname verification would fail"
+        if server in SERVING_CLIENTS:
+            assert int(port) == SERVING_CLIENTS[server]
+    for obj in pods(objects):
+        for variable, value in pod_env(objects, obj).items():
+            if variable.endswith("_ADDR") and value:
+                assert value.rpartition(":")[0] in {spec["commonName"] for spec in certs.values()}, \
+                    f"{obj['metadata']['name']} dials {value}, which no server certificate names"
 
 
 def test_the_operator_certificate_is_issued_on_demand_only():
@@ -328,24 +338,30 @@ def needed_flows(objects: list[dict], our_pods: dict[str, dict], endpoints: dict
             flows.add((name, NATS.name, nats_url.port, "TCP"))
         if any(variable.endswith("_DATABASE_URL") for variable in env):
             flows |= {(name, db.name, 5432, "TCP") for db in postgres}
-        for variable in ("CUSTOMER_SERVICE_ADDR", "IDENTIFIER_SERVICE_ADDR"):
-            if variable in env:
-                host, _, port = env[variable].rpartition(":")
-                service = find(objects, "Service", host.split(".")[0])
-                target = next(p["targetPort"] for p in service["spec"]["ports"] if p["port"] == int(port))
-                for server_name, server in our_pods.items():
-                    if matches({"matchLabels": service["spec"]["selector"]}, pod_labels(server)):
-                        number = next(n for n_, n, _ in endpoints[server_name].ports if n_ == target)
-                        flows.add((name, server_name, number, "TCP"))
-    for path in find(objects, "Ingress", "gateway")["spec"]["rules"][0]["http"]["paths"]:
-        backend = path["backend"]["service"]
-        service = find(objects, "Service", backend["name"])
-        target = next(p["targetPort"] for p in service["spec"]["ports"] if p["name"] == backend["port"]["name"])
-        number = next(n for n_, n, _ in endpoints[backend["name"]].ports if n_ == target)
-        flows.add((INGRESS_CONTROLLER.name, backend["name"], number, "TCP"))
+        # Every address it dials through a Service: the gRPC servers (*_ADDR) and the gateway (GATEWAY_URL).
+        targets = [env[variable].rpartition(":") for variable in env if variable.endswith("_ADDR")]
+        if "GATEWAY_URL" in env:
+            url = urlsplit(env["GATEWAY_URL"])
+            targets.append((url.hostname, ":", str(url.port or 80)))
+        for host, _, port in targets:
+            service = find(objects, "Service", host.split(".")[0])
+            assert service is not None, f"{name} dials {host}, which is no Service"
+            target = next(p["targetPort"] for p in service["spec"]["ports"] if p["port"] == int(port))
+            for server_name, server in our_pods.items():
+                if matches({"matchLabels": service["spec"]["selector"]}, pod_labels(server)):
+                    number = next(n for n_, n, _ in endpoints[server_name].ports if n_ == target)
+                    flows.add((name, server_name, number, "TCP"))
+    for ingress in of_kind(objects, "Ingress"):
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                backend = path["backend"]["service"]
+                service = find(objects, "Service", backend["name"])
+                target = next(p["targetPort"] for p in service["spec"]["ports"] if p["name"] == backend["port"]["name"])
+                number = next(n for n_, n, _ in endpoints[backend["name"]].ports if n_ == target)
+                flows.add((INGRESS_CONTROLLER.name, backend["name"], number, "TCP"))
     for obj in of_kind(objects, "Deployment"):
-        metrics = next(n for n_, n, _ in endpoints[obj["metadata"]["name"]].ports if n_ == "metrics")
-        flows.add((PROMETHEUS.name, obj["metadata"]["name"], metrics, "TCP"))
+        metrics = [n for n_, n, _ in endpoints[obj["metadata"]["name"]].ports if n_ == "metrics"]
+        flows |= {(PROMETHEUS.name, obj["metadata"]["name"], port, "TCP") for port in metrics}
     return flows
 
 
@@ -437,6 +453,10 @@ NEEDS = {
                            f"{API}.CONSUMER.MSG.NEXT.{bus.STREAM}.{bus.CONSUMER}", ACK, DEAD, DOMAIN},
     "operator": {bus.subject_for("tenant1"), f"{API}.STREAM.INFO.{bus.DEAD_LETTER_STREAM}",
                  f"{API}.STREAM.MSG.GET.{bus.DEAD_LETTER_STREAM}", f"{API}.STREAM.MSG.DELETE.{bus.DEAD_LETTER_STREAM}"},
+    # gateway_admin/service.py: the operator's dead-letter work, for one tenant per call (the dashboard).
+    "gateway_admin": {bus.subject_for("tenant1"), f"{API}.STREAM.INFO.{bus.DEAD_LETTER_STREAM}",
+                      f"{API}.STREAM.MSG.GET.{bus.DEAD_LETTER_STREAM}",
+                      f"{API}.STREAM.MSG.DELETE.{bus.DEAD_LETTER_STREAM}"},
     NATS_BOX_USER: {f"{API}.STREAM.INFO.{bus.STREAM}", f"{API}.STREAM.SNAPSHOT.{bus.STREAM}",
                     f"{API}.STREAM.RESTORE.{bus.STREAM}", f"$JS.SNAPSHOT.ACK.{bus.STREAM}.x"},
 }
@@ -458,15 +478,13 @@ def test_there_is_one_nats_user_per_role_with_a_password_from_its_secret():
     for name, user in users.items():
         variable = f"NATS_PASSWORD_{name.upper()}"
         assert user["password"] == f"<< ${variable} >>", f"{name}: the password comes from the environment"
-        assert server_env[variable] == {"valueFrom": {"secretKeyRef": {"name": NATS_SECRET_PREFIX + name,
-                                                                        "key": "password"}}}
+        assert server_env[variable] == {"valueFrom": {"secretKeyRef": {"name": nats_secret(name), "key": "password"}}}
         assert set(user["permissions"]) <= {"publish", "subscribe"}
         assert user["permissions"]["publish"].get("allow"), f"{name}: an allow list, not everything"
         assert user["permissions"]["subscribe"].get("allow"), f"{name}: an allow list, not everything"
     box = NATS_VALUES["natsBox"]["container"]["env"]
     assert box["NATS_USER"] == NATS_BOX_USER
-    assert box["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": NATS_SECRET_PREFIX + NATS_BOX_USER,
-                                                                  "key": "password"}
+    assert box["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": nats_secret(NATS_BOX_USER), "key": "password"}
 
 
 def test_every_pod_logs_in_to_nats_as_its_role(objects):
@@ -517,10 +535,11 @@ def test_only_the_processor_creates_streams_and_nobody_destroys_them():
                 assert not may(user, "publish", subject), f"{user} may publish {subject}"
 
 
-def test_the_operator_replays_and_reads_dead_letters_but_consumes_nothing():
+def test_the_operator_and_gateway_admin_replay_and_read_dead_letters_but_consume_nothing():
     assert dead_letter_admin.ALL_SUBJECTS == f"{bus.DEAD_LETTER_PREFIX}.>"
-    for subject in CONSUME | CREATE | {DEAD, DOMAIN, f"{API}.STREAM.MSG.DELETE.{bus.STREAM}"}:
-        assert not may("operator", "publish", subject), f"the operator may publish {subject}"
+    for user in ("operator", "gateway_admin"):
+        for subject in CONSUME | CREATE | {DEAD, DOMAIN, f"{API}.STREAM.MSG.DELETE.{bus.STREAM}"}:
+            assert not may(user, "publish", subject), f"{user} may publish {subject}"
     for subject in (WORK, DEAD, DOMAIN, *CONSUME):
         assert not may(NATS_BOX_USER, "publish", subject), f"nats-box may publish {subject}"
 

@@ -20,6 +20,7 @@ import yaml
 from config_names import ROOT
 from deploy_roles import (
     LONG_RUNNING,
+    NO_METRICS,
     NOT_READ_BY_OUR_CODE,
     REQUIRED_ENV,
     ROLES,
@@ -27,6 +28,7 @@ from deploy_roles import (
     env_read_by,
     gateway_routes,
     grpc_services,
+    nats_secret,
     settings_for,
     tls_stand_ins,
 )
@@ -41,8 +43,7 @@ PRODUCTION = K8S / "overlays" / "production"
 OPERATOR = K8S / "operator"
 KUBERNETES_VERSION = "1.33"
 SECRET_NAME = "autentikapp-secrets"
-# NATS_PASSWORD comes from the Secret of the pod's NATS user, key `password`.
-NATS_SECRET_PREFIX = "autentikapp-nats-"
+# NATS_PASSWORD comes from the Secret of the pod's NATS user (deploy_roles.nats_secret), key `password`.
 IMAGE_UID = 10001
 METRICS_PORT = 9102
 # Stand-ins for the Secret's values, to run the code's settings parsers on a pod's environment.
@@ -208,12 +209,12 @@ def test_the_custom_resource_schemas_refuse_unknown_fields():
 
 def test_the_expected_objects_exist(objects):
     names = {(obj["kind"], obj["metadata"]["name"]) for obj in objects}
-    for component in ("gateway", "processor", "customer-service", "identifier-service"):
+    for component in ("gateway", "processor", "customer-service", "identifier-service", "gateway-admin", "dashboard"):
         assert ("Deployment", component) in names
         assert ("Service", component) in names
         assert ("PodDisruptionBudget", component) in names
     assert {("HorizontalPodAutoscaler", "gateway"), ("HorizontalPodAutoscaler", "processor"),
-            ("Job", "autentikapp-migrate"), ("Ingress", "gateway")} <= names
+            ("Job", "autentikapp-migrate"), ("Ingress", "gateway"), ("Ingress", "dashboard")} <= names
     assert {("Issuer", "autentikapp-selfsigned"), ("Certificate", "autentikapp-grpc-ca"),
             ("Issuer", "autentikapp-grpc-ca"), ("NetworkPolicy", "autentikapp-default-deny")} <= names
     assert not of_kind(objects, "Secret"), "Secrets are created from a secret store, never kept here"
@@ -262,7 +263,7 @@ def test_secrets_come_only_from_the_secret_by_reference(objects):
                 assert ref == {"name": SECRET_NAME, "key": entry["name"]}, entry
             if entry["name"] == "NATS_PASSWORD":
                 ref = entry["valueFrom"]["secretKeyRef"]
-                assert ref == {"name": NATS_SECRET_PREFIX + env["NATS_USER"], "key": "password"}, entry
+                assert ref == {"name": nats_secret(env["NATS_USER"]), "key": "password"}, entry
             assert "value" not in entry or entry["name"] not in SECRET_ENV | {"NATS_PASSWORD"}
     for config_map in of_kind(objects, "ConfigMap"):
         held = (SECRET_ENV | {"NATS_PASSWORD"}) & set(config_map["data"])
@@ -296,13 +297,13 @@ def test_the_secret_keys_are_documented():
             for entry in only_container(obj).get("env", []) if "secretKeyRef" in entry.get("valueFrom", {})]
     keys = {ref["key"] for ref in refs if ref["name"] == SECRET_NAME}
     assert keys == {"CUSTOMER_SERVICE_DATABASE_URL", "IDENTIFIER_SERVICE_DATABASE_URL", "GATEWAY_DATABASE_URL",
-                    "PROCESSOR_DATABASE_URL", "GATEWAY_ENCRYPTION_KEYS"}
+                    "PROCESSOR_DATABASE_URL", "DASHBOARD_DATABASE_URL", "GATEWAY_ENCRYPTION_KEYS"}
     for key in keys:
         assert f"`{key}`" in docs, f"docs/operations.md does not list the Secret key {key}"
     assert SECRET_NAME in docs
     others = {ref["name"] for ref in refs if ref["name"] != SECRET_NAME}
-    assert others == {NATS_SECRET_PREFIX + "gateway", NATS_SECRET_PREFIX + "processor"}
-    for name in others | {NATS_SECRET_PREFIX + "operator", NATS_SECRET_PREFIX + "backup"}:
+    assert others == {nats_secret("gateway"), nats_secret("processor"), nats_secret("gateway_admin")}
+    for name in others | {nats_secret("operator"), nats_secret("backup")}:
         assert f"`{name}`" in docs, f"docs/operations.md does not name the Secret {name}"
 
 
@@ -312,13 +313,23 @@ def test_the_secret_keys_are_documented():
 
 def test_ports_agree_with_the_code(objects):
     assert container_port(deployment(objects, "gateway"), "http") == settings(objects, deployment(objects, "gateway"))["gateway"].port
-    for component, key in (("customer-service", "customer_service"), ("identifier-service", "identifier_service")):
+    for component, key in (("customer-service", "customer_service"), ("identifier-service", "identifier_service"),
+                           ("gateway-admin", "gateway_admin")):
         obj = deployment(objects, component)
         assert container_port(obj, "grpc") == settings(objects, obj)[key].port
+    processor = deployment(objects, "processor")
+    assert container_port(processor, "grpc") == settings(objects, processor)["processor"].grpc_port
+    dashboard = deployment(objects, "dashboard")
+    assert container_port(dashboard, "http") == settings(objects, dashboard)["dashboard"].port
 
 
 def test_metrics_port_is_named_announced_and_configured(objects):
     for obj in of_kind(objects, "Deployment"):
+        if role_of(obj) in NO_METRICS:
+            assert "metrics" not in {port["name"] for port in only_container(obj)["ports"]}, NO_METRICS[role_of(obj)]
+            assert "prometheus.io/scrape" not in obj["spec"]["template"]["metadata"].get("annotations", {})
+            assert "METRICS_PORT" not in pod_env(objects, obj)
+            continue
         port = container_port(obj, "metrics")
         annotations = obj["spec"]["template"]["metadata"]["annotations"]
         assert port == METRICS_PORT == int(pod_env(objects, obj)["METRICS_PORT"])
@@ -330,9 +341,11 @@ def test_metrics_port_is_named_announced_and_configured(objects):
 def test_every_process_serves_metrics_where_the_pod_announces_them_and_logs_json(objects):
     for obj in of_kind(objects, "Deployment"):
         role = role_of(obj)
+        assert pod_env(objects, obj)["LOG_FORMAT"] == "json", role
+        if role in NO_METRICS:
+            continue
         parsed = settings(objects, obj)[role.replace("-", "_")]
         assert parsed.metrics_port == container_port(obj, "metrics"), role
-        assert pod_env(objects, obj)["LOG_FORMAT"] == "json", role
     gateway = deployment(objects, "gateway")
     directory = pod_env(objects, gateway)["PROMETHEUS_MULTIPROC_DIR"]
     mounts = {mount["mountPath"]: mount["name"] for mount in only_container(gateway)["volumeMounts"]}
@@ -344,7 +357,8 @@ def test_grpc_services_are_probed_over_mutual_tls_on_their_port(objects):
     """The kubelet's native gRPC probe cannot present a client certificate, so the services are probed by
     the image's healthcheck, which calls grpc.health.v1 with the pod's own certificate (GRPC_TLS_*)."""
     for component, service_name in (("customer-service", "autentikapp.v1.CustomerService"),
-                                    ("identifier-service", "autentikapp.v1.IdentifierService")):
+                                    ("identifier-service", "autentikapp.v1.IdentifierService"),
+                                    ("gateway-admin", "autentikapp.v1.TenantAdminService")):
         obj = deployment(objects, component)
         container = only_container(obj)
         port = container_port(obj, "grpc")
@@ -357,21 +371,29 @@ def test_grpc_services_are_probed_over_mutual_tls_on_their_port(objects):
         assert {"GRPC_TLS_CA_FILE", "GRPC_TLS_CERT_FILE", "GRPC_TLS_KEY_FILE"} <= set(pod_env(objects, obj))
 
 
-def test_gateway_probes_use_its_real_routes(objects):
-    container = only_container(deployment(objects, "gateway"))
-    routes = gateway_routes()
+@pytest.mark.parametrize("component, routes_folder", [("gateway", "gateway"), ("dashboard", "dashboard/views")])
+def test_http_probes_use_the_real_routes(objects, component, routes_folder):
+    container = only_container(deployment(objects, component))
+    routes = gateway_routes(routes_folder)
     paths = {}
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         http = container[probe]["httpGet"]
         assert http["port"] == "http"
-        assert "GET" in routes[http["path"]], f"{probe}: {http['path']} is not a GET route of the gateway"
+        assert "GET" in routes[http["path"]], f"{probe}: {http['path']} is not a GET route of the {component}"
         paths[probe] = http["path"]
     assert paths["livenessProbe"] == "/healthz" and paths["readinessProbe"] == "/readyz"
 
 
-def test_the_processor_has_no_probe_until_it_serves_an_endpoint(objects):
-    container = only_container(deployment(objects, "processor"))
-    assert not {"startupProbe", "livenessProbe", "readinessProbe"} & set(container)
+def test_the_processor_is_probed_for_readiness_only_on_its_grpc_server(objects):
+    """Readiness keeps the Service's endpoints to processors that serve EventOutcomeService (NOT_SERVING
+    from the stop on); no liveness or startup probe: an answer would not prove the consumer progresses."""
+    obj = deployment(objects, "processor")
+    container = only_container(obj)
+    assert not {"startupProbe", "livenessProbe"} & set(container)
+    command = container["readinessProbe"]["exec"]["command"]
+    assert command == ["python", "/opt/autentikapp/healthcheck.py", "grpc", f"localhost:{container_port(obj, 'grpc')}",
+                       "autentikapp.v1.EventOutcomeService"]
+    assert "autentikapp.v1.EventOutcomeService" in grpc_services()
 
 
 def test_services_select_their_pods_and_target_named_ports(objects):
@@ -385,16 +407,46 @@ def test_services_select_their_pods_and_target_named_ports(objects):
             assert port["targetPort"] in names
 
 
-def test_processor_reaches_the_services_through_their_service_ports(objects):
+def test_grpc_clients_reach_the_servers_through_their_service_ports(objects):
     processor = settings(objects, deployment(objects, "processor"))["processor"]
+    dashboard = settings(objects, deployment(objects, "dashboard"))["dashboard"]
     for address, component in ((processor.customer_service_addr, "customer-service"),
-                               (processor.identifier_service_addr, "identifier-service")):
+                               (processor.identifier_service_addr, "identifier-service"),
+                               (dashboard.gateway_admin_addr, "gateway-admin"),
+                               (dashboard.processor_addr, "processor")):
         host, _, port = address.rpartition(":")
         service = find(objects, "Service", host.split(".")[0])
         assert service is not None and host.split(".")[0] == component
         grpc_port = next(p for p in service["spec"]["ports"] if p["name"] == "grpc")
         assert grpc_port["port"] == int(port)
         assert grpc_port["targetPort"] == "grpc"
+
+
+def test_gateway_admin_posts_test_sales_to_the_gateways_service(objects):
+    admin = settings(objects, deployment(objects, "gateway-admin"))["gateway_admin"]
+    url = urlsplit(admin.gateway_url)
+    service = find(objects, "Service", url.hostname.split(".")[0])
+    assert service is not None and url.hostname.split(".")[0] == "gateway"
+    port = next(p for p in service["spec"]["ports"] if p["port"] == (url.port or 80))
+    assert port["targetPort"] == "http"
+
+
+def test_the_dashboard_shows_the_gateways_public_url(objects):
+    dashboard = settings(objects, deployment(objects, "dashboard"))["dashboard"]
+    public = find(objects, "ConfigMap", "autentikapp-gateway")["data"]["PUBLIC_BASE_URL"]
+    assert dashboard.public_base_url == public.rstrip("/")
+    assert dashboard.secure_cookies is True, "behind the ingress: https, Secure cookies"
+    assert dashboard.trusted_proxies == 1, "the ingress controller, and nothing else, sets X-Forwarded-*"
+
+
+def test_the_dashboard_ingress_sends_everything_to_the_dashboard(objects):
+    ingress = find(objects, "Ingress", "dashboard")
+    for rule in ingress["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            backend = path["backend"]["service"]
+            assert backend["name"] == "dashboard"
+            service = find(objects, "Service", backend["name"])
+            assert backend["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
 
 
 def test_the_ingress_exposes_only_the_webhook_route(objects):
@@ -512,6 +564,10 @@ def test_production_pins_the_image_and_serves_tls(production):
     assert hosts and hosts <= {h for tls in ingress["spec"]["tls"] for h in tls["hosts"]}
     public = find(production, "ConfigMap", "autentikapp-gateway")["data"]["PUBLIC_BASE_URL"]
     assert urlsplit(public).scheme == "https" and urlsplit(public).hostname in hosts
+    dashboard = find(production, "Ingress", "dashboard")
+    dashboard_hosts = {rule["host"] for rule in dashboard["spec"]["rules"]}
+    assert dashboard_hosts and dashboard_hosts <= {h for tls in dashboard["spec"]["tls"] for h in tls["hosts"]}
+    assert not dashboard_hosts & hosts, "the dashboard on a host of its own, not beside the webhook endpoint"
 
 
 def test_production_namespace_enforces_the_restricted_pod_security_standard(production):
