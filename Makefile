@@ -51,7 +51,7 @@ test: $(VENV)/.installed browser ## Run the tests (they start their own NATS and
 test-faults: $(VENV)/.installed ## Only the fault-injection and security suites (also part of `make test`); FAULTS_EVENTS=50000 for a soak
 	$(PYTEST) tests/faults tests/security $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed ## Benchmark against same-run baselines (about 5 min); BENCH_ARGS=--quick for a 40 s check
+bench: $(VENV)/.installed ## Benchmark against same-run baselines (about 7 min); BENCH_ARGS=--quick for a 50 s check
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lock: ## Re-pin requirements.lock from pyproject.toml in a fresh temporary venv

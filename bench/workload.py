@@ -36,14 +36,16 @@ def buyer_fields(index: int, prefix: str, run_no: int) -> dict:
             "last_name": "Bench"}
 
 
-def sales(run: str, run_no: int, count: int, *, seed: int = 5) -> list[Sale]:
-    """`count` sales for run `run` (ids and codes are unique per run); one in three repeats a buyer."""
+def sales(run: str, run_no: int, count: int, *, seed: int = 5, first_buyer: int = 0) -> list[Sale]:
+    """`count` sales for run `run` (ids and codes are unique per run); one in three repeats a buyer.
+    Buyers are numbered from `first_buyer`: runs of one tenant sharing a `run_no` (the phone number
+    depends on the run number and the buyer's index only) must give each run its own range."""
     rng = random.Random(seed)
     out: list[Sale] = []
-    buyers = 0
+    buyers = first_buyer
     for n in range(count):
-        if n % 3 == 2 and buyers:
-            who = rng.randrange(buyers)
+        if n % 3 == 2 and buyers > first_buyer:
+            who = rng.randrange(first_buyer, buyers)
         else:
             who, buyers = buyers, buyers + 1
         document = json.loads(json.dumps(TEMPLATE))

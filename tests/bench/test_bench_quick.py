@@ -16,8 +16,9 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 FIGURES = [
-    *(f"ingest.{side}.c{c}.{key}" for side in ("baseline", "gateway") for c in (16, 64)
+    *(f"ingest.{side}.c{c}.{key}" for side in ("baseline", "gateway", "floor.best") for c in (16, 64)
       for key in ("accepted_per_s", "p50_ms", "p99_ms")),
+    "ingest.floor.best.c16.config", "ingest.floor.best.c64.config",
     "nats_raw.sequential_per_s", "nats_raw.pipelined_per_s",
     "drain.baseline.events_per_s",
     *(f"drain.replicas.{r}.{key}" for r in (1, 2, 4) for key in ("events_per_s", "steady_events_per_s")),
@@ -28,13 +29,19 @@ FIGURES = [
     *(f"memory_peak_mb.{role}" for role in ("gateway_master", "gateway_worker", "processor",
                                             "customer_service", "identifier_service")),
     "postgres.fsync",
+    "system.tenants", "system.sustained_rate_per_s", "system.steps", "system.tried",
+    *(f"system.steps.0.{key}" for key in ("target_rate_per_s", "achieved_rate_per_s", "assigned_p99_ms",
+                                          "http_p99_ms", "sustained", "why_not")),
+    *(f"system.steps.0.cpu_ms_per_event.{role}" for role in (
+        "gateway (master+workers)", "processor", "customer_service", "identifier_service",
+        "postgres (all processes)", "nats-server", "total")),
 ]
 
 
 def lookup(document: dict, dotted: str):
     value = document
     for part in dotted.split("."):
-        value = value[part]
+        value = value[int(part)] if isinstance(value, list) else value[part]
     return value
 
 
@@ -60,6 +67,16 @@ def test_quick_bench_runs_and_writes_every_figure(tmp_path):
     assert document["figures"]["drain"]["baseline"]["codes_linked"] > 0
     for run in document["figures"]["drain"]["replicas"].values():
         assert run["dead_lettered"] == 0
+    assert len(document["figures"]["ingest"]["floor"]["configs"]) >= 2, "the floor under several configurations"
+    floor = document["figures"]["ingest"]["floor"]["best"]["c16"]
+    assert floor["statuses"] == {"202": floor["requests"]}, "the durable floor got every PubAck"
+    system = document["figures"]["system"]
+    assert system["tenants"] == 50
+    assert system["steps"][0]["cpu_ms_per_event"]["total"] > 0
+    if system["at_best"] is not None:  # (a machine busy enough may sustain none of the tiny rates)
+        assert system["at_best"]["target_rate_per_s"] == system["sustained_rate_per_s"] > 0
     lines = [line for line in result.stdout.splitlines() if line.startswith(("PASS ", "FAIL "))]
     assert len(lines) == len(document["targets"]) >= 10
+    assert any("whole system sustained rate" in line for line in lines)
+    assert any("vs durable floor" in line for line in lines)
     assert all("quick" in line for line in lines)
