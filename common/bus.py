@@ -27,7 +27,7 @@ from nats.js.api import (
 )
 from nats.js.errors import BadRequestError, NotFoundError
 
-from common.config import ConfigError, env_float, env_int, nats_url, redact_url
+from common.config import ConfigError, env_float, env_int, env_secret, nats_url, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -205,16 +205,7 @@ async def stream_exists(js: JetStreamContext, name: str = STREAM) -> bool:
 def nats_credentials() -> dict[str, str]:
     """NATS_USER and its password, from NATS_PASSWORD or the file NATS_PASSWORD_FILE names (a mounted
     Secret): both or neither (ConfigError naming what is wrong)."""
-    user, password = os.environ.get("NATS_USER", "").strip(), os.environ.get("NATS_PASSWORD", "")
-    password_file = os.environ.get("NATS_PASSWORD_FILE", "").strip()
-    if password_file:
-        if password:
-            raise ConfigError("NATS_PASSWORD and NATS_PASSWORD_FILE: set one, not both")
-        try:
-            with open(password_file, encoding="utf-8") as handle:
-                password = handle.read().strip()
-        except OSError as exc:
-            raise ConfigError(f"NATS_PASSWORD_FILE={password_file}: cannot read it ({exc.strerror or exc})") from None
+    user, password = os.environ.get("NATS_USER", "").strip(), env_secret("NATS_PASSWORD")
     if bool(user) != bool(password):
         raise ConfigError("NATS_USER and NATS_PASSWORD go together: set both, or neither")
     if user and not INBOX_USER.fullmatch(user):

@@ -126,6 +126,26 @@ def nats_url() -> str:
     return value
 
 
+def env_secret(name: str) -> str:
+    """A secret from the variable `name`, or from the file `name`_FILE names (a mounted Secret): at most one
+    of the two ("" when neither). The messages name the variables, never the secret."""
+    value = os.environ.get(name, "")
+    path = os.environ.get(f"{name}_FILE", "").strip()
+    if not path:
+        return value.strip()
+    if value.strip():
+        raise ConfigError(f"{name} and {name}_FILE: set one, not both")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            value = handle.read().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise ConfigError(f"{name}_FILE={path}: cannot read it ({reason})") from None
+    if not value:
+        raise ConfigError(f"{name}_FILE={path}: the file is empty")
+    return value
+
+
 def grpc_address(name: str, default_port: int) -> str:
     """host:port of a gRPC service for its clients, e.g. CUSTOMER_SERVICE_ADDR."""
     value = env_str(name, f"localhost:{default_port}")

@@ -21,6 +21,7 @@ from common.config import (
     env_bool,
     env_float,
     env_int,
+    env_secret,
     env_str,
     grpc_address,
     http_url,
@@ -105,19 +106,7 @@ def check_issuer(name: str, value: str) -> str:
 def _client_secret() -> str:
     """DASHBOARD_OIDC_CLIENT_SECRET, or the file DASHBOARD_OIDC_CLIENT_SECRET_FILE names (a mounted Secret):
     exactly one of them. The messages never carry the secret."""
-    secret = os.environ.get("DASHBOARD_OIDC_CLIENT_SECRET", "").strip()
-    path = os.environ.get("DASHBOARD_OIDC_CLIENT_SECRET_FILE", "").strip()
-    if path:
-        if secret:
-            raise ConfigError("DASHBOARD_OIDC_CLIENT_SECRET and DASHBOARD_OIDC_CLIENT_SECRET_FILE: set one, not both")
-        try:
-            with open(path, encoding="utf-8") as handle:
-                secret = handle.read().strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-            raise ConfigError(f"DASHBOARD_OIDC_CLIENT_SECRET_FILE={path}: cannot read it ({reason})") from None
-        if not secret:
-            raise ConfigError(f"DASHBOARD_OIDC_CLIENT_SECRET_FILE={path}: the file is empty")
+    secret = env_secret("DASHBOARD_OIDC_CLIENT_SECRET")
     if not secret:
         raise ConfigError("DASHBOARD_OIDC_CLIENT_SECRET: required when DASHBOARD_OIDC_ISSUER is set "
                           "(or DASHBOARD_OIDC_CLIENT_SECRET_FILE)")

@@ -7,7 +7,6 @@ import pytest
 from dashboard_support import FAST_ARGON2, FakeEventOutcomes, FakeTenantAdmin, ManualClock, settings
 
 from dashboard.app import close_app, create_app
-from dashboard.audit import Actor
 from dashboard.db import MIGRATIONS
 from dashboard.passwords import Passwords
 
@@ -68,14 +67,9 @@ def client(app):
 @pytest.fixture
 def people(users):
     """An admin and a viewer of acme, and an admin of globex, all with dashboard_support.PASSWORD."""
-    from dashboard_support import PASSWORD
+    from dashboard_support import make_people
 
-    cli = Actor.cli("test")
-    return {
-        "acme_admin": users.create_user("acme", "ana@acme.example", PASSWORD, "admin", cli),
-        "acme_viewer": users.create_user("acme", "victor@acme.example", PASSWORD, "viewer", cli),
-        "globex_admin": users.create_user("globex", "gina@globex.example", PASSWORD, "admin", cli),
-    }
+    return make_people(users)
 
 
 @pytest.fixture

@@ -216,3 +216,15 @@ def dead_letter(sequence: int, event_id: str, transaction_id: str, **overrides) 
     """A dead-lettered event, as the gateway's admin API lists it."""
     values = {"reason": "customer service unavailable", "dead_lettered_at": START, "deliveries": 5, "replays": 0}
     return DeadLetter(sequence, event_id, transaction_id, **{**values, **overrides})
+
+
+def make_people(users) -> dict:
+    """An admin and a viewer of acme, and an admin of globex, all with PASSWORD, through a UserStore."""
+    from dashboard.audit import Actor
+
+    cli = Actor.cli("test")
+    return {
+        "acme_admin": users.create_user("acme", "ana@acme.example", PASSWORD, "admin", cli),
+        "acme_viewer": users.create_user("acme", "victor@acme.example", PASSWORD, "viewer", cli),
+        "globex_admin": users.create_user("globex", "gina@globex.example", PASSWORD, "admin", cli),
+    }

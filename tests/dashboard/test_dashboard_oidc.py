@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit
 
 import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from dashboard_support import PASSWORD, csrf_token, settings, sign_in
+from dashboard_support import PASSWORD, csrf_token, make_people, settings, sign_in
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
@@ -171,13 +171,7 @@ def sso_app(dashboard_db, gateway, outcomes, passwords, clock, provider):
 
 @pytest.fixture
 def sso_people(sso_app):
-    users = sso_app.extensions["dashboard"].users
-    cli = Actor.cli("test")
-    return {
-        "acme_admin": users.create_user("acme", "ana@acme.example", PASSWORD, "admin", cli),
-        "acme_viewer": users.create_user("acme", "victor@acme.example", PASSWORD, "viewer", cli),
-        "globex_admin": users.create_user("globex", "gina@globex.example", PASSWORD, "admin", cli),
-    }
+    return make_people(sso_app.extensions["dashboard"].users)
 
 
 @pytest.fixture
