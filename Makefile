@@ -38,7 +38,7 @@ run: $(VENV)/.installed ## Run the whole system locally (own NATS and Postgres u
 # pytest's shared default removes all but its three newest runs, so a second `make test` started
 # meanwhile on the same machine could delete the running one's database under it.
 PYTEST = tmp=$$(mktemp -d -t autentikapp-tests.XXXXXX); trap 'rm -rf "$$tmp"' EXIT; \
-	$(BIN)/python -m pytest --basetemp="$$tmp/pytest"
+	$(BIN)/python -m pytest --basetemp="$$tmp/pytest" --durations=15
 
 # The browser tests (tests/browser/) drive a headless Chromium: found, else installed (Debian's chromium via
 # apt-get as root, else `playwright install chromium`), and started once, or `make test` stops here.

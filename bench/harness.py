@@ -87,7 +87,7 @@ SIZES: dict[str, dict[str, Any]] = {
     "quick": {"ingest_seconds": 1.5, "ingest_max": 3_000, "nats_seconds": 0.5, "drain_events": 300,
               "replica_events": 150, "latency_seconds": 2.0, "growth_identifiers": 20_000,
               "growth_customers": 4_000, "growth_events": 300,
-              "floor_configs": ((2, 8), (4, 8)),
+              "floor_configs": ((2, 8),),
               "system_step_seconds": 1.0, "system_start_rate": 40, "system_ceiling_rate": 80,
               "system_floor_rate": 40, "system_bisections": 0, "system_budget_seconds": 30.0},
 }

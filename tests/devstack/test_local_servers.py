@@ -285,3 +285,13 @@ def test_a_key_kept_under_the_former_file_name_is_taken_over_so_the_local_data_s
     assert dev_keys.ensure(tmp_path / "run") == kept
     assert dev_keys.key_file(tmp_path / "run").read_text().strip() == kept
     assert not (tmp_path / "run" / dev_keys.FORMER_FILE_NAME).exists()
+
+
+def test_free_ports_are_below_the_kernels_ephemeral_range_and_never_twice():
+    """An outgoing connection (a client of Postgres, NATS or gRPC) takes its local port from the ephemeral
+    range, so a port picked there could be gone before the server meant for it binds it."""
+    from devstack import ports
+
+    picked = [free_port() for _ in range(200)]
+    assert len(set(picked)) == len(picked)
+    assert all(ports.LOWEST <= port < ports._ephemeral_start() for port in picked)
