@@ -7,6 +7,7 @@ stops them in order (the gateway before what it depends on).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -182,10 +183,27 @@ class ProcessGroup:
                 pass
             child.popen.wait()
 
-    def stop_all(self) -> None:
-        """Stop every child, the last started first, one after another."""
+    def stop_all(self, *, at_once: bool = False) -> None:
+        """Stop every child, the last started first, one after another (each lets the ones it calls finish
+        its work); or, `at_once`, SIGTERM to all together and then the same grace for each (a test's
+        throwaway system, whose work is done)."""
+        if not at_once:
+            for child in reversed(self.children):
+                self.stop(child.name)
+            return
         for child in reversed(self.children):
-            self.stop(child.name)
+            child.stopping = True
+            if child.is_running():
+                with contextlib.suppress(ProcessLookupError):
+                    child.popen.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.grace
+        for child in reversed(self.children):
+            try:
+                child.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)
+                child.popen.wait()
 
     def __enter__(self) -> "ProcessGroup":
         return self

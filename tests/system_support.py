@@ -207,7 +207,7 @@ def start_system(log_dir: Path, nats_server: Any, database_urls: dict[str, str],
     finally:
         for channel in sut.channels.values():
             channel.close()
-        group.stop_all()
+        group.stop_all(at_once=True)  # the test is over: nothing is left to finish in order
 
 
 @contextlib.contextmanager

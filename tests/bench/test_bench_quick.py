@@ -67,7 +67,9 @@ def test_quick_bench_runs_and_writes_every_figure(tmp_path):
     assert document["figures"]["drain"]["baseline"]["codes_linked"] > 0
     for run in document["figures"]["drain"]["replicas"].values():
         assert run["dead_lettered"] == 0
-    assert len(document["figures"]["ingest"]["floor"]["configs"]) >= 2, "the floor under several configurations"
+    # --quick tries one configuration; the full run several (bench.harness SIZES), best picked per
+    # connection count (tests/bench/test_bench_units.py)
+    assert document["figures"]["ingest"]["floor"]["configs"], "the durable floor measured"
     floor = document["figures"]["ingest"]["floor"]["best"]["c16"]
     assert floor["statuses"] == {"202": floor["requests"]}, "the durable floor got every PubAck"
     system = document["figures"]["system"]
