@@ -9,7 +9,7 @@ with a clear message, when its database is unreachable, instead of on the first 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import psycopg
 from psycopg.rows import dict_row
@@ -67,3 +67,16 @@ def open_sync_pool(url: str, name: str, *, min_size: int = 1, max_size: int = 4,
         pool.close()
         raise Unavailable(f"cannot connect to Postgres at {redact_url(url)}") from None
     return pool
+
+
+@contextlib.contextmanager
+def sync_connection(pool: ConnectionPool, what: str, timeout: float | None = None) -> Iterator[psycopg.Connection]:
+    """A connection of a sync pool; `what` ("the tenants database") names it when it is down or saturated,
+    which becomes Unavailable (retryable)."""
+    try:
+        with pool.connection(timeout=timeout) as conn:
+            yield conn
+    except PoolTimeout:
+        raise Unavailable(f"{what} is busy: no connection became free in time") from None
+    except psycopg.OperationalError as exc:
+        raise Unavailable(f"{what} is unavailable ({exc.sqlstate or type(exc).__name__})") from None

@@ -26,23 +26,20 @@ strangers flooding made-up ids cannot crowd out real tenants' refusals.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-import psycopg
 from psycopg.rows import dict_row, tuple_row
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool
 
-from common import ids, paging, timestamps
-from common.errors import InvalidArgument, Unavailable
+from common import db, ids, paging, timestamps
+from common.errors import InvalidArgument
 from gateway import metrics, settings
 from gateway.problems import Problem
 from gateway.rate_limit import RateLimiter
@@ -411,7 +408,7 @@ def list_refused(pool: ConnectionPool, tenant_id: str, page_size: int, page_toke
     hours = retention_hours if retention_hours is not None else settings.refused_retention_hours()
     params = {"tenant": tenant_id, "hours": hours, "limit": page_size + 1,
               "after_at": after[0] if after else None, "after_id": after[1] if after else None}
-    with _connection(pool) as conn, conn.cursor(row_factory=dict_row) as cur:
+    with db.sync_connection(pool, "the gateway's database") as conn, conn.cursor(row_factory=dict_row) as cur:
         cur.execute(_NEXT_PAGE if after else _FIRST_PAGE, params)
         rows = cur.fetchall()
     next_token = ""
@@ -421,14 +418,3 @@ def list_refused(pool: ConnectionPool, tenant_id: str, page_size: int, page_toke
     return [RefusedRequest(row["received_at"], row["http_status"], row["code"], row["reason"],
                            tuple(row["fields"] or ()), row["source"]) for row in rows], next_token
 
-
-@contextlib.contextmanager
-def _connection(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
-    """A pooled connection; a database that is down or saturated is Unavailable (retryable)."""
-    try:
-        with pool.connection() as conn:
-            yield conn
-    except PoolTimeout:
-        raise Unavailable("the gateway's database is busy: no connection became free in time") from None
-    except psycopg.OperationalError as exc:
-        raise Unavailable(f"the gateway's database is unavailable ({exc.sqlstate or type(exc).__name__})") from None

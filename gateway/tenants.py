@@ -12,13 +12,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import psycopg
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool
 
 from common import db, ids, normalize
 from common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unavailable
@@ -122,16 +121,9 @@ class TenantStore:
         """The store's pool, shared with the worker's record of refused requests (gateway/refusals.py)."""
         return self._pool
 
-    @contextlib.contextmanager
-    def _connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection]:
+    def _connection(self, timeout: float | None = None) -> contextlib.AbstractContextManager[psycopg.Connection]:
         """A pooled connection; a database that is down or saturated becomes Unavailable (retryable)."""
-        try:
-            with self._pool.connection(timeout=timeout) as conn:
-                yield conn
-        except PoolTimeout:
-            raise Unavailable("the tenants database is busy: no connection became free in time") from None
-        except psycopg.OperationalError as exc:
-            raise Unavailable(f"the tenants database is unavailable ({exc.sqlstate or type(exc).__name__})") from None
+        return db.sync_connection(self._pool, "the tenants database", timeout)
 
     def ping(self, timeout: float = 2.0) -> bool:
         """True when the database answers a trivial query within `timeout` (for /readyz)."""
