@@ -148,7 +148,8 @@ async def serve_grpc(
     pool = await db.open_pool(settings.database_url, min_size=settings.pool_min, max_size=settings.pool_max)
     address = f"{settings.bind_host}:{settings.port}"
     server, port, health = await grpc_server.create_server(registrations(pool), address, tls,
-                                                           reflection=settings.reflection)
+                                                           reflection=settings.reflection,
+                                                           port_setting=f"{name.upper()}_PORT")
     log.info("%s listening on %s:%d, %s (database %s)", name, settings.bind_host, port,
              "mutual TLS" if tls else "PLAIN TEXT (GRPC_INSECURE)", redact_url(settings.database_url))
     await grpc_server.run_until_signal(server, health, settings.grace_seconds, on_stopped=pool.close)

@@ -157,9 +157,12 @@ class Registration:
 
 
 async def create_server(registrations: Iterable[Registration], address: str, tls: grpc_tls.TlsFiles | None, *,
-                        reflection: bool = False) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+                        reflection: bool = False,
+                        port_setting: str = "") -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
     """Build, register and start a server on `address` (port 0 picks a free one): over mutual TLS with
-    `tls` (plain text when None: GRPC_INSECURE), with server reflection only when `reflection`.
+    `tls` (plain text when None: GRPC_INSECURE), with server reflection only when `reflection`. A port that
+    cannot be bound is an OSError naming the address and `port_setting`, the variable that chose it (the
+    process then stops with that one line: common.entrypoint.startup_failure).
 
     Returns the server, the bound port and the health servicer, already SERVING for "" and each service.
     """
@@ -181,10 +184,16 @@ async def create_server(registrations: Iterable[Registration], address: str, tls
         server_reflection.enable_server_reflection(
             [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, server_reflection.SERVICE_NAME],
             server)
-    port = (server.add_secure_port(address, tls.server_credentials()) if tls is not None
-            else server.add_insecure_port(address))
+    try:
+        port = (server.add_secure_port(address, tls.server_credentials()) if tls is not None
+                else server.add_insecure_port(address))
+    except RuntimeError as exc:  # grpcio's "Failed to bind to address ..." (older ones answered port 0)
+        if "bind" not in str(exc):
+            raise
+        port = 0
     if port == 0:
-        raise OSError(f"cannot listen on {address}")
+        where = f" ({port_setting})" if port_setting else ""
+        raise OSError(f"cannot listen on {address}{where}: the port is taken or not ours")
     await server.start()
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -46,7 +46,8 @@ async def serve(settings: GatewayAdminSettings) -> None:
         registration = Registration(tenant_admin_pb2_grpc.add_TenantAdminServiceServicer_to_server,
                                     TenantAdminServicer(service), SERVICE_NAME, ALLOWED_ROLES)
         server, port, health = await grpc_server.create_server(
-            [registration], f"{settings.bind_host}:{settings.port}", tls, reflection=settings.reflection)
+            [registration], f"{settings.bind_host}:{settings.port}", tls, reflection=settings.reflection,
+            port_setting="GATEWAY_ADMIN_PORT")
         log.info("gateway_admin listening on %s:%d, %s (database %s, gateway %s)", settings.bind_host, port,
                  "mutual TLS" if tls else "PLAIN TEXT (GRPC_INSECURE)", redact_url(settings.database_url),
                  settings.gateway_url)

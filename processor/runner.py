@@ -358,13 +358,9 @@ async def start_api(settings: ProcessorSettings, res: Resources, tls: grpc_tls.T
     address = f"{settings.bind_host}:{settings.grpc_port}"
     max_reads = settings.pool_max - OUTCOME_WRITES_IN_FLIGHT
     res.api_grace_seconds = settings.grace_seconds
-    try:
-        res.api, port, res.api_health = await grpc_server.create_server(
-            [outcome_api.registration(res.pool, max_reads)], address, tls, reflection=settings.reflection)
-    except RuntimeError as exc:  # grpcio's "Failed to bind to address ..."
-        if "bind" not in str(exc):
-            raise
-        raise OSError(f"cannot listen on {address} (PROCESSOR_GRPC_PORT): the port is taken or not ours") from None
+    res.api, port, res.api_health = await grpc_server.create_server(
+        [outcome_api.registration(res.pool, max_reads)], address, tls, reflection=settings.reflection,
+        port_setting="PROCESSOR_GRPC_PORT")
     log.info("processor serving %s on %s:%d, %s", outcome_api.SERVICE_NAME, settings.bind_host, port,
              "mutual TLS" if tls else "PLAIN TEXT (GRPC_INSECURE)")
 

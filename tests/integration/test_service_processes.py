@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -89,3 +90,18 @@ def test_unreachable_database_is_one_clear_line():
     lines = output.strip().splitlines()
     assert len(lines) == 1 and "cannot use the database postgresql://u:***@127.0.0.1" in lines[0], output
     assert "hunter2" not in output
+
+
+@pytest.mark.parametrize("module", sorted(SERVICES))
+def test_a_taken_port_is_one_line_naming_its_variable(module, database_factory):
+    prefix, _ = SERVICES[module]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = start(module, {f"{prefix}_DATABASE_URL": database_factory(module), f"{prefix}_PORT": str(port),
+                              "BIND_HOST": "127.0.0.1"})
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1, output
+    assert output.strip().splitlines()[-1] == (
+        f"{module}: cannot listen on 127.0.0.1:{port} ({prefix}_PORT): the port is taken or not ours")
