@@ -22,12 +22,14 @@ MAX_KEY_TEXT = 1000
 NOT_OURS = "page_token is not a token this service issued"
 
 
-def page_size(requested: int) -> int:
-    """0 means the default; otherwise 1..MAX_PAGE_SIZE."""
-    if requested == 0:
-        return DEFAULT_PAGE_SIZE
-    if not 1 <= requested <= MAX_PAGE_SIZE:
-        raise InvalidArgument(f"page_size must be between 1 and {MAX_PAGE_SIZE}", "page_size")
+def page_size(requested: int, *, default: int | None = DEFAULT_PAGE_SIZE, maximum: int = MAX_PAGE_SIZE) -> int:
+    """0 means `default` (with None, 0 is refused too); otherwise 1..`maximum`. InvalidArgument names the
+    field and the bounds."""
+    if requested == 0 and default is not None:
+        return default
+    if isinstance(requested, bool) or not isinstance(requested, int) or not 1 <= requested <= maximum:
+        zero = f" (0 for {default})" if default is not None else ""
+        raise InvalidArgument(f"page_size must be between 1 and {maximum}{zero}", "page_size")
     return requested
 
 

@@ -39,7 +39,6 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool
 
 from common import db, ids, paging, timestamps
-from common.errors import InvalidArgument
 from gateway import metrics, settings
 from gateway.problems import Problem
 from gateway.rate_limit import RateLimiter
@@ -401,8 +400,7 @@ def list_refused(pool: ConnectionPool, tenant_id: str, page_size: int, page_toke
     listed, pruned or not. InvalidArgument for a malformed tenant id, a page_size outside
     1..MAX_PAGE_SIZE, or a token not issued for this tenant's list; Unavailable when the database is."""
     ids.tenant_id(tenant_id)
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise InvalidArgument(f"page_size must be between 1 and {MAX_PAGE_SIZE}", "page_size")
+    paging.page_size(page_size, default=None, maximum=MAX_PAGE_SIZE)
     scope = {"tenant": tenant_id, "list": "refused_requests"}
     after = paging.decode(page_token, scope, (paging.timestamp, paging.integer))
     hours = retention_hours if retention_hours is not None else settings.refused_retention_hours()

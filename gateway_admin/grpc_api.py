@@ -7,6 +7,7 @@ from autentikapp.v1 import tenant_admin_pb2 as pb, tenant_admin_pb2_grpc
 from common import ids
 from common.errors import InvalidArgument
 from common.timestamps import to_timestamp
+from gateway import refusals
 from gateway.tenants import SecretInfo
 from gateway_admin.service import TenantAdmin
 
@@ -57,7 +58,7 @@ class TenantAdminServicer(tenant_admin_pb2_grpc.TenantAdminServiceServicer):
                                        detail=result.detail)
 
     async def ListRefusedRequests(self, request, context):
-        page_size = request.page_size or 50
+        page_size = request.page_size or refusals.DEFAULT_PAGE_SIZE
         found, next_token = await self._service.refused_requests(tenant_of(request), page_size, request.page_token)
         return pb.ListRefusedRequestsResponse(
             requests=[pb.RefusedRequest(received_at=to_timestamp(r.received_at), http_status=r.http_status,

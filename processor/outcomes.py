@@ -246,11 +246,7 @@ def outcome_query(tenant_id: str, *, status: str = "", line_item_outcome: str = 
     if len(transaction_id) > limits.MAX_TRANSACTION_ID or "\x00" in transaction_id:
         raise InvalidArgument(f"transaction_id must be at most {limits.MAX_TRANSACTION_ID} characters, without NUL",
                               "transaction_id")
-    if page_size == 0:
-        page_size = DEFAULT_PAGE_SIZE
-    elif not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise InvalidArgument(f"page_size must be between 1 and {MAX_PAGE_SIZE} (0 for {DEFAULT_PAGE_SIZE})",
-                              "page_size")
+    page_size = paging.page_size(page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
     query = OutcomeQuery(tenant_id, status, line_item_outcome, transaction_id, page_size)
     after = paging.decode(page_token, query.scope(), (paging.timestamp, paging.text))
     if after is None:
