@@ -70,6 +70,18 @@ def add_paging(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def refused_in_argv(what: str, instead: str) -> type[argparse.Action]:
+    """An argparse action for an option that must never carry its value (`--secret VALUE`): argv shows up in
+    `ps` and in shell history. The command stops (exit 2) before doing anything, saying to use `instead`."""
+
+    class RefusedInArgv(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            parser.error(f"{option_string} is not accepted: a {what} on the command line shows up in `ps` and in "
+                         f"shell history. Use {instead}.")
+
+    return RefusedInArgv
+
+
 def secret_from(file: str | None, env_name: str | None) -> str | None:
     """A secret from a file (trailing newline ignored) or an environment variable, never from argv (it
     would show up in `ps` and in shell history); None when neither is given or the variable is unset."""

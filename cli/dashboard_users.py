@@ -29,7 +29,7 @@ from typing import Any
 
 import psycopg
 
-from cli.args import int_in_range
+from cli.args import int_in_range, refused_in_argv
 from cli.errors import EXIT_NOT_FOUND, CliError
 from cli.output import Output
 from cli.rpc import Context
@@ -45,15 +45,6 @@ from dashboard.users import ROLES, User, UserStore
 DATABASE_VAR = "DASHBOARD_DATABASE_URL"
 PASSWORD_ENV = "AUTENTIKAPP_DASHBOARD_PASSWORD"
 USER_COLUMNS = ("id", "email", "role", "active", "created_at", "disabled_at")
-
-
-class _PasswordInArgv(argparse.Action):
-    """`--password VALUE` is refused before anything is done, saying what to use instead."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        parser.error(f"--password is not accepted: a password on the command line shows up in `ps` and in shell "
-                     f"history. Use ${PASSWORD_ENV} (or --password-env NAME), --password-file FILE, or run the "
-                     f"command in a terminal to be asked for it.")
 
 
 def add_commands(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -85,7 +76,9 @@ def add_commands(subparsers: argparse._SubParsersAction, common: argparse.Argume
                           help=f"the environment variable holding the password (default {PASSWORD_ENV})")
     password.add_argument("--password-file", metavar="FILE",
                           help="a file holding the password (one trailing newline ignored)")
-    password.add_argument("--password", action=_PasswordInArgv, help=argparse.SUPPRESS)
+    password.add_argument("--password", help=argparse.SUPPRESS, action=refused_in_argv(
+        "password", f"${PASSWORD_ENV} (or --password-env NAME), --password-file FILE, or run the command in a "
+        "terminal to be asked for it"))
     create.set_defaults(run=run_create)
 
     list_ = commands.add_parser("list", parents=[common], help="list a tenant's users",

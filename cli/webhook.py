@@ -19,7 +19,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from cli.args import secret_from
+from cli.args import refused_in_argv, secret_from
 from cli.errors import EXIT_FAILURE, EXIT_OK, CliError
 from cli.examples import TRANSACTION_CREATED
 from cli.output import Output
@@ -33,14 +33,6 @@ GUIDE = "autentikapp"
 STANDARD = "standard-webhooks"
 SCHEMES = (STANDARD, GUIDE, SHOPIFY.name, WOOCOMMERCE.name)
 DEFAULT_TOPICS = {SHOPIFY.name: "orders/create", WOOCOMMERCE.name: "order.created"}
-
-
-class _SecretInArgv(argparse.Action):
-    """`--secret VALUE` is refused before anything is sent, saying what to use instead."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        parser.error(f"--secret is not accepted: a secret on the command line shows up in `ps` and in shell "
-                     f"history. Use ${SECRET_ENV} (or --secret-env NAME) or --secret-file FILE.")
 
 
 def add_commands(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -67,7 +59,8 @@ def add_commands(subparsers: argparse._SubParsersAction, common: argparse.Argume
     secret.add_argument("--secret-env", metavar="NAME", default=SECRET_ENV,
                         help=f"the environment variable holding the secret (default {SECRET_ENV})")
     secret.add_argument("--secret-file", metavar="FILE", help="a file holding the secret (trailing newline ignored)")
-    secret.add_argument("--secret", action=_SecretInArgv, help=argparse.SUPPRESS)
+    secret.add_argument("--secret", help=argparse.SUPPRESS, action=refused_in_argv(
+        "secret", f"${SECRET_ENV} (or --secret-env NAME) or --secret-file FILE"))
     send.add_argument("--webhook-id", metavar="ID", help="standard-webhooks: the message id, the same on every "
                       "retry of one message (default: a new msg_... id)")
     send.add_argument("--topic", help="shopify / woocommerce: the topic header (default orders/create, "
