@@ -24,6 +24,7 @@ from cli.errors import EXIT_FAILURE, EXIT_OK, CliError
 from cli.examples import TRANSACTION_CREATED
 from cli.output import Output
 from cli.rpc import Context
+from common import http_post
 from gateway import signature, standard_webhooks
 from gateway.platform_webhooks import SHOPIFY, WOOCOMMERCE
 from gateway.settings import public_base_url
@@ -90,14 +91,11 @@ def signed_request(args: argparse.Namespace, secret: str, body: bytes) -> tuple[
         return f"/v1/webhooks/inbound/{tenant}", headers
     if args.scheme == STANDARD:
         msg_id = args.webhook_id or "msg_" + secrets.token_urlsafe(18)
-        timestamp = int(time.time())
         try:
-            signed = standard_webhooks.sign(secret, msg_id, timestamp, body)
+            headers.update(standard_webhooks.signed_headers(secret, body, msg_id, int(time.time())))
         except ValueError:
             raise CliError("the secret is not whsec_ followed by base64: standard-webhooks signs with the "
                            "tenant's whsec_ secret") from None
-        headers.update({standard_webhooks.ID_HEADER: msg_id, standard_webhooks.TIMESTAMP_HEADER: str(timestamp),
-                        standard_webhooks.SIGNATURE_HEADER: signed})
         return f"/v1/webhooks/inbound/{tenant}", headers
     platform = SHOPIFY if args.scheme == SHOPIFY.name else WOOCOMMERCE
     headers.update({platform.signature_header: signature.sign_base64(secret, body),
@@ -123,16 +121,10 @@ def read_body(args: argparse.Namespace) -> bytes:
 
 def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, bytes]:
     """POST and return (status, body) for any HTTP answer; a network failure is a CliError."""
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, exc.read()
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise CliError(f"cannot reach {url}: {reason}") from None
+        return http_post.post(url, body, headers, timeout)
+    except http_post.Unreachable as exc:
+        raise CliError(f"cannot reach {url}: {exc}") from None
 
 
 def run_send(args: argparse.Namespace, ctx: Context, out: Output) -> int:

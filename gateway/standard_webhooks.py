@@ -67,6 +67,13 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return f"{VERSION}," + base64.b64encode(_signature(key, msg_id, str(timestamp), body)).decode("ascii")
 
 
+def signed_headers(secret: str, body: bytes, msg_id: str, timestamp: int) -> dict[str, str]:
+    """The three headers of one attempt, as a sender sends them (ValueError for a secret that is not
+    whsec_ followed by base64)."""
+    return {ID_HEADER: msg_id, TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(secret, msg_id, timestamp, body)}
+
+
 def _given_signatures(header: str) -> list[bytes]:
     """The decoded `v1` signatures of a header (other versions and undecodable entries are left out)."""
     found: list[bytes] = []

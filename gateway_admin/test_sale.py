@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import secrets
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from cli.examples import TRANSACTION_CREATED
+from common import http_post
 from common.errors import Unavailable
 from gateway import standard_webhooks
 
@@ -48,24 +47,14 @@ def send(gateway_url: str, tenant_id: str, secret: str, timeout: float,
          now: datetime | None = None) -> TestSaleResult:
     """Sign and post the example; any HTTP answer is a result, a gateway that cannot be reached Unavailable."""
     transaction_id, body = example_body(now or datetime.now(timezone.utc))
-    msg_id = "msg_test_" + secrets.token_urlsafe(12)
-    headers = {
-        "Content-Type": "application/json",
-        standard_webhooks.ID_HEADER: msg_id,
-        standard_webhooks.TIMESTAMP_HEADER: str(int(time.time())),
-    }
-    headers[standard_webhooks.SIGNATURE_HEADER] = standard_webhooks.sign(
-        secret, msg_id, int(headers[standard_webhooks.TIMESTAMP_HEADER]), body)
+    headers = {"Content-Type": "application/json",
+               **standard_webhooks.signed_headers(secret, body, "msg_test_" + secrets.token_urlsafe(12),
+                                                  int(time.time()))}
     url = f"{gateway_url}/v1/webhooks/inbound/{urllib.parse.quote(tenant_id, safe='')}"
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, answer = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        with exc:
-            status, answer = exc.code, exc.read()
-    except (urllib.error.URLError, OSError) as exc:
-        raise Unavailable(f"the gateway at {gateway_url} cannot be reached ({type(exc).__name__})") from None
+        status, answer = http_post.post(url, body, headers, timeout)
+    except http_post.Unreachable as exc:
+        raise Unavailable(f"the gateway at {gateway_url} cannot be reached ({exc})") from None
     try:
         parsed = json.loads(answer)
     except ValueError:
