@@ -25,6 +25,7 @@ from gateway.senders import WEBHOOK
 from gateway.tenants import NewSecret, SecretInfo, Tenant, TenantStore
 from gateway_admin import test_sale
 from processor import dead_letter_admin
+from processor.work import transaction_and_type
 
 log = logging.getLogger(__name__)
 MAX_DEAD_LETTERS = 200  # listed per call, oldest first
@@ -54,11 +55,7 @@ def transaction_of(data: bytes) -> str:
         event.ParseFromString(data)
     except DecodeError:
         return ""
-    if event.HasField("sale"):
-        return event.sale.transaction_id
-    if event.HasField("release"):
-        return event.release.transaction_id
-    return ""
+    return transaction_and_type(event)[0] or ""
 
 
 class TenantAdmin:
