@@ -13,12 +13,12 @@ import grpc
 from autentikapp.v1 import event_outcomes_pb2 as pb, event_outcomes_pb2_grpc
 from common.timestamps import to_datetime
 from dashboard import rpc
+from processor import outcomes
 
 WHAT = "the processor's outcomes API"
-STATUSES = ("processed", "dead_lettered")
-# In the order the page offers them as a filter (processor/outcomes.py LINE_ITEM_OUTCOMES).
-LINE_ITEM_OUTCOMES = ("assigned", "already_assigned", "conflict", "unknown_code", "skipped", "unidentified_buyer",
-                      "released", "not_held")
+# The values the processor records (and the filters the page offers, in this order): its own definitions.
+STATUSES = outcomes.STATUSES
+LINE_ITEM_OUTCOMES = outcomes.LINE_ITEM_OUTCOMES
 
 
 @dataclass(frozen=True)
