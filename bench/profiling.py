@@ -350,7 +350,7 @@ def profile_drain(bench: harness.Bench, out: Path, count: int, rate: int) -> dic
     nats_pid = find_pid("nats-server")
     svc = {name: bench.group[name].pid for name in ("customer_service", "identifier_service")}
     counts_file = out / "processor.counts.json"
-    env = {**bench.env, COUNTS_FILE_VAR: str(counts_file)}
+    env = {**system.process_environment("processor", bench.env), COUNTS_FILE_VAR: str(counts_file)}
     cpu0 = {name: cpu_seconds(pid) for name, pid in svc.items()}
     pg0 = tree_cpu(postmaster) if postmaster else 0.0
     nats0 = cpu_seconds(nats_pid) if nats_pid else 0.0

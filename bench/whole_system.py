@@ -294,3 +294,32 @@ class WholeSystem:
                 "sustained_rate_per_s": best or 0.0, "at_best": at_best, "steps": steps,
                 "tried": [[r, ok] for r, ok in search.tried],
                 "search_seconds": round(time.perf_counter() - started, 1)}
+
+
+def at_fixed_rate(rate: float, steps: int) -> dict[str, Any]:
+    """`steps` steps at one `rate` (no search) on a system of its own: CPU ms/event of each process per
+    step and their mean. Comparing two commits at the same rate is steadier than their sustained rates
+    (CPU per event falls as the rate rises: batches grow), which is what docs/BENCHMARKS.md's step table
+    uses."""
+    import tempfile
+    from pathlib import Path
+
+    from bench import harness
+
+    bench = harness.Bench(Path(tempfile.mkdtemp(prefix="autentikapp-system-")), harness.SIZES["full"])
+    bench.start()
+    try:
+        system = WholeSystem(bench, harness.SIZES["full"], harness.log)
+        system.setup()
+        rows = []
+        for no in range(1, steps + 1):
+            step = system.step(no, rate)
+            rows.append(step)
+            harness.log(f"step {no} @ {rate:.0f}/s: sent {step['achieved_rate_per_s']}/s, p99 202->assigned "
+                        f"{step['assigned_p99_ms']} ms, {'sustained' if step['sustained'] else step['why_not']}")
+        roles = list(rows[0]["cpu_ms_per_event"])
+        mean = {role: round(statistics.fmean(r["cpu_ms_per_event"].get(role, 0.0) for r in rows), 3) for role in roles}
+        return {"rate_per_s": rate, "steps": rows, "cpu_ms_per_event_mean": mean}
+    finally:
+        bench.stop()
+

@@ -2,10 +2,17 @@
 
 One place for these rules, used by the gateway (422 on bad input) and by customer_service (which
 must not trust its callers). Matching customers depends on every writer normalising the same way.
+
+The two expensive rules (e-mail: email-validator, ~45 µs; phone: phonenumbers, ~25 µs) are pure
+functions of their input, and the same buyer's values come back sale after sale (and a WhatsApp
+number is often the phone number): their results are kept in a bounded LRU cache per process
+(CACHE_ENTRIES each). Only accepted values are cached (a refusal is computed again, with its field's
+name in the message); the cache holds what the process read anyway, and no more than CACHE_ENTRIES.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -18,6 +25,13 @@ _NATIONAL_ID_SEPARATORS = re.compile(r"[\s.\-/]+")
 _NATIONAL_ID_ALLOWED = re.compile(r"^[A-Z0-9]+$")
 _PHONE_DECORATION = re.compile(r"[\s.\-()/]+")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_PHONE_DIGITS = re.compile(r"\+?[0-9]+")
+# Entries of each normalisation cache (e-mail; phone): about 150 bytes each, so ~1 MB per cache.
+CACHE_ENTRIES = 4096
+
+
+class _Refused(ValueError):
+    """A cached rule's refusal; the public function turns it into InvalidArgument naming its field."""
 
 
 def _text(value: str | None) -> str:
@@ -54,9 +68,18 @@ def email(value: str | None, field: str = "email") -> str:
     if len(raw) > MAX_EMAIL:
         raise InvalidArgument(f"{field} is too long (max {MAX_EMAIL} characters)", field)
     try:
+        return _email(raw)
+    except _Refused as exc:
+        raise InvalidArgument(f"{field} is not a valid e-mail address: {exc}", field) from None
+
+
+@functools.lru_cache(maxsize=CACHE_ENTRIES)
+def _email(raw: str) -> str:
+    """email()'s check of a trimmed address under the length cap (cached: see the module's docstring)."""
+    try:
         checked = validate_email(raw, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
-        raise InvalidArgument(f"{field} is not a valid e-mail address: {exc}", field) from None
+        raise _Refused(str(exc)) from None
     return checked.normalized.lower()
 
 
@@ -71,17 +94,30 @@ def phone(value: str | None, field: str = "phone_number", default_region: str | 
     compact = _PHONE_DECORATION.sub("", raw)
     if compact.startswith("00"):
         compact = "+" + compact[2:]
-    if not re.fullmatch(r"\+?[0-9]+", compact):
+    if not _PHONE_DIGITS.fullmatch(compact):
         raise InvalidArgument(f"{field} must be a phone number in E.164 form, like +573001234567", field)
+    region = None if compact.startswith("+") else default_region
     try:
-        parsed = phonenumbers.parse(compact, None if compact.startswith("+") else default_region)
+        return _e164(compact, region)
+    except _Refused as exc:
+        if str(exc) == "unparsable":
+            raise InvalidArgument(
+                f"{field} must be in international form with a country code, like +573001234567 (or set the "
+                "tenant's default country)", field
+            ) from None
+        raise InvalidArgument(f"{field} is not a possible phone number for its country code", field) from None
+
+
+@functools.lru_cache(maxsize=CACHE_ENTRIES)
+def _e164(compact: str, region: str | None) -> str:
+    """phone()'s reading of '+'/digits `compact` (national ones in `region`) as E.164; refusals are
+    _Refused("unparsable") or _Refused("impossible") (cached: see the module's docstring)."""
+    try:
+        parsed = phonenumbers.parse(compact, region)
     except phonenumbers.NumberParseException:
-        raise InvalidArgument(
-            f"{field} must be in international form with a country code, like +573001234567 (or set the "
-            "tenant's default country)", field
-        ) from None
+        raise _Refused("unparsable") from None
     if not phonenumbers.is_possible_number(parsed):
-        raise InvalidArgument(f"{field} is not a possible phone number for its country code", field)
+        raise _Refused("impossible")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

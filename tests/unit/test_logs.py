@@ -58,3 +58,25 @@ def test_a_json_line_carries_the_event_and_tenant_ids_as_fields():
     assert line["event_id"] == "evt_1" and line["tenant_id"] == "acme"
     assert line["msg"] == "event evt_1: customer created"
     assert (line["customer"], line["clashes"]) == ("created", 0)
+
+
+def _record_at(created: float) -> logging.LogRecord:
+    record = logging.LogRecord("gateway.access", logging.INFO, __file__, 1, "POST %s", ("/x",), None)
+    record.created, record.msecs = created, (created - int(created)) * 1000
+    return record
+
+
+def test_the_text_line_reads_as_loggings_own_across_seconds():
+    """TextFormatter formats each second once; every line still reads exactly as logging.Formatter's,
+    within a second and across the next one."""
+    fmt = "%(asctime)s gateway %(levelname)s %(name)s: %(message)s"
+    ours, standard = logs.TextFormatter(fmt), logging.Formatter(fmt)
+    for created in (1_700_000_000.001, 1_700_000_000.998, 1_700_000_001.5, 1_700_000_000.25, 1_800_000_000.0):
+        record = _record_at(created)
+        assert ours.format(record) == standard.format(record)
+
+
+def test_the_json_time_is_utc_to_the_millisecond_across_seconds():
+    formatter = logs.JsonFormatter("gateway")
+    stamps = [json.loads(formatter.format(_record_at(t)))["ts"] for t in (1_700_000_000.5, 1_700_000_001.042)]
+    assert stamps == ["2023-11-14T22:13:20.500Z", "2023-11-14T22:13:21.042Z"]

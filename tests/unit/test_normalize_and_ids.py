@@ -28,6 +28,35 @@ def test_phone_without_country_code_needs_a_region():
     assert normalize.phone("3001234567", default_region="CO") == "+573001234567"
 
 
+def test_a_cached_normalisation_answers_what_the_rule_answers():
+    """The e-mail and phone caches only remember: the second call of a value returns what the rule
+    itself (uncached) returns, and the region is part of what is remembered."""
+    normalize._email.cache_clear()
+    normalize._e164.cache_clear()
+    for _ in range(2):
+        assert normalize.email("Cliente@EMAIL.com") == normalize._email.__wrapped__("Cliente@EMAIL.com")
+        assert normalize.phone("3001234567", default_region="CO") == "+573001234567"
+        assert normalize.phone("3001234567", default_region="AR") == normalize._e164.__wrapped__("3001234567", "AR")
+    assert normalize._email.cache_info().hits == 1
+    assert normalize._e164.cache_info().hits == 2
+    assert normalize.phone("3001234567", default_region="AR") != "+573001234567"
+
+
+def test_a_refusal_is_not_cached_and_names_each_field():
+    """The same bad number refused as phone_number and then as whatsapp_number names each its field;
+    nothing is remembered for it."""
+    normalize._e164.cache_clear()
+    with pytest.raises(InvalidArgument, match="^phone_number is not a possible") as first:
+        normalize.phone("+5712", "phone_number")
+    with pytest.raises(InvalidArgument, match="^whatsapp_number is not a possible") as second:
+        normalize.phone("+5712", "whatsapp_number")
+    assert (first.value.field, second.value.field) == ("phone_number", "whatsapp_number")
+    with pytest.raises(InvalidArgument, match="^email is not a valid e-mail address: "):
+        normalize.email("no-at-sign")
+    assert normalize._e164.cache_info().currsize == 0
+    assert normalize._email.cache_info().maxsize == normalize.CACHE_ENTRIES
+
+
 def test_empty_values_are_absent_not_errors():
     assert normalize.email("  ") == normalize.phone(None) == normalize.national_id("") == ""
 
