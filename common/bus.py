@@ -8,24 +8,29 @@ is updated to the configured settings, an existing consumer is left as it is whe
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import nats
+import nats.errors
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DeliverPolicy,
     DiscardPolicy,
+    Header,
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import APIError, BadRequestError, NotFoundError
 
 from common.config import ConfigError, env_float, env_int, env_secret, nats_url, redact_url
 
@@ -237,6 +242,43 @@ async def connect(settings: BusSettings, name: str, **options) -> Client:
     nc = await nats.connect(**{**defaults, **options})
     settings.check_max_payload(nc.max_payload)
     return nc
+
+
+# The status NATS answers a request with when nothing listens on its subject: for a publish, no stream.
+NO_RESPONDERS = "503"
+
+
+class PubAck(NamedTuple):
+    """JetStream's acknowledgement of one publish: whether it was a `duplicate` (its Nats-Msg-Id stored
+    within the duplicate window) and the stream `sequence` (for a duplicate, the earlier message's)."""
+
+    duplicate: bool
+    sequence: int
+
+
+def read_pub_ack(msg: Msg) -> PubAck:
+    """JetStream's answer to a publish sent with a reply subject of the publisher's own, read as nats-py's
+    js.publish reads it: the PubAck; or nats.errors.NoRespondersError ("no responders": no stream
+    listens on the subject), the matching nats.js.errors.APIError subclass for an error answer, a plain
+    APIError for an answer that is not a PubAck."""
+    if msg.headers and msg.headers.get(Header.STATUS) == NO_RESPONDERS:
+        raise nats.errors.NoRespondersError
+    try:
+        answer = json.loads(msg.data)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise APIError(description="JetStream's answer to a publish is not a PubAck")
+    if "error" in answer:
+        try:
+            APIError.from_error(answer["error"])  # raises the matching subclass
+        except APIError:
+            raise
+        except Exception:  # noqa: BLE001 - a malformed error member (TypeError, KeyError)
+            pass
+        raise APIError(description="JetStream answered a publish with a malformed error")
+    sequence = answer.get("seq")
+    return PubAck(bool(answer.get("duplicate")), sequence if type(sequence) is int else 0)
 
 
 def describe(exc: BaseException) -> str:

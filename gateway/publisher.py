@@ -35,17 +35,16 @@ import atexit
 import concurrent.futures
 import contextlib
 import itertools
-import json
 import logging
 import os
 import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from typing import NamedTuple
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
 from nats.js.api import Header
 from nats.js.errors import APIError, NotFoundError
@@ -54,8 +53,6 @@ from common import bus
 
 log = logging.getLogger(__name__)
 
-# The status NATS answers a request with when nothing listens on its subject: here, no stream (yet).
-NO_RESPONDERS = "503"
 # JetStream's error code for a message-get of a sequence that holds no message (deleted, or aged out).
 NO_MESSAGE = 10037
 
@@ -65,21 +62,8 @@ class PublishError(Exception):
     or a stored message could not be read back."""
 
 
-class Published(NamedTuple):
-    """JetStream's PubAck for one message: whether it was a `duplicate`, and its stream `sequence` (for a
-    duplicate, the sequence of the message stored earlier under the same Nats-Msg-Id)."""
-
-    duplicate: bool
-    sequence: int
-
-
-def _api_error(error: object) -> str:
-    """The description of a JetStream error answer, as nats-py raises it (e.g. BadRequestError: ... 10060)."""
-    try:
-        APIError.from_error(error)  # raises the matching APIError subclass
-    except Exception as exc:  # noqa: BLE001 - also a malformed error member (TypeError, KeyError)
-        return bus.describe(exc)
-    return "JetStream answered an error"
+# What publish returns: JetStream's PubAck (its duplicate flag and stream sequence).
+Published = bus.PubAck
 
 
 class _Publication:
@@ -329,28 +313,20 @@ class Publisher:
                 self._finish(item, error=bus.describe(exc))
 
     async def _on_reply(self, msg: Msg) -> None:
-        """JetStream's answer to one publish (as nats-py's js.publish reads it): a PubAck settles it, an
-        error answer fails it; "no responders" (no stream at all, e.g. a new, empty server) is the one
-        failure retried: the stream is created and the message published again."""
+        """JetStream's answer to one publish (common.bus.read_pub_ack): a PubAck settles it, an error answer
+        fails it; "no responders" (no stream at all, e.g. a new, empty server) is the one failure retried:
+        the stream is created and the message published again."""
         item = self._awaiting.pop(msg.subject, None)
         if item is None:  # its thread gave up already
             return
-        if msg.headers and msg.headers.get(Header.STATUS) == NO_RESPONDERS:
-            self._keep(asyncio.ensure_future(self._create_stream_and_publish(item)))
-            return
         try:
-            answer = json.loads(msg.data)
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
-            self._finish(item, error="JetStream's answer is not a PubAck")
-            return
-        if "error" in answer:
-            self._finish(item, error=_api_error(answer["error"]))
+            ack = bus.read_pub_ack(msg)
+        except NoRespondersError:
+            self._keep(asyncio.ensure_future(self._create_stream_and_publish(item)))
+        except APIError as exc:
+            self._finish(item, error=bus.describe(exc))
         else:
-            sequence = answer.get("seq")
-            self._finish(item, duplicate=bool(answer.get("duplicate")),
-                         sequence=sequence if type(sequence) is int else 0)
+            self._finish(item, duplicate=ack.duplicate, sequence=ack.sequence)
 
     def _forget(self, item: _Publication) -> None:
         """Its thread gave up (timeout): a PubAck that still comes is ignored, nothing is kept for it."""

@@ -29,6 +29,7 @@ from processor.outcomes import EventOutcome
 log = logging.getLogger("processor")
 
 Recorder = Callable[[EventOutcome], Awaitable[None]]
+EffectsPublish = Callable[[list[Any]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -130,9 +131,13 @@ def stream_sequence(msg: Msg) -> int:
 class MessageHandler:
     """Handles messages one call at a time; safe to run many calls concurrently."""
 
-    def __init__(self, js: JetStreamContext, calls: work.ServiceCalls, record: Recorder, policy: Policy) -> None:
-        """`record` stores an EventOutcome (outcomes.record on a pooled connection in production)."""
+    def __init__(self, js: JetStreamContext, calls: work.ServiceCalls, record: Recorder, policy: Policy,
+                 publish_effects: EffectsPublish | None = None) -> None:
+        """`record` stores an EventOutcome (outcomes.record on a pooled connection in production);
+        `publish_effects` publishes an event's domain events (domain_events.EffectPublisher.publish in
+        production; js.publish each by default)."""
         self.js = js
+        self.publish_effects = publish_effects or (lambda effects: domain_events.publish(js, effects))
         self.calls = calls
         self.record = record
         self.policy = policy
@@ -182,7 +187,7 @@ class MessageHandler:
             outcome = await work.process_event(event, self.calls)
             outcome.deliveries = deliveries
             await self.record(outcome)
-            await domain_events.publish(self.js, outcome.effects)
+            await self.publish_effects(outcome.effects)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - classified below; nothing escapes one message

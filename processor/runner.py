@@ -37,7 +37,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from common import bus, db, grpc_server, grpc_tls
 from common.metrics import serve as serve_metrics
-from processor import metrics, outcome_api, outcomes
+from processor import domain_events, metrics, outcome_api, outcomes
 from processor.coalescer import Coalescer
 from processor.clients import ServiceClients
 from processor.handler import MessageHandler, Policy
@@ -340,7 +340,8 @@ async def start(settings: ProcessorSettings, res: Resources, *, serve_api: bool 
     record, res.outcome_writes = recorder(res.pool)
     if serve_api:
         await start_api(settings, res, tls)
-    handler = MessageHandler(js, res.clients, record, policy)
+    effects = await domain_events.EffectPublisher(res.nc).start()
+    handler = MessageHandler(js, res.clients, record, policy, publish_effects=effects.publish)
     log.info("processor ready: consuming %s as %s (batch %d, concurrency %d, in-flight budget %d bytes, messages "
              "up to %d bytes, max_deliver %s, customers at %s, identifiers at %s)", bus.STREAM, bus.CONSUMER,
              settings.batch_size, settings.concurrency, settings.max_in_flight_bytes, res.nc.max_payload,
