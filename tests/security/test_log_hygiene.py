@@ -259,8 +259,8 @@ def test_an_event_is_followed_by_its_ids_through_all_four_processes(logs):
         "z***@buzon.co", "***2233", "***09K"), "the buyer is named only masked"
     [assignment] = [line for line in json_lines(logs.files["identifier_service.log"])
                     if line.get("event_id") == event_id]
-    assert (assignment["code"], assignment["outcome"], assignment["customer_id"]) == (
-        "HYG-1", "assigned", customer["customer_id"])
+    assert (assignment["codes"], assignment["customer_id"]) == (
+        [{"code": "HYG-1", "outcome": "assigned"}], customer["customer_id"])
 
 
 @pytest.mark.parametrize("kind", ["secret", "signature", "personal data"])
