@@ -53,8 +53,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-import phonenumbers
-
 from common import normalize
 
 NATIONAL_ID, EMAIL, PHONE_NUMBER, WHATSAPP_NUMBER = "national_id", "email", "phone_number", "whatsapp_number"
@@ -227,16 +225,8 @@ def _placeholder_email(value: str) -> bool:
             or word == first_label or _is_word(first_label, _ABSENCE_WORDS))
 
 
-def _national_number(value: str) -> str:
-    """The national significant number of an E.164 value; its digits after '+' if it does not parse."""
-    try:
-        return phonenumbers.national_significant_number(phonenumbers.parse(value, None))
-    except phonenumbers.NumberParseException:
-        return re.sub(r"\D", "", value)
-
-
 def _placeholder_phone(value: str) -> bool:
-    number = _national_number(value)
+    number = normalize.national_number(value)
     return bool(number) and (_one_character(number) or _digit_run(number, MIN_PHONE_RUN)
                              or (len(number) > MIN_PHONE_FILL and _one_character(number[-MIN_PHONE_FILL:])))
 

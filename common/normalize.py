@@ -98,7 +98,7 @@ def phone(value: str | None, field: str = "phone_number", default_region: str | 
         raise InvalidArgument(f"{field} must be a phone number in E.164 form, like +573001234567", field)
     region = None if compact.startswith("+") else default_region
     try:
-        return _e164(compact, region)
+        return _phone(compact, region)[0]
     except _Refused as exc:
         if str(exc) == "unparsable":
             raise InvalidArgument(
@@ -109,8 +109,9 @@ def phone(value: str | None, field: str = "phone_number", default_region: str | 
 
 
 @functools.lru_cache(maxsize=CACHE_ENTRIES)
-def _e164(compact: str, region: str | None) -> str:
-    """phone()'s reading of '+'/digits `compact` (national ones in `region`) as E.164; refusals are
+def _phone(compact: str, region: str | None) -> tuple[str, str]:
+    """phone()'s reading of '+'/digits `compact` (national ones in `region`): its E.164 form and its
+    national significant number (national_number's answer for that E.164 value); refusals are
     _Refused("unparsable") or _Refused("impossible") (cached: see the module's docstring)."""
     try:
         parsed = phonenumbers.parse(compact, region)
@@ -118,7 +119,23 @@ def _e164(compact: str, region: str | None) -> str:
         raise _Refused("unparsable") from None
     if not phonenumbers.is_possible_number(parsed):
         raise _Refused("impossible")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return (phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
+            phonenumbers.national_significant_number(parsed))
+
+
+def national_number(value: str) -> str:
+    """The national significant number of a phone value ("+573001234567" -> "3001234567"); its digits when
+    it does not parse. A normalised (E.164) value is its own key in phone()'s cache, so a value this
+    process just normalised is not parsed again (customer_service screens every phone it normalised)."""
+    if _PHONE_DIGITS.fullmatch(value) and value.startswith("+"):
+        try:
+            return _phone(value, None)[1]
+        except _Refused:
+            pass  # parsed, or parsed but not a possible number: read below as before
+    try:
+        return phonenumbers.national_significant_number(phonenumbers.parse(value, None))
+    except phonenumbers.NumberParseException:
+        return re.sub(r"\D", "", value)
 
 
 def country(value: str | None, field: str = "default_country") -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import phonenumbers
 import pytest
 
 from common import ids, normalize, paging
@@ -32,20 +35,20 @@ def test_a_cached_normalisation_answers_what_the_rule_answers():
     """The e-mail and phone caches only remember: the second call of a value returns what the rule
     itself (uncached) returns, and the region is part of what is remembered."""
     normalize._email.cache_clear()
-    normalize._e164.cache_clear()
+    normalize._phone.cache_clear()
     for _ in range(2):
         assert normalize.email("Cliente@EMAIL.com") == normalize._email.__wrapped__("Cliente@EMAIL.com")
         assert normalize.phone("3001234567", default_region="CO") == "+573001234567"
-        assert normalize.phone("3001234567", default_region="AR") == normalize._e164.__wrapped__("3001234567", "AR")
+        assert normalize.phone("3001234567", default_region="AR") == normalize._phone.__wrapped__("3001234567", "AR")[0]
     assert normalize._email.cache_info().hits == 1
-    assert normalize._e164.cache_info().hits == 2
+    assert normalize._phone.cache_info().hits == 2
     assert normalize.phone("3001234567", default_region="AR") != "+573001234567"
 
 
 def test_a_refusal_is_not_cached_and_names_each_field():
     """The same bad number refused as phone_number and then as whatsapp_number names each its field;
     nothing is remembered for it."""
-    normalize._e164.cache_clear()
+    normalize._phone.cache_clear()
     with pytest.raises(InvalidArgument, match="^phone_number is not a possible") as first:
         normalize.phone("+5712", "phone_number")
     with pytest.raises(InvalidArgument, match="^whatsapp_number is not a possible") as second:
@@ -53,8 +56,36 @@ def test_a_refusal_is_not_cached_and_names_each_field():
     assert (first.value.field, second.value.field) == ("phone_number", "whatsapp_number")
     with pytest.raises(InvalidArgument, match="^email is not a valid e-mail address: "):
         normalize.email("no-at-sign")
-    assert normalize._e164.cache_info().currsize == 0
+    assert normalize._phone.cache_info().currsize == 0
     assert normalize._email.cache_info().maxsize == normalize.CACHE_ENTRIES
+
+
+def _parsed_national_number(value: str) -> str:
+    """What the national significant number of a value was before phone() cached it: a parse of its own."""
+    try:
+        return phonenumbers.national_significant_number(phonenumbers.parse(value, None))
+    except phonenumbers.NumberParseException:
+        return re.sub(r"\D", "", value)
+
+
+def test_the_national_number_of_a_normalised_phone_is_the_one_its_own_parse_gives():
+    """For every region's example numbers (fixed, mobile, Italian leading zeros included), normalised first
+    or not, and for values that are not E.164 at all, national_number answers what parsing the value
+    itself answers."""
+    values = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                values.append(phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164))
+    assert len(values) > 300
+    for value in values:
+        normalize._phone.cache_clear()
+        cold = normalize.national_number(value)
+        assert normalize.phone(value) == value
+        assert normalize.national_number(value) == cold == _parsed_national_number(value), value
+    for odd in ("+5712", "+", "+0001234", "573001234567", "+57 300 123 4567", "+57300123456789012345"):
+        assert normalize.national_number(odd) == _parsed_national_number(odd), odd
 
 
 def test_empty_values_are_absent_not_errors():
