@@ -301,12 +301,14 @@ def at_fixed_rate(rate: float, steps: int) -> dict[str, Any]:
     step and their mean. Comparing two commits at the same rate is steadier than their sustained rates
     (CPU per event falls as the rate rises: batches grow), which is what docs/BENCHMARKS.md's step table
     uses."""
+    import shutil
     import tempfile
     from pathlib import Path
 
     from bench import harness
 
-    bench = harness.Bench(Path(tempfile.mkdtemp(prefix="autentikapp-system-")), harness.SIZES["full"])
+    workdir = Path(tempfile.mkdtemp(prefix="autentikapp-system-"))
+    bench = harness.Bench(workdir, harness.SIZES["full"])
     bench.start()
     try:
         system = WholeSystem(bench, harness.SIZES["full"], harness.log)
@@ -322,4 +324,5 @@ def at_fixed_rate(rate: float, steps: int) -> dict[str, Any]:
         return {"rate_per_s": rate, "steps": rows, "cpu_ms_per_event_mean": mean}
     finally:
         bench.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
