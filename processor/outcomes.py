@@ -60,6 +60,11 @@ class LineItemOutcome:
     product_sku: str
     outcome: str
 
+    def as_json(self) -> dict[str, Any]:
+        """Its stored form (a member of the row's line_items): dataclasses.asdict's answer, without its
+        recursive deep copy (ten times slower, per line item of every event)."""
+        return {"index": self.index, "code": self.code, "product_sku": self.product_sku, "outcome": self.outcome}
+
 
 @dataclass
 class EventOutcome:
@@ -151,7 +156,7 @@ async def record_many(conn: psycopg.AsyncConnection, batch: list[EventOutcome]) 
         await cur.execute(_UPSERT, {"outcomes": Jsonb([
             {"event_id": o.event_id, "tenant_id": o.tenant_id, "status": o.status, "customer_id": o.customer_id or None,
              "customer_created": o.customer_created, "clashes": o.clashes,
-             "line_items": [asdict(item) for item in o.line_items], "reason": o.reason, "deliveries": o.deliveries,
+             "line_items": [item.as_json() for item in o.line_items], "reason": o.reason, "deliveries": o.deliveries,
              "ignored_identity": o.ignored_identity, "transaction_id": o.transaction_id or None,
              "event_type": o.event_type or None}
             for o in chosen

@@ -80,3 +80,23 @@ def test_the_json_time_is_utc_to_the_millisecond_across_seconds():
     formatter = logs.JsonFormatter("gateway")
     stamps = [json.loads(formatter.format(_record_at(t)))["ts"] for t in (1_700_000_000.5, 1_700_000_001.042)]
     assert stamps == ["2023-11-14T22:13:20.500Z", "2023-11-14T22:13:21.042Z"]
+
+
+def test_configure_keeps_every_field_its_formats_show(capsys):
+    """After configure(), records no longer carry their source line, thread or process (not collected),
+    and a line still shows time, service, level, logger and message, in either format."""
+    root = logging.getLogger()
+    handlers, level, srcfile = root.handlers[:], root.level, logging._srcfile
+    try:
+        logs.configure("gateway", "INFO", "json")
+        logging.getLogger("gateway.access").info("POST %s %d", "/x", 202)
+        line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+        assert (line["service"], line["level"], line["logger"], line["msg"]) == ("gateway", "info", "gateway.access",
+                                                                                 "POST /x 202")
+        record = logging.getLogger("x").makeRecord("x", logging.INFO, "(unknown file)", 0, "m", (), None)
+        assert record.threadName is None and record.processName is None
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        logging._srcfile = srcfile
+        logging.logThreads = logging.logProcesses = logging.logMultiprocessing = True

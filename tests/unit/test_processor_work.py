@@ -178,3 +178,14 @@ def test_the_release_request_carries_the_transaction_the_codes_the_kind_and_the_
     void = release_request(release_event(events_pb2.Release.KIND_VOID, ()))
     assert void.kind == identifier_pb2.RELEASE_KIND_VOID and not void.codes and not void.HasField("released_at")
 
+
+
+def test_a_line_items_stored_form_is_every_field_of_it():
+    """LineItemOutcome.as_json (what the outcomes row stores) is dataclasses.asdict's answer: a field
+    added to the class and not to as_json fails here."""
+    from dataclasses import asdict
+
+    from processor.outcomes import LineItemOutcome
+
+    item = LineItemOutcome(index=2, code="A-1", product_sku="SKU-9", outcome="assigned")
+    assert item.as_json() == asdict(item)
