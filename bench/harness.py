@@ -84,8 +84,8 @@ SIZES: dict[str, dict[str, Any]] = {
              # whole system: 5 s steps, x2 from 200/s (up to 3,200/s, down to 25/s), 3 bisections, 80 s budget
              "system_step_seconds": 5.0, "system_start_rate": 200, "system_ceiling_rate": 3200,
              "system_floor_rate": 25, "system_bisections": 3, "system_budget_seconds": 80.0},
-    "quick": {"ingest_seconds": 1.5, "ingest_max": 3_000, "nats_seconds": 0.5, "drain_events": 300,
-              "replica_events": 150, "latency_seconds": 2.0, "growth_identifiers": 20_000,
+    "quick": {"ingest_seconds": 0.7, "ingest_max": 3_000, "nats_seconds": 0.5, "drain_events": 300,
+              "replica_events": 150, "latency_seconds": 1.0, "growth_identifiers": 20_000,
               "growth_customers": 4_000, "growth_events": 300,
               "floor_configs": ((2, 8),),
               "system_step_seconds": 1.0, "system_start_rate": 40, "system_ceiling_rate": 80,

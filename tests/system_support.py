@@ -105,6 +105,18 @@ class System:
                 identifier_pb2.RegisterIdentifiersRequest(tenant_id=tenant_id, codes=list(codes)), timeout=10)
         return secret
 
+    def outcome(self, event_id: str, status: str | None = None, timeout: float = 30.0) -> dict:
+        """The event's outcome as `autentikapp events show` prints it, once the processor recorded one (with
+        `status`, when given). The wait reads the processor's table; the CLI runs once, at the end: a CLI
+        run costs 0.6 s of CPU, and polling with it slowed the very system the test waited for."""
+        def recorded() -> bool:
+            with psycopg.connect(self.env["PROCESSOR_DATABASE_URL"]) as conn:
+                row = conn.execute("SELECT status FROM event_outcomes WHERE event_id = %s", (event_id,)).fetchone()
+            return row is not None and (status is None or row[0] == status)
+
+        wait_for(recorded, timeout=timeout, what=f"the outcome of {event_id}" + (f" ({status})" if status else ""))
+        return self.cli("events", "show", event_id)
+
     def event_status(self, tenant_id: str, event_id: str) -> str | None:
         """The outcome status the processor recorded for an event ("processed", "dead_lettered"), asked of its
         EventOutcomeService as the operator; None while it has none."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import grpc
-from system_support import EXAMPLE, wait_for
+from system_support import EXAMPLE
 
 from autentikapp.v1 import customer_pb2, identifier_pb2
 
@@ -31,7 +31,7 @@ def sale(transaction_id: str, customer: dict, codes: list[str], when: str = "202
 
 
 def processed(sut, event_id: str) -> dict:
-    return wait_for(lambda: sut.cli("events", "show", event_id, check=False), what=f"outcome of {event_id}")
+    return sut.outcome(event_id)
 
 
 def owner(sut, code: str) -> str:

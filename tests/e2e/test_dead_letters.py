@@ -9,7 +9,7 @@ import json
 import pytest
 
 from autentikapp.v1 import customer_pb2, identifier_pb2
-from system_support import EXAMPLE, wait_for
+from system_support import EXAMPLE
 
 CODES = ("DL-1", "DL-2", "DL-3")
 
@@ -34,8 +34,7 @@ def sale(transaction_id: str, email: str, code: str) -> bytes:
 
 def status_of(sut, event_id: str, status: str):
     """The event's recorded outcome once it has `status`."""
-    return wait_for(lambda: (o := sut.cli("events", "show", event_id, check=False)) and o["status"] == status and o,
-                    timeout=60, interval=0.3, what=f"{event_id} {status}")
+    return sut.outcome(event_id, status, timeout=60)
 
 
 def test_dead_lettered_events_are_replayed_once_the_service_is_back(running_system):

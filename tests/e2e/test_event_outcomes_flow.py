@@ -14,7 +14,7 @@ from autentikapp.v1 import event_outcomes_pb2 as pb
 from autentikapp.v1 import event_outcomes_pb2_grpc
 from common import grpc_tls
 from devstack import system
-from system_support import EXAMPLE, wait_for
+from system_support import EXAMPLE
 
 CODE = "a1b2c3d4-e5f6-7890-1234-567890abcdef"
 
@@ -51,7 +51,7 @@ def test_the_dashboard_reads_each_events_outcome_from_the_processor(running_syst
         assert status == 202, answer
         sent.append(answer["event_id"])
         # one after the other: the void after its sale, the second sale after the void freed the code
-        wait_for(lambda: sut.cli("events", "show", sent[-1], check=False), what=f"the outcome of {sent[-1]}")
+        sut.outcome(sent[-1])
 
     with channel_as(sut, grpc_tls.DASHBOARD) as channel:
         stub = event_outcomes_pb2_grpc.EventOutcomeServiceStub(channel)

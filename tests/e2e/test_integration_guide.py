@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from system_support import EXAMPLE, System, start_system, wait_for
+from system_support import EXAMPLE, System, start_system
 from test_docs import github_slug
 
 from devstack.stack import SERVICE_DATABASES
@@ -302,7 +302,7 @@ def guide_sale(transaction_id: str, code: str) -> bytes:
 
 
 def outcome(sut: System, event_id: str) -> dict:
-    return wait_for(lambda: sut.cli("events", "show", event_id, check=False), what=f"the outcome of {event_id}")
+    return sut.outcome(event_id)
 
 
 def run_example(example: Example, body: Path, workdir: Path, endpoint: Endpoint) -> subprocess.CompletedProcess:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from system_support import EXAMPLE, wait_for
+from system_support import EXAMPLE
 
 CODE = "a1b2c3d4-e5f6-7890-1234-567890abcdef"
 
@@ -32,8 +32,7 @@ def test_sold_refunded_and_sold_again_with_the_whole_story_in_the_history(runnin
     def send(body: bytes) -> dict:
         status, _, answer = sut.send("tienda", secret, body)
         assert status == 202, answer
-        return wait_for(lambda: sut.cli("events", "show", answer["event_id"], check=False),
-                        what=f"the outcome of {answer['event_id']}")
+        return sut.outcome(answer["event_id"])
 
     first = send(sale("FACT-00123", "ana.gomez@correo-tienda.co"))
     returned = send(refund("FACT-00123", "NC-00045"))

@@ -100,8 +100,8 @@ def run_the_flow(sut):
         bodies.append(refused)
     publish_poison(sut.nats.url)
     for event_id in event_ids:
-        assert wait_for(lambda: sut.cli("events", "show", event_id, check=False))["status"] == "processed"
-    wait_for(lambda: sut.cli("events", "show", POISON_EVENT_ID, check=False), what="the poison dead-lettered")
+        assert sut.outcome(event_id)["status"] == "processed"
+    sut.outcome(POISON_EVENT_ID)
     return sut, bodies
 
 

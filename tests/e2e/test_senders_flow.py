@@ -1,6 +1,7 @@
 """Every way a sale can be sent, through the real system to linked codes: Standard Webhooks (signed by the
 CLI with the secret from the environment), a Shopify order and its refund, a WooCommerce order, each
-from the platforms' own sample payloads, and the tenant that requires timestamped signatures."""
+from the platforms' own sample payloads, and the tenant that requires timestamped signatures. The tests
+share one system (shared_system): each has a tenant of its own."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def holder(sut, tenant_id: str, code: str) -> str:
 
 def outcome(sut, event_id: str) -> dict:
     """The processor's recorded outcome of an event, once there is one."""
-    return wait_for(lambda: sut.cli("events", "show", event_id, check=False), what=f"outcome of {event_id}")
+    return sut.outcome(event_id)
 
 
 def cli_send(sut, *args: str, secret: str) -> dict:
@@ -58,8 +59,8 @@ def platform_post(sut, platform: str, tenant_id: str, secret: str, document: dic
                     path=f"/v1/webhooks/{platform}/{tenant_id}")
 
 
-def test_a_sale_signed_with_standard_webhooks_by_the_cli_links_its_code(running_system):
-    sut = running_system
+def test_a_sale_signed_with_standard_webhooks_by_the_cli_links_its_code(shared_system):
+    sut = shared_system
     secret = new_tenant(sut, "acme")
     sut.cli("identifiers", "register", "--tenant", "acme", EXAMPLE_CODE)
 
@@ -71,8 +72,8 @@ def test_a_sale_signed_with_standard_webhooks_by_the_cli_links_its_code(running_
     assert retry["status"] == 202 and retry["body"]["duplicate"] is True
 
 
-def test_a_tenant_that_requires_timestamps_refuses_the_guides_header_alone(running_system):
-    sut = running_system
+def test_a_tenant_that_requires_timestamps_refuses_the_guides_header_alone(shared_system):
+    sut = shared_system
     secret = new_tenant(sut, "strict")
     assert sut.cli("tenants", "signing", "strict", "--require-timestamped")["require_timestamped"] is True
     # The gateway's cache (GATEWAY_SECRET_CACHE_SECONDS) may hold the old setting for a while: wait for it.
@@ -83,8 +84,8 @@ def test_a_tenant_that_requires_timestamps_refuses_the_guides_header_alone(runni
     assert answer["status"] == 202
 
 
-def test_a_shopify_order_links_its_coded_products_and_its_refund_releases_one(running_system):
-    sut = running_system
+def test_a_shopify_order_links_its_coded_products_and_its_refund_releases_one(shared_system):
+    sut = shared_system
     new_tenant(sut, "shop")
     codes = {466157049: "SHOPIFY-CODE-0001", 518995019: "SHOPIFY-CODE-0002"}
     sut.cli("identifiers", "register", "--tenant", "shop", *codes.values())
@@ -124,8 +125,8 @@ def test_a_shopify_order_links_its_coded_products_and_its_refund_releases_one(ru
     assert holder(sut, "shop", codes[466157049]) == "" and holder(sut, "shop", codes[518995019]) == buyer
 
 
-def test_a_paid_woocommerce_order_links_its_code_and_the_ping_is_answered(running_system):
-    sut = running_system
+def test_a_paid_woocommerce_order_links_its_code_and_the_ping_is_answered(shared_system):
+    sut = shared_system
     new_tenant(sut, "woo")
     sut.cli("identifiers", "register", "--tenant", "woo", "WOO-CODE-0001")
     secret = sut.cli("tenants", "secrets", "add", "woo", "--platform", "woocommerce")["secret"]  # generated
@@ -153,8 +154,8 @@ def test_a_paid_woocommerce_order_links_its_code_and_the_ping_is_answered(runnin
     assert holder(sut, "woo", "WOO-CODE-0001")
 
 
-def test_the_guides_signature_still_links_a_sale(running_system):
-    sut = running_system
+def test_the_guides_signature_still_links_a_sale(shared_system):
+    sut = shared_system
     secret = new_tenant(sut, "guide")
     sut.cli("identifiers", "register", "--tenant", "guide", EXAMPLE_CODE)
     status, _, body = sut.post("guide", EXAMPLE.read_bytes(), {

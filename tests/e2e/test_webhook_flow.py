@@ -1,9 +1,13 @@
-"""The integration guide working for real: a signed sale in, the buyer upserted, the codes linked."""
+"""The integration guide working for real: a signed sale in, the buyer upserted, the codes linked.
+
+The tests that stop nothing share one system (shared_system), each with a tenant of its own; the two that
+stop NATS or a service have a system each (running_system)."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import itertools
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,11 +29,27 @@ def new_tenant(sut, tenant_id: str = "acme") -> str:
 
 def outcome(sut, event_id: str):
     """The processor's recorded outcome of an event, once there is one."""
-    return wait_for(lambda: sut.cli("events", "show", event_id, check=False), what=f"outcome of {event_id}")
+    return sut.outcome(event_id)
 
 
-def stream_messages(nats_url: str, stream: str = bus.STREAM) -> int:
-    """How many messages a JetStream stream holds."""
+def stream_messages(nats_url: str, tenant_id: str) -> int:
+    """How many messages the work stream holds for one tenant (its subject): what the tests that share a
+    system count."""
+    subject = bus.subject_for(tenant_id)
+
+    async def count():
+        nc = await nats.connect(nats_url)
+        try:
+            info = await nc.jetstream().stream_info(bus.STREAM, subjects_filter=subject)
+            return (info.state.subjects or {}).get(subject, 0)
+        finally:
+            await nc.close()
+
+    return asyncio.run(count())
+
+
+def stream_total(nats_url: str, stream: str) -> int:
+    """How many messages a JetStream stream holds in all."""
     async def count():
         nc = await nats.connect(nats_url)
         try:
@@ -38,6 +58,14 @@ def stream_messages(nats_url: str, stream: str = bus.STREAM) -> int:
             await nc.close()
 
     return asyncio.run(count())
+
+
+_tenant_numbers = itertools.count(1)
+
+
+def unique_tenant(prefix: str = "acme") -> str:
+    """A tenant id no other test of the module's shared system uses."""
+    return f"{prefix}{next(_tenant_numbers)}"
 
 
 def sale(transaction_id: str, items: list[dict], email: str = "cliente@email.com") -> bytes:
@@ -49,19 +77,20 @@ def sale(transaction_id: str, items: list[dict], email: str = "cliente@email.com
     return json.dumps(payload).encode()
 
 
-def test_guide_example_verbatim_links_the_product_to_the_buyer(running_system):
-    sut = running_system
-    secret = new_tenant(sut)
-    sut.cli("identifiers", "register", "--tenant", "acme", EXAMPLE_CODE)
+def test_guide_example_verbatim_links_the_product_to_the_buyer(shared_system):
+    sut = shared_system
+    tenant = unique_tenant()
+    secret = new_tenant(sut, tenant)
+    sut.cli("identifiers", "register", "--tenant", tenant, EXAMPLE_CODE)
 
-    status, headers, body = sut.send("acme", secret, EXAMPLE.read_bytes())
+    status, headers, body = sut.send(tenant, secret, EXAMPLE.read_bytes())
     assert status == 202, body
     assert body["status"] == "accepted" and body["duplicate"] is False
     event_id = body["event_id"]
 
     customers = sut.stub("customer_service")
     found = wait_for(
-        lambda: customers.FindCustomer(customer_pb2.FindCustomerRequest(tenant_id="acme", email="cliente@email.com")),
+        lambda: customers.FindCustomer(customer_pb2.FindCustomerRequest(tenant_id=tenant, email="cliente@email.com")),
         what="the customer",
     ).customer
     # The guide's example national id, 123456789, is a run of digits that identifies nobody: set aside
@@ -71,7 +100,7 @@ def test_guide_example_verbatim_links_the_product_to_the_buyer(running_system):
 
     identifier = wait_for(
         lambda: (i := sut.stub("identifier_service").GetIdentifier(
-            identifier_pb2.GetIdentifierRequest(tenant_id="acme", code=EXAMPLE_CODE)).identifier).customer_id and i,
+            identifier_pb2.GetIdentifierRequest(tenant_id=tenant, code=EXAMPLE_CODE)).identifier).customer_id and i,
         what="the identifier link",
     )
     assert identifier.customer_id == found.id
@@ -85,15 +114,16 @@ def test_guide_example_verbatim_links_the_product_to_the_buyer(running_system):
     assert recorded["ignored_identity"] == [{"field": "national_id", "reason": "degenerate_value"}]
 
 
-def test_the_same_webhook_five_times_is_one_event_processed_once(running_system):
-    sut = running_system
-    secret = new_tenant(sut)
-    sut.cli("identifiers", "register", "--tenant", "acme", EXAMPLE_CODE)
+def test_the_same_webhook_five_times_is_one_event_processed_once(shared_system):
+    sut = shared_system
+    tenant = unique_tenant()
+    secret = new_tenant(sut, tenant)
+    sut.cli("identifiers", "register", "--tenant", tenant, EXAMPLE_CODE)
     body = EXAMPLE.read_bytes()
 
-    first = sut.send("acme", secret, body)
+    first = sut.send(tenant, secret, body)
     with ThreadPoolExecutor(4) as pool:
-        repeats = list(pool.map(lambda _: sut.send("acme", secret, body), range(4)))
+        repeats = list(pool.map(lambda _: sut.send(tenant, secret, body), range(4)))
     answers = [first, *repeats]
     assert [status for status, _, _ in answers] == [202] * 5
     assert len({b["event_id"] for _, _, b in answers}) == 1
@@ -102,16 +132,17 @@ def test_the_same_webhook_five_times_is_one_event_processed_once(running_system)
 
     recorded = outcome(sut, first[2]["event_id"])
     assert [item["outcome"] for item in recorded["line_items"]] == ["assigned"]
-    assert stream_messages(sut.nats.url) == 1
+    assert stream_messages(sut.nats.url, tenant) == 1
 
 
-def test_several_line_items_get_exactly_their_outcomes(running_system):
-    sut = running_system
-    secret = new_tenant(sut)
-    sut.cli("identifiers", "register", "--tenant", "acme", "FREE-1", "OWNED-BY-OTHER", "MINE-ALREADY")
+def test_several_line_items_get_exactly_their_outcomes(shared_system):
+    sut = shared_system
+    tenant = unique_tenant()
+    secret = new_tenant(sut, tenant)
+    sut.cli("identifiers", "register", "--tenant", tenant, "FREE-1", "OWNED-BY-OTHER", "MINE-ALREADY")
     # Someone else bought OWNED-BY-OTHER; our buyer bought MINE-ALREADY before.
     for tx, email, code in (("T-1", "other@b.co", "OWNED-BY-OTHER"), ("T-2", "cliente@email.com", "MINE-ALREADY")):
-        status, _, body = sut.send("acme", secret, sale(tx, [{"product_sku": "S", "quantity": 1, "unit_price": 1,
+        status, _, body = sut.send(tenant, secret, sale(tx, [{"product_sku": "S", "quantity": 1, "unit_price": 1,
                                                                "autentikapp_code": code}], email))
         assert status == 202, body
         outcome(sut, body["event_id"])
@@ -124,7 +155,7 @@ def test_several_line_items_get_exactly_their_outcomes(running_system):
         {"product_sku": "S4", "quantity": 1, "unit_price": 5, "autentikapp_code": "MINE-ALREADY"},
         {"product_sku": "S5", "quantity": 1, "unit_price": 5, "autentikapp_code": ""},
     ]
-    status, _, body = sut.send("acme", secret, sale("T-3", items))
+    status, _, body = sut.send(tenant, secret, sale("T-3", items))
     assert status == 202, body
     recorded = outcome(sut, body["event_id"])
     assert [(i["product_sku"], i["outcome"]) for i in recorded["line_items"]] == [
@@ -132,9 +163,9 @@ def test_several_line_items_get_exactly_their_outcomes(running_system):
         ("S4", "already_assigned"), ("S5", "skipped"),
     ]
     owner = sut.stub("identifier_service").GetIdentifier(
-        identifier_pb2.GetIdentifierRequest(tenant_id="acme", code="OWNED-BY-OTHER")).identifier
+        identifier_pb2.GetIdentifierRequest(tenant_id=tenant, code="OWNED-BY-OTHER")).identifier
     other = sut.stub("customer_service").FindCustomer(
-        customer_pb2.FindCustomerRequest(tenant_id="acme", email="other@b.co")).customer
+        customer_pb2.FindCustomerRequest(tenant_id=tenant, email="other@b.co")).customer
     assert owner.customer_id == other.id, "a conflict never moves the link"
 
 
@@ -181,24 +212,25 @@ def test_events_wait_for_a_stopped_service_and_complete_after_it_returns(running
         recorded = outcome(sut, event_id)
         assert recorded["status"] == "processed"
         assert [i["outcome"] for i in recorded["line_items"]] == ["assigned"]
-    assert stream_messages(sut.nats.url, bus.DEAD_LETTER_STREAM) == 0, "a wait is not a failure"
+    assert stream_total(sut.nats.url, bus.DEAD_LETTER_STREAM) == 0, "a wait is not a failure"
 
 
-def test_signature_failures_are_401_and_reach_nothing(running_system):
-    sut = running_system
-    secret = new_tenant(sut)
-    other_secret = new_tenant(sut, "other")
+def test_signature_failures_are_401_and_reach_nothing(shared_system):
+    sut = shared_system
+    tenant = unique_tenant()
+    secret = new_tenant(sut, tenant)
+    other_secret = new_tenant(sut, unique_tenant("other"))
     body = EXAMPLE.read_bytes()
     reserialised = json.dumps(json.loads(body)).encode()
     tampered = body.replace(b"950000.00", b"950001.00", 1)
     cases = {
-        "wrong secret": sut.send("acme", "whsec_" + "A" * 43, body),
-        "other tenant's secret": sut.send("acme", other_secret, body),
-        "one byte changed": sut.post("acme", tampered, {"Content-Type": "application/json",
+        "wrong secret": sut.send(tenant, "whsec_" + "A" * 43, body),
+        "other tenant's secret": sut.send(tenant, other_secret, body),
+        "one byte changed": sut.post(tenant, tampered, {"Content-Type": "application/json",
                                                         "X-Autentikapp-Signature": sign(secret, body)}),
-        "re-serialised JSON": sut.post("acme", body, {"Content-Type": "application/json",
+        "re-serialised JSON": sut.post(tenant, body, {"Content-Type": "application/json",
                                                       "X-Autentikapp-Signature": sign(secret, reserialised)}),
-        "missing header": sut.post("acme", body, {"Content-Type": "application/json"}),
+        "missing header": sut.post(tenant, body, {"Content-Type": "application/json"}),
         "unknown tenant": sut.send("nobody", secret, body),
     }
     bodies = set()
@@ -207,41 +239,43 @@ def test_signature_failures_are_401_and_reach_nothing(running_system):
         assert headers["content-type"].startswith("application/problem+json"), name
         bodies.add(json.dumps({k: problem[k] for k in ("type", "title", "status", "code")}, sort_keys=True))
     assert len(bodies) == 1, "an unknown tenant looks exactly like a bad signature"
-    assert stream_messages(sut.nats.url) == 0
+    assert stream_messages(sut.nats.url, tenant) == stream_messages(sut.nats.url, "nobody") == 0
 
 
-def test_a_600_kib_body_is_refused_with_413(running_system):
-    sut = running_system
-    secret = new_tenant(sut)
+def test_a_600_kib_body_is_refused_with_413(shared_system):
+    sut = shared_system
+    tenant = unique_tenant()
+    secret = new_tenant(sut, tenant)
     huge = copy.deepcopy(json.loads(EXAMPLE.read_bytes()))
     huge["padding"] = "x" * (600 * 1024)
-    status, headers, problem = sut.send("acme", secret, json.dumps(huge).encode())
+    status, headers, problem = sut.send(tenant, secret, json.dumps(huge).encode())
     assert status == 413
     assert headers["content-type"].startswith("application/problem+json")
-    assert stream_messages(sut.nats.url) == 0
+    assert stream_messages(sut.nats.url, tenant) == 0
 
 
-def test_a_corrected_sale_under_the_same_transaction_id_is_409_and_the_original_stands(running_system):
-    sut = running_system
-    secret = new_tenant(sut)
-    sut.cli("identifiers", "register", "--tenant", "acme", EXAMPLE_CODE)
+def test_a_corrected_sale_under_the_same_transaction_id_is_409_and_the_original_stands(shared_system):
+    sut = shared_system
+    tenant = unique_tenant()
+    secret = new_tenant(sut, tenant)
+    sut.cli("identifiers", "register", "--tenant", tenant, EXAMPLE_CODE)
     item = {"product_sku": "BOLSO-CUERO-01", "quantity": 1, "unit_price": 950000, "autentikapp_code": EXAMPLE_CODE}
     original = sale("FIX-1", [item], email="first.buyer@b.co")
 
-    status, _, accepted = sut.send("acme", secret, original)
+    status, _, accepted = sut.send(tenant, secret, original)
     assert status == 202 and accepted["duplicate"] is False, accepted
-    status, headers, problem = sut.send("acme", secret, sale("FIX-1", [{**item, "quantity": 2}],
+    status, headers, problem = sut.send(tenant, secret, sale("FIX-1", [{**item, "quantity": 2}],
                                                               email="second.buyer@b.co"))
     assert status == 409, problem
     assert headers["content-type"].startswith("application/problem+json")
     assert (problem["code"], problem["event_id"]) == ("transaction-conflict", accepted["event_id"])
     assert "FIX-1" in problem["detail"] and "buyer@" not in json.dumps(problem)
-    status, _, again = sut.send("acme", secret, original)
+    status, _, again = sut.send(tenant, secret, original)
     assert status == 202 and again == {**accepted, "duplicate": True}, again
 
     recorded = outcome(sut, accepted["event_id"])
     assert [line["outcome"] for line in recorded["line_items"]] == ["assigned"]
-    assert stream_messages(sut.nats.url) == 1, "the correction was not stored"
+    assert stream_messages(sut.nats.url, tenant) == 1, "the correction was not stored"
     buyer = sut.stub("customer_service").FindCustomer(customer_pb2.FindCustomerRequest(
-        tenant_id="acme", email="first.buyer@b.co")).customer
+        tenant_id=tenant, email="first.buyer@b.co")).customer
     assert buyer.email == "first.buyer@b.co"

@@ -202,7 +202,7 @@ def logs(module_system, tmp_path_factory) -> Logs:
                             path=f"/v1/webhooks/woocommerce/{TENANT}")
     assert status == 200, "WooCommerce's ping"
     for name in ("valid", "rotated", "standard webhooks", "shopify", "woocommerce"):
-        assert wait_for(lambda: sut.cli("events", "show", events[name], check=False))["status"] == "processed"
+        assert sut.outcome(events[name])["status"] == "processed"
     found = sut.stub("customer_service").FindCustomer(customer_pb2.FindCustomerRequest(
         tenant_id=TENANT, email=BUYER["email"].lower())).customer
     assert found.national_id == "ZQ8675309K", "the buyer really went through every process"
