@@ -32,7 +32,7 @@ import re
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from psycopg.rows import dict_row, tuple_row
@@ -98,16 +98,11 @@ class RefusedRequest:
 
 
 @dataclass(frozen=True)
-class Refusal:
-    """One refused request to record for `tenant_id` (built by `refusal_of`, already safe to keep)."""
+class Refusal(RefusedRequest):
+    """One refused request to record: what is listed of it, and the tenant it is recorded for (built by
+    `refusal_of`, already safe to keep)."""
 
-    tenant_id: str
-    received_at: datetime
-    http_status: int
-    code: str
-    reason: str
-    fields: tuple[str, ...]
-    source: str
+    tenant_id: str = field(kw_only=True)
 
 
 def _clean(text: str, limit: int) -> str:
@@ -145,8 +140,8 @@ def refusal_of(problem: Problem, tenant_id: str, source: str, received_at: datet
     """The row to keep for `problem`, answered to a request for `tenant_id` on the `source` endpoint."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}")
-    return Refusal(tenant_id, received_at or timestamps.now(), problem.kind.status,
-                   _clean(problem.kind.code, MAX_CODE), reason_of(problem), fields_of(problem), source)
+    return Refusal(received_at or timestamps.now(), problem.kind.status, _clean(problem.kind.code, MAX_CODE),
+                   reason_of(problem), fields_of(problem), source, tenant_id=tenant_id)
 
 
 _INSERT = """
