@@ -29,21 +29,23 @@ def running_system(tmp_path, nats_server, database_factory, system_env) -> Itera
         yield sut
 
 
+def _module_system(request, tmp_path_factory, postgres, *, with_dashboard: bool) -> Iterator[System]:
+    """A system of the module's own (own_system), shared by its tests; the module's `SYSTEM_ENV` lays extra
+    environment over the defaults."""
+    root = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    with own_system(root, postgres, getattr(request.module, "SYSTEM_ENV", {}), with_dashboard=with_dashboard) as sut:
+        yield sut
+
+
 @pytest.fixture(scope="module")
 def shared_system(request, tmp_path_factory, postgres) -> Iterator[System]:
     """The sale path's processes (as `running_system`), shared by the tests of one module: for tests that
-    each use tenants of their own and stop nothing (starting a system takes seconds); the module's
-    `SYSTEM_ENV` lays extra environment over the defaults."""
-    root = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
-    with own_system(root, postgres, getattr(request.module, "SYSTEM_ENV", {})) as sut:
-        yield sut
+    each use tenants of their own and stop nothing (starting a system takes seconds)."""
+    yield from _module_system(request, tmp_path_factory, postgres, with_dashboard=False)
 
 
 @pytest.fixture(scope="module")
 def brand_system(request, tmp_path_factory, postgres) -> Iterator[System]:
     """The whole system with the brands' side too (gateway_admin, dashboard), as `make run` starts it, shared
-    by the tests of one module (each uses tenants of its own); the module's `SYSTEM_ENV` lays extra
-    environment over the defaults."""
-    root = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
-    with own_system(root, postgres, getattr(request.module, "SYSTEM_ENV", {}), with_dashboard=True) as sut:
-        yield sut
+    by the tests of one module (each uses tenants of its own)."""
+    yield from _module_system(request, tmp_path_factory, postgres, with_dashboard=True)

@@ -32,28 +32,16 @@ def outcome(sut, event_id: str):
     return sut.outcome(event_id)
 
 
-def stream_messages(nats_url: str, tenant_id: str) -> int:
-    """How many messages the work stream holds for one tenant (its subject): what the tests that share a
-    system count."""
-    subject = bus.subject_for(tenant_id)
+def stream_messages(nats_url: str, tenant_id: str | None = None, stream: str = bus.STREAM) -> int:
+    """How many messages a JetStream stream holds: in all, or for one tenant's subject (what the tests that
+    share a system count)."""
+    subject = bus.subject_for(tenant_id) if tenant_id is not None else None
 
     async def count():
         nc = await nats.connect(nats_url)
         try:
-            info = await nc.jetstream().stream_info(bus.STREAM, subjects_filter=subject)
-            return (info.state.subjects or {}).get(subject, 0)
-        finally:
-            await nc.close()
-
-    return asyncio.run(count())
-
-
-def stream_total(nats_url: str, stream: str) -> int:
-    """How many messages a JetStream stream holds in all."""
-    async def count():
-        nc = await nats.connect(nats_url)
-        try:
-            return (await nc.jetstream().stream_info(stream)).state.messages
+            info = await nc.jetstream().stream_info(stream, subjects_filter=subject)
+            return info.state.messages if subject is None else (info.state.subjects or {}).get(subject, 0)
         finally:
             await nc.close()
 
@@ -212,7 +200,7 @@ def test_events_wait_for_a_stopped_service_and_complete_after_it_returns(running
         recorded = outcome(sut, event_id)
         assert recorded["status"] == "processed"
         assert [i["outcome"] for i in recorded["line_items"]] == ["assigned"]
-    assert stream_total(sut.nats.url, bus.DEAD_LETTER_STREAM) == 0, "a wait is not a failure"
+    assert stream_messages(sut.nats.url, stream=bus.DEAD_LETTER_STREAM) == 0, "a wait is not a failure"
 
 
 def test_signature_failures_are_401_and_reach_nothing(shared_system):
