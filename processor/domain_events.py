@@ -10,7 +10,7 @@ to back, each with its own reply subject under one inbox subscription, and await
 under one deadline: what js.publish does on the wire, with the same answers (the
 `Nats-Expected-Stream` header, a JetStream error answer raised as nats-py's APIError, "no responders"
 as NoRespondersError, no PubAck in time as nats-py's TimeoutError), all of which the handler treats as
-transient. `publish(js, effects)` is the plain version, for a handler built without one (unit tests).
+transient.
 """
 
 from __future__ import annotations
@@ -21,21 +21,12 @@ import itertools
 import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
 from nats.js.api import Header
 
 from autentikapp.v1 import domain_events_pb2
 from common import bus, domain_event_message
 
 PUBLISH_TIMEOUT_SECONDS = 5.0
-
-
-async def publish(js: JetStreamContext, effects: list[domain_events_pb2.IdentifierEvent]) -> None:
-    """Publish every effect and wait for each PubAck (all at once: a sale's codes travel together)."""
-    await asyncio.gather(*(
-        js.publish(domain_event_message.subject_for(effect), effect.SerializeToString(), stream=bus.DOMAIN_STREAM,
-                   timeout=PUBLISH_TIMEOUT_SECONDS, headers=domain_event_message.headers(effect))
-        for effect in effects))
 
 
 class EffectPublisher:

@@ -23,7 +23,7 @@ from nats.js import JetStreamContext
 from autentikapp.v1 import events_pb2
 from common import logs
 from common.work_message import Identity
-from processor import dead_lettering, domain_events, failures, messages, metrics, outcomes, work
+from processor import dead_lettering, failures, messages, metrics, outcomes, work
 from processor.outcomes import EventOutcome
 
 log = logging.getLogger("processor")
@@ -132,12 +132,11 @@ class MessageHandler:
     """Handles messages one call at a time; safe to run many calls concurrently."""
 
     def __init__(self, js: JetStreamContext, calls: work.ServiceCalls, record: Recorder, policy: Policy,
-                 publish_effects: EffectsPublish | None = None) -> None:
+                 publish_effects: EffectsPublish) -> None:
         """`record` stores an EventOutcome (outcomes.record on a pooled connection in production);
-        `publish_effects` publishes an event's domain events (domain_events.EffectPublisher.publish in
-        production; js.publish each by default)."""
+        `publish_effects` publishes an event's domain events (domain_events.EffectPublisher.publish)."""
         self.js = js
-        self.publish_effects = publish_effects or (lambda effects: domain_events.publish(js, effects))
+        self.publish_effects = publish_effects
         self.calls = calls
         self.record = record
         self.policy = policy

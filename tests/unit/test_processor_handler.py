@@ -12,7 +12,7 @@ import nats.errors
 import pytest
 
 from autentikapp.v1 import customer_pb2, events_pb2, identifier_pb2
-from common import bus, dead_letter_message, work_message
+from common import bus, dead_letter_message, domain_event_message, work_message
 from common.errors import Unavailable
 from processor.failures import RpcFailure
 from processor.handler import MessageHandler, Policy
@@ -59,6 +59,13 @@ class FakeJetStream:
         self.published.append({"subject": subject, "data": payload, "stream": stream, "headers": headers})
         self.log.append(("dead_letter",) if stream == bus.DEAD_LETTER_STREAM else ("domain_event", subject))
 
+    async def publish_effects(self, effects):
+        """What processor.domain_events.EffectPublisher.publish sends, on this fake: each effect to the
+        domain stream, in order (the first failure raised)."""
+        for effect in effects:
+            await self.publish(domain_event_message.subject_for(effect), effect.SerializeToString(),
+                               stream=bus.DOMAIN_STREAM, headers=domain_event_message.headers(effect))
+
 
 class FakeServiceCalls:
     def __init__(self, log: list, upsert_error: Exception | None = None, delay: float = 0.0) -> None:
@@ -102,7 +109,7 @@ def make(log, *, calls=None, js=None, store=None, max_deliver=5, heartbeat=60.0)
     store = store or FakeStore(log)
     policy = Policy(retry_delays=DELAYS, max_deliver=max_deliver, unexpected_max_deliveries=3,
                     heartbeat_seconds=heartbeat)
-    return MessageHandler(js, calls, store.record, policy), js, store
+    return MessageHandler(js, calls, store.record, policy, publish_effects=js.publish_effects), js, store
 
 
 def test_a_good_event_is_recorded_then_acked():
@@ -312,7 +319,8 @@ def make_with_reserve(log, *, js=None, max_deliver=5, reserve=2):
     store = FakeStore(log)
     policy = Policy(retry_delays=DELAYS, max_deliver=max_deliver, unexpected_max_deliveries=3,
                     heartbeat_seconds=60.0, consumer_max_deliver=max_deliver + reserve)
-    return MessageHandler(js, FakeServiceCalls(log), store.record, policy), js, store
+    handler = MessageHandler(js, FakeServiceCalls(log), store.record, policy, publish_effects=js.publish_effects)
+    return handler, js, store
 
 
 def test_a_delivery_after_the_last_attempt_is_dead_lettered_without_being_processed():
@@ -336,7 +344,7 @@ def test_a_dead_letter_publish_that_fails_on_the_last_attempt_is_retried_in_the_
     failing = FakeJetStream(log, nats.errors.TimeoutError())
     policy = Policy(retry_delays=DELAYS, max_deliver=5, unexpected_max_deliveries=3, heartbeat_seconds=60.0,
                     consumer_max_deliver=7)
-    handler = MessageHandler(failing, poison, FakeStore(log).record, policy)
+    handler = MessageHandler(failing, poison, FakeStore(log).record, policy, publish_effects=failing.publish_effects)
     asyncio.run(handler.handle(FakeMsg(log, event_bytes(), deliveries=5)))
     assert log[-1][0] == "nak"
     log.clear()
